@@ -1,0 +1,37 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Numeric kernels need AVX2/FMA/F16C code generation: Swift's default x86-64 target is SSE2,
+// where SIMD fused multiply-adds become library calls (see docs/architecture.md).
+let fastMath: [SwiftSetting] = [
+    .unsafeFlags(["-Xcc", "-march=x86-64-v3", "-enforce-exclusivity=unchecked"]),
+]
+
+let package = Package(
+    name: "nanoforge",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "nanoforge", targets: ["nanoforge"]),
+        .library(name: "NanoTensor", targets: ["NanoTensor"]),
+        .library(name: "NanoModels", targets: ["NanoModels"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .target(name: "NanoTensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
+        .target(name: "NanoModels", dependencies: ["NanoTensor"], swiftSettings: fastMath),
+        .executableTarget(
+            name: "nanoforge",
+            dependencies: [
+                "NanoTensor", "NanoModels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: fastMath),
+        .target(name: "TestSupport", dependencies: ["NanoTensor"], path: "Tests/TestSupport"),
+        .testTarget(name: "NanoTensorTests", dependencies: ["NanoTensor", "TestSupport"], swiftSettings: fastMath),
+        .testTarget(name: "NanoModelsTests", dependencies: ["NanoModels", "NanoTensor", "TestSupport"], swiftSettings: fastMath),
+    ],
+    swiftLanguageModes: [.v5]
+)

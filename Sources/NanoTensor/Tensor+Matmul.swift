@@ -1,0 +1,66 @@
+import CBLAS
+
+extension Tensor {
+    /// Matrix product through `cblas_sgemm`.
+    ///
+    /// `a`: [..., m, k] (or [..., k, m] with `transposeA`), `b`: [..., k, n] (or [..., n, k] with
+    /// `transposeB`). Leading batch axes broadcast; transposes are handed to BLAS, never copied.
+    public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+        precondition(a.rank >= 2 && b.rank >= 2, "matmul: operands need rank ≥ 2, got \(a.shape) and \(b.shape)")
+        let (ar, ac) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
+        let (br, bc) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
+        let (m, k) = transposeA ? (ac, ar) : (ar, ac)
+        let (k2, n) = transposeB ? (bc, br) : (br, bc)
+        precondition(k == k2, "matmul: inner extents differ: \(a.shape)\(transposeA ? "ᵀ" : "") × \(b.shape)\(transposeB ? "ᵀ" : "")")
+        let aBatch = Array(a.shape.dropLast(2)), bBatch = Array(b.shape.dropLast(2))
+        guard let batch = Broadcast.shape(aBatch, bBatch) else {
+            preconditionFailure("matmul: batch shapes \(aBatch) and \(bBatch) do not broadcast")
+        }
+        let batchCount = batch.elementCount
+        var out = [Float](repeating: 0, count: batchCount * m * n)
+        if out.isEmpty { return Tensor(shape: batch + [m, n], scalars: out) }
+
+        a.scalars.withUnsafeBufferPointer { pa in
+            b.scalars.withUnsafeBufferPointer { pb in
+                out.withUnsafeMutableBufferPointer { po in
+                    // One big GEMM when b is shared by every batch and a's rows are contiguous.
+                    if bBatch.elementCount == 1 && !transposeA {
+                        sgemm(pa.baseAddress!, transposeA, pb.baseAddress!, transposeB, po.baseAddress!,
+                              m: batchCount * m, n: n, k: k, lda: ac, ldb: bc)
+                        return
+                    }
+                    let aStrides = Broadcast.strides(of: aBatch, in: batch)
+                    let bStrides = Broadcast.strides(of: bBatch, in: batch)
+                    let batchStrides = batch.rowMajorStrides
+                    for index in 0..<batchCount {
+                        var offA = 0, offB = 0, rest = index
+                        for axis in 0..<batch.count {
+                            let i = rest / batchStrides[axis]
+                            rest -= i * batchStrides[axis]
+                            offA += i * aStrides[axis]
+                            offB += i * bStrides[axis]
+                        }
+                        sgemm(pa.baseAddress! + offA * ar * ac, transposeA, pb.baseAddress! + offB * br * bc, transposeB,
+                              po.baseAddress! + index * m * n, m: m, n: n, k: k, lda: ac, ldb: bc)
+                    }
+                }
+            }
+        }
+        return Tensor(shape: batch + [m, n], scalars: out)
+    }
+
+    /// C[m,n] = op(A)·op(B), row-major, overwriting C.
+    @inline(__always)
+    static func sgemm(_ a: UnsafePointer<Float>, _ ta: Bool, _ b: UnsafePointer<Float>, _ tb: Bool,
+                      _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, lda: Int, ldb: Int,
+                      beta: Float = 0) {
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(n))
+    }
+}
+
+/// Controls OpenBLAS's own thread pool (it uses every core by default).
+public enum BLASThreads {
+    public static func set(_ count: Int) { openblas_set_num_threads(Int32(count)) }
+    public static var current: Int { Int(openblas_get_num_threads()) }
+}
