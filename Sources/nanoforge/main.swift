@@ -1,9 +1,10 @@
 import ArgumentParser
-import NanoTensor
 
 struct Nanoforge: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nanoforge",
-        abstract: "Compress a trained model into a nano model, with a report of what each step cost.")
+        abstract: "Compress a trained model into a nano model, with a report of what each step cost.",
+        subcommands: [DemoCommand.self, BenchCommand.self])
 }
+
 Nanoforge.main()

@@ -16,6 +16,7 @@ public struct GradientCheckResult: CustomStringConvertible {
 /// of each input are probed (a seeded random subset), which keeps checks of larger blocks fast.
 public func checkGradients(
     _ inputs: [Tensor],
+    parameters: [Variable] = [],
     epsilon: Float = 1e-2,
     tolerance: Float = 2e-2,
     maxElements: Int = 64,
@@ -36,20 +37,35 @@ public func checkGradients(
 
     let tape = Tape()
     let vars = inputs.map { Variable($0, requiresGrad: true) }
+    for p in parameters { p.zeroGrad() }
     let out = f(tape, vars)
     tape.backward(from: out, seed: projection)
 
+    // Inputs are perturbed in the argument list; parameters in place (and restored).
     var worst: [Float] = []
-    for (i, input) in inputs.enumerated() {
-        let analytic = vars[i].grad ?? Tensor.zeros(input.shape)
-        var indices = Array(0..<input.count)
+    let slots = inputs.count + parameters.count
+    for i in 0..<slots {
+        let isInput = i < inputs.count
+        let original = isInput ? inputs[i] : parameters[i - inputs.count].value
+        let analytic = (isInput ? vars[i].grad : parameters[i - inputs.count].grad) ?? Tensor.zeros(original.shape)
+        func evaluate(_ j: Int, _ delta: Float) -> Double {
+            var changed = original
+            changed.scalars[j] += delta
+            if isInput {
+                var values = inputs
+                values[i] = changed
+                return loss(values)
+            }
+            let p = parameters[i - inputs.count]
+            p.value = changed
+            defer { p.value = original }
+            return loss(inputs)
+        }
+        var indices = Array(0..<original.count)
         if indices.count > maxElements { rng.shuffle(&indices); indices = Array(indices.prefix(maxElements)) }
         var w: Float = 0
         for j in indices {
-            var plus = inputs, minus = inputs
-            plus[i].scalars[j] += epsilon
-            minus[i].scalars[j] -= epsilon
-            let numeric = Float((loss(plus) - loss(minus)) / Double(2 * epsilon))
+            let numeric = Float((evaluate(j, epsilon) - evaluate(j, -epsilon)) / Double(2 * epsilon))
             let err = abs(analytic.scalars[j] - numeric) / max(1, abs(numeric))
             w = max(w, err.isNaN ? .infinity : err)
         }

@@ -24,8 +24,11 @@ extension Tape {
 
     /// `x · wᵀ + bias` for x: [..., in], w: [out, in], bias: [out] — the PyTorch `Linear` convention.
     public func linear(_ x: Variable, weight w: Variable, bias: Variable? = nil) -> Variable {
-        let y = matmul(x, w, transposeB: true)
-        guard let bias else { return y }
-        return add(y, bias)
+        // Flatten leading axes so forward and both backward products are single GEMMs.
+        let inFeatures = x.shape[x.rank - 1]
+        let flat = x.rank == 2 ? x : reshape(x, [x.value.count / inFeatures, inFeatures])
+        var y = matmul(flat, w, transposeB: true)
+        if let bias { y = add(y, bias) }
+        return x.rank == 2 ? y : reshape(y, Array(x.shape.dropLast()) + [w.shape[0]])
     }
 }

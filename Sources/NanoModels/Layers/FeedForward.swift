@@ -1,0 +1,58 @@
+import NanoTensor
+
+/// The activation between a feed-forward block's projections.
+public enum Activation: String, Codable, Sendable {
+    case relu, gelu, geluTanh = "gelu_tanh", silu, tanh
+
+    public func apply(_ x: Variable, tape: Tape) -> Variable {
+        switch self {
+        case .relu: return tape.relu(x)
+        case .gelu: return tape.gelu(x, approximation: .erf)
+        case .geluTanh: return tape.gelu(x, approximation: .tanh)
+        case .silu: return tape.silu(x)
+        case .tanh: return tape.tanh(x)
+        }
+    }
+}
+
+/// Position-wise feed-forward network: either `down(act(up(x)))` (GPT/BERT MLP) or
+/// SwiGLU `down(silu(gate(x)) ⊙ up(x))` (Llama).
+public final class FeedForward: ParameterContainer {
+    public enum Kind: String, Codable, Sendable { case mlp, swiglu }
+
+    public let up: Linear
+    public let gate: Linear?
+    public let down: Linear
+    public let activation: Activation
+
+    public init(up: Linear, gate: Linear?, down: Linear, activation: Activation) {
+        precondition(up.outFeatures == down.inFeatures, "feed-forward: up \(up.weight.shape) and down \(down.weight.shape) disagree")
+        self.up = up; self.gate = gate; self.down = down; self.activation = activation
+    }
+
+    public convenience init(kind: Kind, width: Int, hidden: Int, activation: Activation = .gelu, bias: Bool = true,
+                            std: Float = 0.02, outputStd: Float? = nil, rng: inout RandomGenerator) {
+        let gate = kind == .swiglu ? Linear(width, hidden, bias: bias, std: std, rng: &rng) : nil
+        self.init(up: Linear(width, hidden, bias: bias, std: std, rng: &rng), gate: gate,
+                  down: Linear(hidden, width, bias: bias, std: outputStd ?? std, rng: &rng),
+                  activation: kind == .swiglu ? .silu : activation)
+    }
+
+    public var hiddenWidth: Int { up.outFeatures }
+
+    public func callAsFunction(_ x: Variable, tape: Tape) -> Variable {
+        let h: Variable
+        if let gate {
+            h = tape.mul(activation.apply(gate(x, tape: tape), tape: tape), up(x, tape: tape))
+        } else {
+            h = activation.apply(up(x, tape: tape), tape: tape)
+        }
+        return down(h, tape: tape)
+    }
+
+    public func visitParameters(prefix: String, _ visit: (String, Variable) -> Void) {
+        visitChild(up, "up_proj", prefix: prefix, visit)
+        visitChild(gate, "gate_proj", prefix: prefix, visit)
+        visitChild(down, "down_proj", prefix: prefix, visit)
+    }
+}

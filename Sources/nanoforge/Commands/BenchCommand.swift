@@ -1,0 +1,34 @@
+import ArgumentParser
+import Foundation
+
+/// `nanoforge bench SUITE`: prints figures and writes JSON under bench/results/.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Run a benchmark suite against its reference in the same run and write bench/results/SUITE.json.")
+
+    enum Suite: String, ExpressibleByArgument, CaseIterable { case core }
+
+    @Argument(help: "The suite to run: \(Suite.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var suite: Suite
+
+    @Option(help: "Folder for the JSON results.")
+    var output = "bench/results"
+
+    @Option(help: "Python with numpy (reference GFLOP/s).")
+    var python = "python3"
+
+    @Option(help: "Python with torch (reference training step); skipped when it cannot import torch.")
+    var torchPython = ".venv-bench/bin/python"
+
+    @Option(help: "Threads for the timed work (ours and the references).")
+    var threads = 2
+
+    func run() throws {
+        switch suite {
+        case .core:
+            let result = try CoreBenchmark(python: python, torchPython: torchPython, threads: threads).run()
+            try BenchmarkOutput.write(result, to: output + "/core.json")
+        }
+    }
+}
