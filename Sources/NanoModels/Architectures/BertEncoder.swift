@@ -1,0 +1,114 @@
+import NanoTensor
+
+/// A BERT-style encoder (post-norm blocks) with Hugging Face parameter names
+/// (`embeddings.word_embeddings.weight`, `encoder.layer.N.attention.self.query.weight`, …).
+public final class BertEncoder: ParameterContainer {
+    public struct Configuration: Codable, Equatable, Sendable {
+        public var vocabularySize: Int
+        public var width: Int
+        public var layers: Int
+        public var heads: Int
+        public var intermediateWidth: Int
+        public var maxPositions: Int
+        public var typeVocabularySize: Int
+        public var layerNormEpsilon: Float
+        public var activation: Activation
+
+        public init(vocabularySize: Int, width: Int, layers: Int, heads: Int, intermediateWidth: Int,
+                    maxPositions: Int = 512, typeVocabularySize: Int = 2, layerNormEpsilon: Float = 1e-12,
+                    activation: Activation = .gelu) {
+            self.vocabularySize = vocabularySize; self.width = width; self.layers = layers; self.heads = heads
+            self.intermediateWidth = intermediateWidth; self.maxPositions = maxPositions
+            self.typeVocabularySize = typeVocabularySize; self.layerNormEpsilon = layerNormEpsilon
+            self.activation = activation
+        }
+    }
+
+    /// One post-norm block: h = LN(x + attn(x)); out = LN(h + ffn(h)).
+    public final class Layer: ParameterContainer {
+        public let attention: MultiHeadAttention
+        public let attentionNorm: LayerNorm
+        public let feedForward: FeedForward
+        public let outputNorm: LayerNorm
+
+        public init(attention: MultiHeadAttention, attentionNorm: LayerNorm, feedForward: FeedForward, outputNorm: LayerNorm) {
+            self.attention = attention; self.attentionNorm = attentionNorm
+            self.feedForward = feedForward; self.outputNorm = outputNorm
+        }
+
+        public func callAsFunction(_ x: Variable, mask: Tensor?, tape: Tape) -> Variable {
+            let h = attentionNorm(tape.add(x, attention(x, mask: mask, tape: tape)), tape: tape)
+            return outputNorm(tape.add(h, feedForward(h, tape: tape)), tape: tape)
+        }
+
+        public func visitParameters(prefix: String, _ visit: (String, Variable) -> Void) {
+            visitChild(attention.query, "attention.self.query", prefix: prefix, visit)
+            visitChild(attention.key, "attention.self.key", prefix: prefix, visit)
+            visitChild(attention.value, "attention.self.value", prefix: prefix, visit)
+            visitChild(attention.output, "attention.output.dense", prefix: prefix, visit)
+            visitChild(attentionNorm, "attention.output.LayerNorm", prefix: prefix, visit)
+            visitChild(feedForward.up, "intermediate.dense", prefix: prefix, visit)
+            visitChild(feedForward.down, "output.dense", prefix: prefix, visit)
+            visitChild(outputNorm, "output.LayerNorm", prefix: prefix, visit)
+        }
+    }
+
+    public let configuration: Configuration
+    public let wordEmbeddings: Embedding
+    public let positionEmbeddings: Embedding
+    public let tokenTypeEmbeddings: Embedding
+    public let embeddingNorm: LayerNorm
+    public let layers: [Layer]
+    /// The pooler (tanh(dense(h_[CLS]))) some checkpoints carry; sentence embeddings do not use it.
+    public let pooler: Linear?
+
+    public init(configuration: Configuration, wordEmbeddings: Embedding, positionEmbeddings: Embedding,
+                tokenTypeEmbeddings: Embedding, embeddingNorm: LayerNorm, layers: [Layer], pooler: Linear?) {
+        self.configuration = configuration
+        self.wordEmbeddings = wordEmbeddings; self.positionEmbeddings = positionEmbeddings
+        self.tokenTypeEmbeddings = tokenTypeEmbeddings; self.embeddingNorm = embeddingNorm
+        self.layers = layers; self.pooler = pooler
+    }
+
+    /// A freshly initialised encoder (BERT's N(0, 0.02) scheme).
+    public convenience init(_ c: Configuration, pooler: Bool = false, rng: inout RandomGenerator) {
+        var layers: [Layer] = []
+        for _ in 0..<c.layers {
+            layers.append(Layer(
+                attention: MultiHeadAttention(width: c.width, heads: c.heads, rng: &rng),
+                attentionNorm: LayerNorm(c.width, epsilon: c.layerNormEpsilon),
+                feedForward: FeedForward(kind: .mlp, width: c.width, hidden: c.intermediateWidth, activation: c.activation, rng: &rng),
+                outputNorm: LayerNorm(c.width, epsilon: c.layerNormEpsilon)))
+        }
+        self.init(configuration: c,
+                  wordEmbeddings: Embedding(c.vocabularySize, c.width, rng: &rng),
+                  positionEmbeddings: Embedding(c.maxPositions, c.width, rng: &rng),
+                  tokenTypeEmbeddings: Embedding(c.typeVocabularySize, c.width, rng: &rng),
+                  embeddingNorm: LayerNorm(c.width, epsilon: c.layerNormEpsilon),
+                  layers: layers, pooler: pooler ? Linear(c.width, c.width, std: 0.02, rng: &rng) : nil)
+    }
+
+    /// ids: [B·T] laid out [B, T]; `attentionMask` [B, T] of 1 (token) / 0 (padding).
+    /// Returns the last hidden states [B, T, width]. Token types are all 0 (single sentences).
+    public func callAsFunction(_ ids: [Int], attentionMask: Tensor, tape: Tape) -> Variable {
+        let (b, t) = (attentionMask.shape[0], attentionMask.shape[1])
+        precondition(ids.count == b * t, "encoder: \(ids.count) ids for batch \(b) × length \(t)")
+        precondition(t <= configuration.maxPositions, "encoder: length \(t) exceeds \(configuration.maxPositions) positions")
+        var x = wordEmbeddings(ids, shape: [b, t], tape: tape)
+        x = tape.add(x, positionEmbeddings(Array(0..<t), shape: [t], tape: tape))
+        x = tape.add(x, tokenTypeEmbeddings([0], shape: [1], tape: tape))
+        x = embeddingNorm(x, tape: tape)
+        let mask = Masks.padding(attentionMask: attentionMask)
+        for layer in layers { x = layer(x, mask: mask, tape: tape) }
+        return x
+    }
+
+    public func visitParameters(prefix: String, _ visit: (String, Variable) -> Void) {
+        visitChild(wordEmbeddings, "embeddings.word_embeddings", prefix: prefix, visit)
+        visitChild(positionEmbeddings, "embeddings.position_embeddings", prefix: prefix, visit)
+        visitChild(tokenTypeEmbeddings, "embeddings.token_type_embeddings", prefix: prefix, visit)
+        visitChild(embeddingNorm, "embeddings.LayerNorm", prefix: prefix, visit)
+        visitChildren(layers, "encoder.layer", prefix: prefix, visit)
+        visitChild(pooler, "pooler.dense", prefix: prefix, visit)
+    }
+}
