@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "nanoforge", targets: ["nanoforge"]),
         .library(name: "NanoTensor", targets: ["NanoTensor"]),
         .library(name: "NanoModels", targets: ["NanoModels"]),
+        .library(name: "NanoCheckpoint", targets: ["NanoCheckpoint"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -22,16 +23,20 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .target(name: "NanoTensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
         .target(name: "NanoModels", dependencies: ["NanoTensor"], swiftSettings: fastMath),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5"),
+        .target(name: "NanoCheckpoint", dependencies: ["NanoTensor", "NanoModels", "CHDF5"], swiftSettings: fastMath),
         .executableTarget(
             name: "nanoforge",
             dependencies: [
-                "NanoTensor", "NanoModels",
+                "NanoTensor", "NanoModels", "NanoCheckpoint",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastMath),
         .target(name: "TestSupport", dependencies: ["NanoTensor"], path: "Tests/TestSupport"),
         .testTarget(name: "NanoTensorTests", dependencies: ["NanoTensor", "TestSupport"], swiftSettings: fastMath),
         .testTarget(name: "NanoModelsTests", dependencies: ["NanoModels", "NanoTensor", "TestSupport"], swiftSettings: fastMath),
+        .testTarget(name: "NanoCheckpointTests", dependencies: ["NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
+                    swiftSettings: fastMath),
     ],
     swiftLanguageModes: [.v5]
 )

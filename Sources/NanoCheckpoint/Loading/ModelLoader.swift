@@ -1,0 +1,92 @@
+import Foundation
+import NanoModels
+import NanoTensor
+
+/// Builds a model from a checkpoint and its config, checking every tensor by name and shape.
+public enum ModelLoader {
+    /// Weight files looked for, in order, when given a folder.
+    public static let weightFileNames = ["model.safetensors", "model.h5", "model.weights.h5"]
+
+    /// A model folder (config.json + weights) or a weights file (config from its metadata or a
+    /// config.json beside it).
+    public static func load(path: String) throws -> (model: LoadedModel, store: TensorStore) {
+        let (weights, configPath) = try locate(path)
+        let store = try CheckpointReader.read(path: weights)
+        let spec: ModelSpec
+        if let native = store.metadata["nanoforge.config"] {
+            let json: JSONValue
+            do { json = try JSONParser.parse(Array(native.utf8)) } catch {
+                throw CheckpointError.invalidConfig(file: weights, field: "nanoforge.config", reason: "invalid JSON: \(error)")
+            }
+            spec = try ModelSpec.parse(json, file: weights)
+        } else if let configPath {
+            spec = try readConfig(configPath)
+        } else {
+            throw CheckpointError.invalidConfig(file: weights, field: "config", reason: "no config.json beside the weights and no nanoforge.config metadata")
+        }
+        return (try build(spec, from: store), store)
+    }
+
+    /// The weights file and the config.json (if any) for a path.
+    static func locate(_ path: String) throws -> (weights: String, config: String?) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw CheckpointError.unreadable(file: path, reason: "no such file or folder")
+        }
+        let folder = isDirectory.boolValue ? path : (path as NSString).deletingLastPathComponent
+        let config = (folder as NSString).appendingPathComponent("config.json")
+        let configPath = FileManager.default.fileExists(atPath: config) ? config : nil
+        if !isDirectory.boolValue { return (path, configPath) }
+        for name in weightFileNames {
+            let candidate = (path as NSString).appendingPathComponent(name)
+            if FileManager.default.fileExists(atPath: candidate) { return (candidate, configPath) }
+        }
+        throw CheckpointError.unreadable(file: path, reason: "folder has none of \(weightFileNames.joined(separator: ", "))")
+    }
+
+    public static func readConfig(_ path: String) throws -> ModelSpec {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CheckpointError.unreadable(file: path, reason: "cannot read")
+        }
+        let json: JSONValue
+        do { json = try JSONParser.parse([UInt8](data)) } catch let e as JSONParser.Error {
+            throw CheckpointError.invalidConfig(file: path, field: "(root)", reason: "invalid JSON: \(e.description)")
+        }
+        return try ModelSpec.parse(json, file: path)
+    }
+
+    /// Tensors some exporters add that are buffers, not parameters.
+    static let ignoredBuffers: Set<String> = ["embeddings.position_ids"]
+
+    /// Builds the model for `spec` and fills every parameter from `store`. A missing, extra or
+    /// wrongly shaped tensor is an error naming it.
+    public static func build(_ spec: ModelSpec, from store: TensorStore) throws -> LoadedModel {
+        var rng = RandomGenerator(seed: 0)
+        let model: LoadedModel
+        var prefix = ""
+        switch spec {
+        case .bert(let c):
+            if store["embeddings.word_embeddings.weight"] == nil && store["bert.embeddings.word_embeddings.weight"] != nil { prefix = "bert." }
+            model = .bert(BertEncoder(c, pooler: store[prefix + "pooler.dense.weight"] != nil, rng: &rng))
+        case .decoder(let c): model = .decoder(GPTDecoder(c, rng: &rng))
+        case .mlp(let c): model = .mlp(MLPClassifier(c, rng: &rng))
+        }
+        var used = Set<String>()
+        for (name, variable) in model.container.namedParameters {
+            let stored = prefix + name
+            guard let t = store[stored] else { throw CheckpointError.missingTensor(file: store.source, tensor: stored) }
+            guard t.shape == variable.shape else {
+                throw CheckpointError.shapeMismatch(file: store.source, tensor: stored, expected: variable.shape, found: t.shape)
+            }
+            guard t.dtype.isFloatingPoint else {
+                throw CheckpointError.invalidTensor(file: store.source, tensor: stored, reason: "\(t.dtype.rawValue) weights where a float type is expected")
+            }
+            variable.value = t.floatTensor()
+            used.insert(stored)
+        }
+        for name in store.names where !used.contains(name) && !ignoredBuffers.contains(String(name.dropFirst(prefix.count))) {
+            throw CheckpointError.unexpectedTensor(file: store.source, tensor: name)
+        }
+        return model
+    }
+}
