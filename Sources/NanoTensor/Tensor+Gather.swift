@@ -7,13 +7,11 @@ extension Tensor {
         precondition(table.rank == 2, "gatherRows: table must be [rows, width], got shape \(table.shape)")
         let rows = table.shape[0], width = table.shape[1]
         checkRowIndices(indices, rows: rows, "gatherRows")
-        var out = [Float](repeating: 0, count: indices.count * width)
-        if out.isEmpty { return Tensor(shape: [indices.count, width], scalars: out) }
-        table.scalars.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                let s = src.baseAddress!, d = dst.baseAddress!
+        let out = uninitializedScalars(indices.count * width) { d in
+            table.scalars.withUnsafeBufferPointer { src in
+                let s = src.baseAddress!
                 for (i, row) in indices.enumerated() {
-                    (d + i * width).update(from: s + row * width, count: width)
+                    (d + i * width).initialize(from: s + row * width, count: width)
                 }
             }
         }

@@ -21,13 +21,11 @@ extension Tensor {
         precondition(Set(perm).count == rank, "permuted: \(axes) is not a permutation of the axes of \(shape)")
         if perm == Array(0..<rank) { return self }
         let outShape = perm.map { shape[$0] }
-        var out = [Float](repeating: 0, count: count)
-        if count == 0 { return Tensor(shape: outShape, scalars: out) }
         let own = shape.rowMajorStrides
         let srcStrides = perm.map { own[$0] }
-        scalars.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                Tensor.stridedCopy(src.baseAddress!, srcStrides, dst.baseAddress!, outShape.rowMajorStrides, outShape)
+        let out = Tensor.uninitializedScalars(count) { dst in
+            scalars.withUnsafeBufferPointer { src in
+                Tensor.stridedCopy(src.baseAddress!, srcStrides, dst, outShape.rowMajorStrides, outShape)
             }
         }
         return Tensor(shape: outShape, scalars: out)
@@ -53,16 +51,14 @@ extension Tensor {
         outShape[ax] = tensors.reduce(0) { $0 + $1.shape[ax] }
         let outer = first.shape[..<ax].reduce(1, *), inner = first.shape[(ax + 1)...].reduce(1, *)
         let rowLength = outShape[ax] * inner
-        var out = [Float](repeating: 0, count: outShape.elementCount)
-        if out.isEmpty { return Tensor(shape: outShape, scalars: out) }
-        out.withUnsafeMutableBufferPointer { dst in
+        let out = uninitializedScalars(outShape.elementCount) { dst in
             var offset = 0
             for t in tensors {
                 let run = t.shape[ax] * inner
                 if run > 0 {
                     t.scalars.withUnsafeBufferPointer { src in
                         for o in 0..<outer {
-                            (dst.baseAddress! + o * rowLength + offset).update(from: src.baseAddress! + o * run, count: run)
+                            (dst + o * rowLength + offset).initialize(from: src.baseAddress! + o * run, count: run)
                         }
                     }
                 }
@@ -94,16 +90,24 @@ extension Tensor {
         outShape[ax] = range.count
         let (outer, n, inner) = split(around: ax)
         let run = range.count * inner
-        var out = [Float](repeating: 0, count: outShape.elementCount)
-        if out.isEmpty { return Tensor(shape: outShape, scalars: out) }
-        scalars.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
+        let out = Tensor.uninitializedScalars(outShape.elementCount) { dst in
+            scalars.withUnsafeBufferPointer { src in
                 for o in 0..<outer {
-                    (dst.baseAddress! + o * run).update(from: src.baseAddress! + (o * n + range.lowerBound) * inner, count: run)
+                    (dst + o * run).initialize(from: src.baseAddress! + (o * n + range.lowerBound) * inner, count: run)
                 }
             }
         }
         return Tensor(shape: outShape, scalars: out)
+    }
+
+    /// A new array of `count` scalars, every one of which `body` must write (no zero-fill first);
+    /// `body` is not called when `count` is 0.
+    @inline(__always)
+    static func uninitializedScalars(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> Void) -> [Float] {
+        [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0, let base = buffer.baseAddress { body(base) }
+            initialized = count
+        }
     }
 
     /// Zeros of `shape` with `self` written at `lower...` along `axis` (the adjoint of `slice`).
@@ -148,7 +152,7 @@ extension Tensor {
             // Tiled transpose of the (p, last) plane: reads stay within a tile's cache lines.
             let others = (0..<r).filter { $0 != p && $0 != last }
             let rows = shape[p], dRow = ds[p]
-            let tile = 16
+            let tile = 8   // A power-of-two source stride maps a tile's source lines to one 8-way L1 set.
             forEachOffset(others.map { shape[$0] }, others.map { ss[$0] }, others.map { ds[$0] }) { so, dof in
                 let s = src + so, d = dst + dof
                 for i0 in stride(from: 0, to: rows, by: tile) {
