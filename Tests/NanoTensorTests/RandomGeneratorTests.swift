@@ -37,6 +37,19 @@ import NanoTensor
         #expect(t.scalars.allSatisfy { $0 >= -3 && $0 < -1 })
     }
 
+    /// Seed 8,280,086's first draw has its top 24 bits all set, so nextUniform() = 1 − 2^-24
+    /// (found by a one-off search over seeds). 2 + 1 · (1 − 2^-24) rounds to 3 in Float: the
+    /// upper bound must still be excluded.
+    @Test func uniformExcludesTheUpperBoundEvenWhenRoundingReachesIt() {
+        var probe = RandomGenerator(seed: 8_280_086)
+        #expect(probe.nextUniform() == 1 - 0x1p-24)
+        var rng = RandomGenerator(seed: 8_280_086)
+        let x = rng.uniform(2, 3)
+        #expect(x < 3 && x == Float(3).nextDown, "\(x)")
+        var again = RandomGenerator(seed: 8_280_086)
+        #expect(again.uniform(1, 1.5) < 1.5)
+    }
+
     @Test(arguments: [(Float(0), Float(1)), (2.5, 0.5), (-1, 3)])
     func normalHasTheRequestedMeanAndStd(_ parameters: (Float, Float)) {
         let (mu, sigma) = parameters
