@@ -45,7 +45,7 @@ extension Tensor {
         let ax = first.resolvedAxis(axis, "concat")
         for (i, t) in tensors.enumerated() {
             precondition(t.rank == first.rank && (0..<t.rank).allSatisfy { $0 == ax || t.shape[$0] == first.shape[$0] },
-                         "concat: tensor \(i) has shape \(t.shape), incompatible with \(first.shape) along axis \(axis)")
+                         "concat: tensor \(i) has shape \(t.shape); every extent but axis \(axis) must match tensor 0, \(first.shape)")
         }
         var outShape = first.shape
         outShape[ax] = tensors.reduce(0) { $0 + $1.shape[ax] }
