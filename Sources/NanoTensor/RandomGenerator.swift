@@ -36,7 +36,12 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
     public mutating func nextUniform() -> Float { Float(next() >> 40) * 0x1p-24 }
 
     /// Uniform in [low, high).
-    public mutating func uniform(_ low: Float, _ high: Float) -> Float { low + (high - low) * nextUniform() }
+    public mutating func uniform(_ low: Float, _ high: Float) -> Float {
+        // `low + (high - low) * u` can round up to `high` when u is close to 1 (e.g. 2 + 1 · (1 − 2^-24)
+        // rounds to 3); keep the interval half-open.
+        let x = low + (high - low) * nextUniform()
+        return x < high ? x : Swift.max(low, high.nextDown)
+    }
 
     /// A standard normal deviate (Box–Muller in Double, so the tails are accurate).
     public mutating func nextNormal() -> Float {
