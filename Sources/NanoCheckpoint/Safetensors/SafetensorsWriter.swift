@@ -3,7 +3,13 @@ import Foundation
 /// Writes the safetensors format: tensors in the given order, the header padded with spaces to a
 /// multiple of 8 bytes (as the reference library does, so the data buffer is aligned).
 public enum SafetensorsWriter {
-    public static func encode(_ store: TensorStore) -> Data {
+    /// The file's bytes. A tensor named `__metadata__` is refused: readers would take it for the
+    /// metadata block.
+    public static func encode(_ store: TensorStore) throws -> Data {
+        if store["__metadata__"] != nil {
+            throw CheckpointError.invalidTensor(file: store.source, tensor: "__metadata__",
+                                                reason: "safetensors reserves this name for the metadata block")
+        }
         var members: [(key: String, value: JSONValue)] = []
         if !store.metadata.isEmpty {
             members.append(("__metadata__", .object(store.metadata.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
@@ -28,6 +34,8 @@ public enum SafetensorsWriter {
 
     /// Writes atomically: a temporary file in the same folder, then a rename.
     public static func write(_ store: TensorStore, to path: String) throws {
-        try AtomicFile.write(encode(store), to: path)
+        var named = store
+        named.source = path
+        try AtomicFile.write(encode(named), to: path)
     }
 }
