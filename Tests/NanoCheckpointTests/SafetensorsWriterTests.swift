@@ -83,7 +83,8 @@ enum DTypeSamples {
     }
 
     /// The header is padded with spaces so the data buffer starts at a multiple of 8, whatever the
-    /// header's natural length; offsets are contiguous from 0 and the file ends with the last tensor.
+    /// header's natural length; offsets are contiguous from 0 (larger elements first) and the file
+    /// ends with the last tensor.
     @Test(arguments: 0..<8)
     func headerIsPaddedToAMultipleOf8(extraNameLength: Int) throws {
         var store = TensorStore(tensors: [DTypeSamples.tensor(.u8, name: "n" + String(repeating: "x", count: extraNameLength)),
@@ -97,9 +98,33 @@ enum DTypeSamples {
         let text = String(decoding: header, as: UTF8.self)
         #expect(text.trimmingCharacters(in: .init(charactersIn: " ")) == json.serialized, "only trailing spaces pad")
         #expect(json.members?.first?.key == "__metadata__")
-        #expect(json["n" + String(repeating: "x", count: extraNameLength)]?["data_offsets"] == .array([.number(0), .number(6)]))
-        #expect(json["f"]?["data_offsets"] == .array([.number(6), .number(70)]))
+        #expect(json.members?.map(\.key) == ["__metadata__", "n" + String(repeating: "x", count: extraNameLength), "f"])
+        #expect(json["f"]?["data_offsets"] == .array([.number(0), .number(64)]))
+        #expect(json["n" + String(repeating: "x", count: extraNameLength)]?["data_offsets"] == .array([.number(64), .number(70)]))
         #expect(data.count == 8 + n + 70)
+    }
+
+    /// Every tensor starts at a multiple of its element size (from the 8-aligned data buffer), and
+    /// the offsets tile the buffer exactly, as the reference reader requires.
+    @Test func tensorsAreAlignedAndContiguous() throws {
+        let store = DTypeSamples.store()
+        let data = try SafetensorsWriter.encode(store)
+        let back = try SafetensorsReader.read(data: data, source: "mem")
+        #expect(back.names == store.names)
+        let buffer = data.startIndex + 8 + Int(data.prefix(8).withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) })
+        #expect((buffer - data.startIndex) % 8 == 0)
+        var ranges: [Range<Int>] = []
+        for t in back.tensors {
+            #expect((t.data.startIndex - buffer) % t.dtype.size == 0, "\(t.name) at \(t.data.startIndex - buffer)")
+            ranges.append((t.data.startIndex - buffer)..<(t.data.endIndex - buffer))
+        }
+        ranges.sort { ($0.lowerBound, $0.upperBound) < ($1.lowerBound, $1.upperBound) }
+        var end = 0
+        for r in ranges {
+            #expect(r.lowerBound == end)
+            end = r.upperBound
+        }
+        #expect(buffer + end == data.endIndex)
     }
 
     @Test func emptyStoreWritesAnEmptyHeader() throws {
