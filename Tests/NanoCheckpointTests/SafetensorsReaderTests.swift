@@ -60,6 +60,21 @@ import TestSupport
         }
     }
 
+    /// `integers()` on float data truncates toward zero and saturates; NaN gives 0 instead of trapping.
+    @Test func integersOfFloatsSaturate() throws {
+        let store = try SafetensorsReader.read(path: SafetensorsFixtures.path("f32.safetensors"))
+        let values = try #require(store["values"]).integers()
+        #expect(Array(values.prefix(13)) == [0, 0, 1, -2, 0, .max, .min, 0, 0, 0, .max, .min, 0])
+        let f64 = StoredTensor.encoding(Tensor(shape: [4], scalars: [-0x1p63, 0x1p62, -7.9, .nan]), name: "d", as: .f64)
+        #expect(f64.integers() == [.min, 1 << 62, -7, 0])
+    }
+
+    @Test func boolBytesDecodeAsZeroOrOne() {
+        let t = StoredTensor(name: "b", dtype: .bool, shape: [4], data: Data([0, 1, 2, 255]))
+        #expect(t.integers() == [0, 1, 1, 1])
+        #expect(t.floatTensor().scalars == [0, 1, 1, 1])
+    }
+
     // MARK: Format detection
 
     @Test(arguments: SafetensorsFixtures.files)
