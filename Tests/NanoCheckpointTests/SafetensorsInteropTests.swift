@@ -73,6 +73,18 @@ import TestSupport
         try JSONDecoder().decode(PythonFile.self, from: Data(output.utf8))
     }
 
+    /// Arguments reach the script; a script that fails surfaces its exit status and stderr.
+    @Test func pythonRunnerPassesArgumentsAndReportsFailures() throws {
+        try Self.requirePython()
+        #expect(try PythonRunner.run("import sys; sys.stdout.write(sys.argv[1] + '|' + sys.argv[2])", arguments: ["échØ", "a b"]) == "échØ|a b")
+        do {
+            _ = try PythonRunner.run("import sys; sys.stderr.write('boom'); sys.exit(3)")
+            Issue.record("a failing script did not throw")
+        } catch let failure as PythonRunner.Failure {
+            #expect(failure.status == 3 && failure.stderr == "boom")
+        }
+    }
+
     /// Everything we write, the reference parser accepts: raw bytes through `deserialize` for every
     /// dtype, numpy arrays through `load_file`, metadata through `safe_open`.
     @Test func pythonReadsWhatWeWrite() throws {
