@@ -18,6 +18,7 @@
 #   .cache/data/weather-train.tsv, -test.tsv  OVOS weather intents, label <TAB> utterance
 #   .cache/models/all-MiniLM-L6-v2/         model.safetensors, config.json, vocab.txt, tokenizer.json
 set -euo pipefail
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 
 usage() { sed -n '2,20s/^# \{0,1\}//p' "$0"; }
@@ -65,7 +66,11 @@ logged() {
 }
 
 # --- what is missing ---------------------------------------------------------------------------
-installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
+installed() {
+    local status
+    status=$(dpkg -s "$1" 2>/dev/null) || return 1
+    [[ $status == *$'\nStatus: install ok installed'* ]]
+}
 has_python() { command -v "$PYTHON" >/dev/null 2>&1; }
 
 need_interop=0 need_downloads=0 need_venv=0 need_bible=0
@@ -127,9 +132,9 @@ fi
 fetch() {
     local requirement=$1 pattern=$2; shift 2
     local found
-    found=$(find "$DOWNLOADS" -maxdepth 1 -type f -name "$pattern" 2>/dev/null | sort | tail -n 1)
+    mkdir -p "$DOWNLOADS"
+    found=$(find "$DOWNLOADS" -maxdepth 1 -type f -name "$pattern" | sort | tail -n 1)
     if [[ -z $found ]]; then
-        mkdir -p "$DOWNLOADS"
         local tmp
         tmp=$(mktemp -d "$DOWNLOADS/.tmp-XXXXXX")
         say "downloading $requirement" >&2
