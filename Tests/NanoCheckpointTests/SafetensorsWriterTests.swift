@@ -4,45 +4,6 @@ import NanoCheckpoint
 import NanoTensor
 import TestSupport
 
-/// Sample tensors in every dtype, with values that stress each one (extremes, signed zero,
-/// subnormals, infinities, NaN), shared by the writer and interop tests.
-enum DTypeSamples {
-    static let floatValues: [Float] = [0, -0.0, 1, -2.5, 1.0 / 3, 65504, -65504, 0x1p-14, 0x1p-24, -0x1p-24,
-                                       .infinity, -.infinity, .nan, 3.0e38, -0x1p-133, 0.1]
-
-    static func integerValues(_ dtype: DType) -> [Int64] {
-        switch dtype {
-        case .i8: return [Int64(Int8.min), Int64(Int8.max), -1, 0, 1, 42]
-        case .u8: return [0, 1, 127, 128, 254, 255]
-        case .i16: return [Int64(Int16.min), Int64(Int16.max), -1, 0, 1, -300]
-        case .i32: return [Int64(Int32.min), Int64(Int32.max), -1, 0, 1, 70_000]
-        case .i64: return [.min, .max, -1, 0, 1, 1 << 53 + 1]
-        case .bool: return [1, 0, 0, 1, 1, 0]
-        default: return []
-        }
-    }
-
-    /// A tensor of `dtype` named after it. Floats pass through `StoredTensor.encoding`, so F16 and
-    /// BF16 hold the rounded values.
-    static func tensor(_ dtype: DType, name: String? = nil) -> StoredTensor {
-        let name = name ?? "t_" + dtype.rawValue.lowercased()
-        if dtype.isFloatingPoint {
-            return StoredTensor.encoding(Tensor(shape: [4, 4], scalars: floatValues), name: name, as: dtype)
-        }
-        return StoredTensor.encoding(integers: integerValues(dtype), shape: [2, 3], name: name, as: dtype)
-    }
-
-    /// One tensor per dtype plus a scalar and an empty tensor, and metadata with the native config.
-    static func store() -> TensorStore {
-        var store = TensorStore(tensors: DType.allCases.map { tensor($0) })
-        store.insert(StoredTensor.encoding(Tensor(shape: [], scalars: [7.5]), name: "scalar"))
-        store.insert(StoredTensor.encoding(integers: [], shape: [0, 3], name: "empty", as: .i32))
-        store.metadata = ["nanoforge.config": #"{"architecture":"mlp_classifier","config":{"classes":2}}"#,
-                          "format": "pt", "note": "ünïcödé \"quoted\"\n"]
-        return store
-    }
-}
-
 @Suite struct SafetensorsWriterTests {
     /// Write, read back: same dtype, shape and bytes, and the same decoded values.
     @Test(arguments: DType.allCases)
