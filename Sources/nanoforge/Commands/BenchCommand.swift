@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Run a benchmark suite against its reference in the same run and write bench/results/SUITE.json.")
 
-    enum Suite: String, ExpressibleByArgument, CaseIterable { case core }
+    enum Suite: String, ExpressibleByArgument, CaseIterable { case core, minilm }
 
     @Argument(help: "The suite to run: \(Suite.allCases.map(\.rawValue).joined(separator: ", ")).")
     var suite: Suite
@@ -21,6 +21,12 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Python with torch (reference training step); skipped when it cannot import torch.")
     var torchPython = ".venv-bench/bin/python"
 
+    @Option(help: "Model folder for the minilm suite.")
+    var model = ".cache/models/all-MiniLM-L6-v2"
+
+    @Option(help: "Sentences for the minilm suite, one per line.")
+    var sentences = ".cache/data/pydoc-sentences.txt"
+
     @Option(help: "Threads for the timed work (ours and the references).")
     var threads = 2
 
@@ -29,6 +35,11 @@ struct BenchCommand: ParsableCommand {
         case .core:
             let result = try CoreBenchmark(python: python, torchPython: torchPython, threads: threads).run()
             try BenchmarkOutput.write(result, to: output + "/core.json")
+        case .minilm:
+            try CLIErrors.reporting {
+                let result = try MiniLMBenchmark(model: model, sentences: sentences, torchPython: torchPython, threads: threads).run()
+                try BenchmarkOutput.write(result, to: output + "/minilm.json")
+            }
         }
     }
 }
