@@ -8,7 +8,7 @@ static inline hid_t nf_H5E_DEFAULT(void) { return H5E_DEFAULT; }
 static inline size_t nf_H5T_VARIABLE(void) { return H5T_VARIABLE; }
 static inline unsigned nf_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
 static inline unsigned nf_H5F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }
-static inline unsigned nf_H5F_ACC_EXCL(void) { return H5F_ACC_EXCL; }
+static inline unsigned nf_H5F_ACC_RDWR(void) { return H5F_ACC_RDWR; }
 static inline hid_t nf_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
 static inline hid_t nf_H5P_FILE_CREATE(void) { return H5P_FILE_CREATE; }
 static inline hid_t nf_H5P_GROUP_CREATE(void) { return H5P_GROUP_CREATE; }

@@ -100,7 +100,9 @@ extension HDF5Object {
         try site.check(H5Tset_cset(memoryType.id, H5Tget_cset(fileType.id)), "cannot set a string type's character set")
         var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
         try site.check(H5Aread(attribute.id, memoryType.id, &pointers), "cannot read \(what)")
-        defer { _ = H5Treclaim(memoryType.id, space.id, nf_H5P_DEFAULT(), &pointers) }
+        // H5Dvlen_reclaim, not H5Treclaim: Debian's 1.10.8 header declares the latter, but the
+        // library does not export it.
+        defer { _ = H5Dvlen_reclaim(memoryType.id, space.id, nf_H5P_DEFAULT(), &pointers) }
         return pointers.map { $0.map { String(cString: $0) } ?? "" }
     }
 

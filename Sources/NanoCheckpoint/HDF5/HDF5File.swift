@@ -36,6 +36,15 @@ final class HDF5File {
     /// Opens `path` read-only. An empty file, a file without HDF5's signature and a file shorter
     /// than its superblock says are told apart from other HDF5 failures.
     static func open(_ path: String) throws -> HDF5File {
+        try open(path, flags: nf_H5F_ACC_RDONLY())
+    }
+
+    /// Opens an existing file for reading and writing (to change attributes in place).
+    static func openForUpdate(_ path: String) throws -> HDF5File {
+        try open(path, flags: nf_H5F_ACC_RDWR())
+    }
+
+    private static func open(_ path: String, flags: UInt32) throws -> HDF5File {
         HDF5Library.silenceErrorPrinting()
         let attributes: [FileAttributeKey: Any]
         do { attributes = try FileManager.default.attributesOfItem(atPath: path) } catch {
@@ -56,7 +65,7 @@ final class HDF5File {
                 file: path, reason: "no HDF5 signature (looked at byte 0 and at 512, 1024, 2048, … as HDF5 allows)")
         }
         let access = try accessProperties(site)
-        let id = H5Fopen(path, nf_H5F_ACC_RDONLY(), access.id)
+        let id = H5Fopen(path, flags, access.id)
         guard id >= 0 else {
             let message = HDF5Library.takeErrorMessage()
             if message.contains("truncated file") {

@@ -21,7 +21,8 @@ enum KerasLayout {
     private static func strings(_ value: HDF5AttributeValue, object: HDF5Object, name: String) throws -> [String] {
         switch value.content {
         case .strings(let s): return s
-        case .empty: return []
+        // Keras writes an empty list as np.asarray([]): an empty float64 array.
+        case .empty, .integers([]), .floats([]): return []
         default:
             throw CheckpointError.hdf5(file: object.site.file, object: object.site.object,
                                        reason: "attribute '\(name)' should be a list of strings, found \(value.content)")
