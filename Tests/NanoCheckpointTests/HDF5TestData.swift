@@ -66,5 +66,14 @@ enum HDF5TestData {
 }
 
 extension Data {
-    var hex: String { map { String(format: "%02x", $0) }.joined() }
+    /// Lower-case hexadecimal, as Python's `bytes.hex()` writes it.
+    var hex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8](repeating: 0, count: count * 2)
+        for (i, byte) in enumerated() {
+            out[2 * i] = digits[Int(byte >> 4)]
+            out[2 * i + 1] = digits[Int(byte & 0xF)]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
 }
