@@ -70,6 +70,9 @@ import TestSupport
         let t = KerasLayout.transpose(data, rows: 2, columns: 3, elementSize: 2)
         #expect(t == HDF5TestData.littleEndian([UInt16](arrayLiteral: 0, 3, 1, 4, 2, 5)))
         #expect(KerasLayout.transpose(Data(), rows: 0, columns: 4, elementSize: 4) == Data())
+        let triples = Data((0..<18).map { UInt8($0) })  // 3-byte elements: [[0, 1, 2], [3, 4, 5]]
+        #expect(KerasLayout.transpose(triples, rows: 2, columns: 3, elementSize: 3)
+                == Data([0, 1, 2, 9, 10, 11, 3, 4, 5, 12, 13, 14, 6, 7, 8, 15, 16, 17]))
     }
 
     // MARK: Corrupt files

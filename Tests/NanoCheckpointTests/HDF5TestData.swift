@@ -30,11 +30,13 @@ enum HDF5TestData {
             StoredTensor(name: "encoder.layer.1.mask", dtype: .bool, shape: [5], data: littleEndian([UInt8](arrayLiteral: 0, 1, 1, 0, 1))),
             StoredTensor(name: "pooler.temperature", dtype: .f32, shape: [], data: littleEndian([Float(0.5).bitPattern])),
             StoredTensor(name: "pooler.empty", dtype: .f32, shape: [0, 3], data: Data()),
+            StoredTensor(name: "décodeur.poids", dtype: .u8, shape: [2], data: Data([3, 4])),
         ]
         let metadata = [
             "nanoforge.config": #"{"architecture": "mlp_classifier", "config": {"hidden": [8], "note": "ünïcode ✓"}}"#,
             "note": "héllo ✓ — a longer line of text",
             "empty": "",
+            "clé": "valeur",
         ]
         return TensorStore(tensors: tensors, metadata: metadata)
     }

@@ -112,7 +112,8 @@ extension HDF5Group {
             try child.check(H5Pset_chunk(properties.id, Int32(rank), chunk), "cannot set the chunk shape")
             try child.check(H5Pset_deflate(properties.id, UInt32(level)), "cannot enable gzip (deflate) compression")
         }
-        let id = H5Dcreate2(handle.id, name, type.id, space.id, nf_H5P_DEFAULT(), properties.id, nf_H5P_DEFAULT())
+        let link = try child.utf8NameProperties()
+        let id = H5Dcreate2(handle.id, name, type.id, space.id, link.id, properties.id, nf_H5P_DEFAULT())
         let dataset = try child.handle(id, .dataset, "cannot create the dataset")
         guard tensor.byteCount > 0 else { return }
         let status = tensor.data.withUnsafeBytes { raw in

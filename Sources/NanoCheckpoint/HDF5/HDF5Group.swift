@@ -109,7 +109,8 @@ struct HDF5Group: HDF5Object {
         try child.check(H5Pset_link_creation_order(properties.id, UInt32(H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED)),
                         "cannot enable link creation order")
         try child.check(H5Pset_obj_track_times(properties.id, false), "cannot turn off time stamps")
-        let id = H5Gcreate2(handle.id, name, nf_H5P_DEFAULT(), properties.id, nf_H5P_DEFAULT())
+        let link = try child.utf8NameProperties()
+        let id = H5Gcreate2(handle.id, name, link.id, properties.id, nf_H5P_DEFAULT())
         return HDF5Group(file: file, handle: try child.handle(id, .group, "cannot create the group"), site: child)
     }
 }

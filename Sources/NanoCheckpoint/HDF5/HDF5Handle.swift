@@ -56,6 +56,15 @@ struct HDF5Site {
         return .hdf5(file: file, object: object, reason: detail.isEmpty ? what : "\(what): \(detail)")
     }
 
+    /// Properties for creating a link (`forAttribute: false`) or an attribute whose name is
+    /// flagged UTF-8, so h5py and other readers decode non-ASCII names correctly.
+    func utf8NameProperties(forAttribute: Bool = false) throws -> HDF5Handle {
+        let properties = try handle(H5Pcreate(forAttribute ? nf_H5P_ATTRIBUTE_CREATE() : nf_H5P_LINK_CREATE()), .propertyList,
+                                    "cannot create name properties")
+        try check(H5Pset_char_encoding(properties.id, H5T_CSET_UTF8), "cannot set the name encoding to UTF-8")
+        return properties
+    }
+
     /// Returns `status`, or throws when HDF5 reported failure (a negative value).
     @discardableResult
     func check<T: BinaryInteger>(_ status: T, _ what: @autoclosure () -> String) throws -> T {

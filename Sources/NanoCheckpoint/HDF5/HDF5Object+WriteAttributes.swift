@@ -74,7 +74,8 @@ extension HDF5Object {
         } else {
             space = try site.handle(H5Screate(H5S_SCALAR), .dataspace, "cannot create a dataspace")
         }
-        let id = H5Acreate2(handle.id, name, type.id, space.id, nf_H5P_DEFAULT(), nf_H5P_DEFAULT())
+        let properties = try site.utf8NameProperties(forAttribute: true)
+        let id = H5Acreate2(handle.id, name, type.id, space.id, properties.id, nf_H5P_DEFAULT())
         return try site.handle(id, .attribute, "cannot create attribute '\(name)'")
     }
 }

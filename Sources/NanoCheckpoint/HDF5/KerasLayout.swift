@@ -88,10 +88,26 @@ enum KerasLayout {
         var out = Data(count: data.count)
         data.withUnsafeBytes { source in
             out.withUnsafeMutableBytes { destination in
-                guard let src = source.baseAddress, let dst = destination.baseAddress else { return }
-                for r in 0..<rows {
-                    for c in 0..<columns {
-                        (dst + (c * rows + r) * elementSize).copyMemory(from: src + (r * columns + c) * elementSize, byteCount: elementSize)
+                func move<T: BitwiseCopyable>(_: T.Type) {
+                    let size = MemoryLayout<T>.size
+                    for r in 0..<rows {
+                        for c in 0..<columns {
+                            let value = source.loadUnaligned(fromByteOffset: (r * columns + c) * size, as: T.self)
+                            destination.storeBytes(of: value, toByteOffset: (c * rows + r) * size, as: T.self)
+                        }
+                    }
+                }
+                switch elementSize {
+                case 1: move(UInt8.self)
+                case 2: move(UInt16.self)
+                case 4: move(UInt32.self)
+                case 8: move(UInt64.self)
+                default:
+                    guard let src = source.baseAddress, let dst = destination.baseAddress else { return }
+                    for r in 0..<rows {
+                        for c in 0..<columns {
+                            (dst + (c * rows + r) * elementSize).copyMemory(from: src + (r * columns + c) * elementSize, byteCount: elementSize)
+                        }
                     }
                 }
             }
