@@ -1,11 +1,17 @@
 import Foundation
 
-/// Runs Python for interop tests (h5py, safetensors, numpy read what we write and write what we
-/// read). The interpreter is `$PYTHON` when set, as `make setup` uses it, else `python3` from
-/// `PATH`. A missing interpreter or package is an error telling to run `make setup`: interop
-/// tests fail rather than skip.
+/// Runs Python snippets for interop tests (reference libraries such as safetensors and h5py).
+/// The interpreter is `$PYTHON` when set, as `make setup` uses it, else `python3` from `PATH`.
 public enum PythonRunner {
+    /// A run that could not start or exited non-zero; carries the exit status and stderr.
     public struct Failure: Error, CustomStringConvertible {
+        public let status: Int32
+        public let stderr: String
+        public var description: String { "\(PythonRunner.interpreter) exited with status \(status): \(stderr)" }
+    }
+
+    /// Python or packages an interop test needs are missing: says to run `make setup`.
+    public struct Unavailable: Error, CustomStringConvertible {
         public let description: String
     }
 
@@ -14,58 +20,49 @@ public enum PythonRunner {
         ProcessInfo.processInfo.environment["PYTHON"].flatMap { $0.isEmpty ? nil : $0 } ?? "python3"
     }
 
-    /// Runs `python3 -c script arguments…` and returns its standard output. Throws, with the
-    /// standard error, when the interpreter cannot be started or exits non-zero.
+    /// Runs `python3 -c script arguments…` and returns its stdout; throws `Failure` with stderr
+    /// when python3 is missing or the script exits non-zero.
     @discardableResult
     public static func run(_ script: String, arguments: [String] = []) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [interpreter, "-c", script] + arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
         process.standardInput = FileHandle.nullDevice
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        do { try process.run() } catch {
-            throw Failure(description: "cannot start \(interpreter): \(error); run `make setup`")
-        }
-        // Drain stderr on another thread so neither pipe fills and blocks the child.
-        let errorText = Collected()
+        do { try process.run() } catch { throw Failure(status: -1, stderr: "cannot start \(interpreter): \(error)") }
+        // Drain stderr on another thread so neither pipe can fill up and block the child.
+        nonisolated(unsafe) var errorBytes = Data()
         let drained = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
-            errorText.data = errors.fileHandleForReading.readDataToEndOfFile()
+            errorBytes = err.fileHandleForReading.readDataToEndOfFile()
             drained.signal()
         }
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let outputBytes = out.fileHandleForReading.readDataToEndOfFile()
         drained.wait()
         process.waitUntilExit()
-        let stdout = String(decoding: outputData, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            let stderr = String(decoding: errorText.data, as: UTF8.self)
-            let missing = process.terminationStatus == 127 ? " (\(interpreter) not found: run `make setup`)" : ""
-            throw Failure(description: "\(interpreter) exited with status \(process.terminationStatus)\(missing):\n\(stderr)")
+        let stderr = String(decoding: errorBytes, as: UTF8.self)
+        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+            throw Failure(status: process.terminationStatus, stderr: stderr)
         }
-        return stdout
+        return String(decoding: outputBytes, as: UTF8.self)
     }
 
-    /// Throws a failure that says to run `make setup` unless the interpreter can import every
-    /// module in `modules`.
+    /// Throws `Unavailable`, saying to run `make setup`, unless the interpreter starts and can
+    /// import every module in `modules`. Interop tests call this first, so they fail, not skip.
     public static func require(modules: [String]) throws {
         let script = """
-            import importlib, sys
-            missing = [m for m in sys.argv[1:] if importlib.util.find_spec(m) is None]
-            print(" ".join(missing))
+            import importlib.util, sys
+            print(" ".join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))
             """
         let missing: String
-        do { missing = try run("import importlib.util\n" + script, arguments: modules) } catch let failure as Failure {
-            throw Failure(description: "Python interop tests need \(interpreter) with \(modules.joined(separator: ", ")): run `make setup`. \(failure.description)")
+        do { missing = try run(script, arguments: modules) } catch {
+            throw Unavailable(description: "interop tests need \(interpreter) with \(modules.joined(separator: ", ")): run `make setup`. \(error)")
         }
         let names = missing.split(whereSeparator: \.isWhitespace)
         guard names.isEmpty else {
-            throw Failure(description: "\(interpreter) lacks the Python package(s) \(names.joined(separator: ", ")) the interop tests need: run `make setup`")
+            throw Unavailable(description: "\(interpreter) lacks the Python package(s) \(names.joined(separator: ", ")) the interop tests need: run `make setup`")
         }
-    }
-
-    private final class Collected: @unchecked Sendable {
-        var data = Data()
     }
 }

@@ -10,7 +10,7 @@ public enum ModelLoader {
     /// A model folder (config.json + weights) or a weights file (config from its metadata or a
     /// config.json beside it).
     public static func load(path: String) throws -> (model: LoadedModel, store: TensorStore) {
-        let (weights, configPath) = try locate(path)
+        let (weights, configPath) = try locateWeights(path)
         let store = try CheckpointReader.read(path: weights)
         let spec: ModelSpec
         if let native = store.metadata["nanoforge.config"] {
@@ -28,7 +28,7 @@ public enum ModelLoader {
     }
 
     /// The weights file and the config.json (if any) for a path.
-    static func locate(_ path: String) throws -> (weights: String, config: String?) {
+    public static func locateWeights(_ path: String) throws -> (weights: String, config: String?) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw CheckpointError.unreadable(file: path, reason: "no such file or folder")

@@ -44,7 +44,8 @@ public struct StoredTensor: Sendable {
         return Tensor(shape: shape, scalars: out)
     }
 
-    /// Integer values (for index tensors and quantized weights); floats are truncated.
+    /// Integer values (for index tensors and quantized weights); bool as 0/1. Floats are truncated
+    /// toward zero and saturate at Int64's range; NaN gives 0 (file contents must not trap).
     public func integers() -> [Int64] {
         let n = elementCount
         return data.withUnsafeBytes { raw -> [Int64] in
@@ -56,10 +57,19 @@ public struct StoredTensor: Sendable {
             case .i32: return read(Int32.self) { Int64(Int32(littleEndian: $0)) }
             case .i16: return read(Int16.self) { Int64(Int16(littleEndian: $0)) }
             case .i8: return read(Int8.self) { Int64($0) }
-            case .u8, .bool: return read(UInt8.self) { Int64($0) }
-            default: return floatTensor().scalars.map { Int64($0) }
+            case .u8: return read(UInt8.self) { Int64($0) }
+            case .bool: return read(UInt8.self) { $0 == 0 ? 0 : 1 }
+            case .f64: return read(UInt64.self) { Self.saturatingInteger(Double(bitPattern: UInt64(littleEndian: $0))) }
+            case .f32, .f16, .bf16: return floatTensor().scalars.map { Self.saturatingInteger(Double($0)) }
             }
         }
+    }
+
+    static func saturatingInteger(_ x: Double) -> Int64 {
+        if x.isNaN { return 0 }
+        if x >= 0x1p63 { return .max }
+        if x < -0x1p63 { return .min }
+        return Int64(x)
     }
 
     /// A tensor stored as `dtype` from Float32 values (F32, F16 or BF16).

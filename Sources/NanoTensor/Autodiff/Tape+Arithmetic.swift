@@ -46,12 +46,12 @@ extension Tape {
     }
 
     public func exp(_ a: Variable) -> Variable {
-        let out = a.value.applying { Foundation.exp($0) }
+        let out = a.value.exp()
         return record(out, inputs: [a]) { g, _ in [g * out] }
     }
 
     public func log(_ a: Variable) -> Variable {
-        record(a.value.applying { Foundation.log($0) }, inputs: [a]) { g, _ in [g / a.value] }
+        record(a.value.log(), inputs: [a]) { g, _ in [g / a.value] }
     }
 
     public func sqrt(_ a: Variable) -> Variable {

@@ -1,3 +1,7 @@
-/// Plain-loop reference implementations of the tensor kernels: naive loops, in Double where it
-/// matters, used by tests to check the fast paths (BLAS, SIMD) on random shapes.
+/// Naive reference implementations of the tensor core's ops: plain loops, in Double where it
+/// matters, written for obviousness rather than speed.
+///
+/// Tests compare every fast kernel (SIMD, BLAS, polynomial approximations) against its
+/// reference on random shapes. Each concept adds its functions in its own
+/// `Reference+Concept.swift` extension.
 public enum Reference {}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import NanoCheckpoint
+import NanoModels
+import NanoTensor
+
+/// `nanoforge embed`: sentence embeddings from a BERT-style sentence encoder.
+struct EmbedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed",
+        abstract: "Embed sentences (one per line) with a sentence encoder such as all-MiniLM-L6-v2.",
+        discussion: "Writes one F32 tensor named `embeddings` of shape [N, dim] to a safetensors file.")
+
+    @Argument(help: "Model folder (config.json, vocab.txt, weights) or a weights file with config.json and vocab.txt beside it.")
+    var model: String
+
+    @Option(help: "Text file, one sentence per line (empty lines are skipped).")
+    var input: String
+
+    @Option(help: "Output safetensors file.")
+    var output: String
+
+    @Option(help: "Sentences per forward pass.")
+    var batchSize = 32
+
+    @Option(help: "Maximum tokens per sentence, [CLS] and [SEP] included.")
+    var maxLength = 256
+
+    func validate() throws {
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+        guard maxLength >= 2 else { throw ValidationError("--max-length must be at least 2, got \(maxLength)") }
+    }
+
+    func run() throws {
+        try CLIErrors.reporting {
+            let encoder = try SentenceEncoderLoader.load(model, maxLength: maxLength)
+            guard let data = FileManager.default.contents(atPath: input), let text = String(data: data, encoding: .utf8) else {
+                throw CLIErrors.BadInput("\(input): cannot read as UTF-8 text")
+            }
+            let sentences = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+            let progress = ProgressLine(label: "embedding", total: sentences.count)
+            let embeddings = encoder.encode(sentences, batchSize: batchSize) { done, _ in progress.update(done) }
+            progress.finish()
+            let store = TensorStore(tensors: [StoredTensor.encoding(embeddings, name: "embeddings")],
+                                    metadata: ["nanoforge.source_model": model, "nanoforge.sentences": String(sentences.count)])
+            try SafetensorsWriter.write(store, to: output)
+            print("wrote \(output): embeddings [\(embeddings.shape.map(String.init).joined(separator: ", "))]")
+        }
+    }
+}
+
+/// Finds the tokenizer beside a model and builds the sentence encoder.
+enum SentenceEncoderLoader {
+    static func load(_ path: String, maxLength: Int) throws -> SentenceEncoder {
+        let (model, _) = try ModelLoader.load(path: path)
+        guard case .bert(let bert) = model else {
+            throw CLIErrors.BadInput("\(path): a \(model.spec.architectureName) model cannot embed sentences (need a BERT-style encoder)")
+        }
+        var isDirectory: ObjCBool = false
+        FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        let folder = isDirectory.boolValue ? path : (path as NSString).deletingLastPathComponent
+        let vocab = (folder as NSString).appendingPathComponent("vocab.txt")
+        let tokenizer = try WordPieceTokenizer(vocabularyFile: vocab)
+        guard tokenizer.vocabulary.count == bert.configuration.vocabularySize else {
+            throw CLIErrors.BadInput("\(vocab): \(tokenizer.vocabulary.count) tokens, but the model's embedding table has \(bert.configuration.vocabularySize) rows")
+        }
+        return SentenceEncoder(tokenizer: tokenizer, encoder: bert, maxLength: maxLength)
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import NanoCheckpoint
+import NanoModels
+
+/// `nanoforge inspect`: what a checkpoint holds.
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "List a checkpoint's tensors (name, dtype, shape, bytes), its parameter count and architecture.")
+
+    @Argument(help: "A checkpoint file (safetensors, HDF5) or a model folder.")
+    var path: String
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func run() throws {
+        try CLIErrors.reporting {
+            let (weights, configPath) = try ModelLoader.locateWeights(path)
+            let store = try CheckpointReader.read(path: weights)
+            let architecture = Self.architecture(store: store, configPath: configPath)
+            if json {
+                var tensors: [[String: Any]] = []
+                for t in store.tensors {
+                    tensors.append(["name": t.name, "dtype": t.dtype.rawValue, "shape": t.shape, "bytes": t.byteCount])
+                }
+                let object: [String: Any] = [
+                    "file": weights, "format": store.format?.rawValue ?? "unknown", "architecture": architecture,
+                    "parameters": store.parameterCount, "bytes": store.byteCount, "tensors": tensors, "metadata": store.metadata,
+                ]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
+            let nameWidth = min(72, store.names.map(\.count).max() ?? 4)
+            print("\(weights) (\(store.format?.rawValue ?? "unknown"))")
+            print(pad("name", nameWidth) + "  dtype  " + pad("shape", 18) + "  bytes")
+            for t in store.tensors {
+                print(pad(t.name, nameWidth) + "  " + pad(t.dtype.rawValue, 5) + "  "
+                      + pad("[" + t.shape.map(String.init).joined(separator: ", ") + "]", 18) + "  \(t.byteCount)")
+            }
+            for (k, v) in store.metadata.sorted(by: { $0.key < $1.key }) { print("metadata \(k): \(v.count > 120 ? String(v.prefix(117)) + "..." : v)") }
+            print("tensors: \(store.count)   parameters: \(store.parameterCount) (\(String(format: "%.1f", Double(store.parameterCount) / 1e6)) M)   bytes: \(store.byteCount)")
+            print("architecture: \(architecture)")
+        }
+    }
+
+    func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
+
+    /// The architecture named by the config (or detected from tensor names when there is none).
+    static func architecture(store: TensorStore, configPath: String?) -> String {
+        if let native = store.metadata["nanoforge.config"], let json = try? JSONParser.parse(Array(native.utf8)),
+           let spec = try? ModelSpec.parse(json, file: store.source) { return describe(spec) }
+        if let configPath, let spec = try? ModelLoader.readConfig(configPath) { return describe(spec) }
+        let names = store.names
+        if names.contains(where: { $0.hasSuffix("attention.self.query.weight") }) { return "bert (detected from tensor names; no config)" }
+        if names.contains(where: { $0.hasSuffix("attn.q_proj.weight") }) { return "gpt_decoder (detected from tensor names; no config)" }
+        return "unknown (no config)"
+    }
+
+    static func describe(_ spec: ModelSpec) -> String {
+        switch spec {
+        case .bert(let c): return "bert: \(c.layers) layers, width \(c.width), \(c.heads) heads, ff \(c.intermediateWidth), vocab \(c.vocabularySize)"
+        case .decoder(let c): return "gpt_decoder: \(c.layers) layers, width \(c.width), \(c.heads) heads, ff \(c.feedForwardWidth), vocab \(c.vocabularySize)"
+        case .mlp(let c): return "mlp_classifier: \(([c.inputs] + c.hidden + [c.classes]).map(String.init).joined(separator: "→"))"
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+
+/// Progress on stderr: a bar redrawn in place on a terminal, occasional plain lines otherwise.
+final class ProgressLine {
+    let label: String
+    let total: Int
+    let isTerminal = isatty(STDERR_FILENO) != 0
+    let start = ContinuousClock.now
+    private var lastPrinted = ContinuousClock.now
+
+    init(label: String, total: Int) {
+        self.label = label
+        self.total = max(total, 1)
+    }
+
+    func update(_ done: Int) {
+        let now = ContinuousClock.now
+        let elapsed = (now - start).seconds
+        let fraction = Double(done) / Double(total)
+        let eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : 0
+        if isTerminal {
+            let width = 30, filled = Int(fraction * Double(width))
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            write("\r\(label) \(bar) \(done)/\(total)  \(String(format: "%.1f", elapsed)) s, ETA \(String(format: "%.0f", eta)) s")
+        } else if (now - lastPrinted).seconds >= 5 || done == total {
+            lastPrinted = now
+            write("\(label): \(done)/\(total) (\(String(format: "%.0f", fraction * 100)) %), \(String(format: "%.1f", elapsed)) s elapsed, ETA \(String(format: "%.0f", eta)) s\n")
+        }
+    }
+
+    func finish() { if isTerminal { write("\n") } }
+
+    private func write(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+}

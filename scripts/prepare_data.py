@@ -1,0 +1,386 @@
+#!/usr/bin/env python3
+"""Data preparation steps for scripts/setup.sh (standard library only).
+
+Each subcommand writes its outputs to temporary names first and renames them at the
+end, so an interrupted run never leaves a half-written file behind. The outputs are
+deterministic for a given input archive and CPython version.
+
+    prepare_data.py digits ARCHIVE OUT.csv.gz      (also writes OUT.csv, uncompressed)
+    prepare_data.py pydoc TOPICS.txt SENTENCES.txt
+    prepare_data.py minilm ARCHIVE OUT_DIR
+    prepare_data.py bible SWORD_DIR OUT.tsv          (needs pysword on sys.path)
+    prepare_data.py weather ARCHIVE TRAIN.tsv TEST.tsv
+"""
+
+import functools
+import gzip
+import html
+import random
+import json
+import os
+import re
+import shutil
+import struct
+import sys
+import tarfile
+import tempfile
+import zipfile
+
+DIGITS_MEMBER = "sklearn/datasets/data/digits.csv.gz"
+DIGITS_ROWS, DIGITS_COLS = 1797, 65
+
+# Files copied flat into the model folder. The first four are required.
+MINILM_REQUIRED = ["model.safetensors", "config.json", "vocab.txt", "tokenizer.json"]
+MINILM_OPTIONAL = ["tokenizer_config.json", "special_tokens_map.json", "sentence_bert_config.json"]
+MINILM_SIZE_RANGE = (85_000_000, 95_000_000)  # fp32 all-MiniLM-L6-v2 is 90.9 MB
+
+
+def fail(message):
+    print(f"prepare_data: error: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def human(size):
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB"
+
+
+def write_atomically(path, data):
+    """Writes bytes to `path` through a temporary file in the same folder."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class Archive:
+    """A wheel (zip) or an sdist (tar) read through one interface."""
+
+    def __init__(self, path):
+        self.path = path
+        if zipfile.is_zipfile(path):
+            self._zip = zipfile.ZipFile(path)
+            self._tar = None
+            self.names = [i.filename for i in self._zip.infolist() if not i.is_dir()]
+        elif tarfile.is_tarfile(path):
+            self._zip = None
+            self._tar = tarfile.open(path)
+            self.names = [m.name for m in self._tar.getmembers() if m.isfile()]
+        else:
+            fail(f"{path} is neither a zip (wheel) nor a tar (sdist) archive")
+
+    def read(self, name):
+        if self._zip is not None:
+            return self._zip.read(name)
+        f = self._tar.extractfile(name)
+        if f is None:
+            fail(f"{self.path}: cannot read {name}")
+        return f.read()
+
+    def copy_to(self, name, dest):
+        """Streams one member to `dest` (large files are not held in memory)."""
+        if self._zip is not None:
+            src = self._zip.open(name)
+        else:
+            src = self._tar.extractfile(name)
+        with src, open(dest, "wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+
+
+# ---------------------------------------------------------------------------
+# digits
+
+
+def digits(archive_path, out_path):
+    archive = Archive(archive_path)
+    if DIGITS_MEMBER not in archive.names:
+        fail(f"{archive_path} has no {DIGITS_MEMBER}")
+    data = archive.read(DIGITS_MEMBER)
+    text = gzip.decompress(data).decode("ascii")
+    rows = [line for line in text.splitlines() if line.strip()]
+    if len(rows) != DIGITS_ROWS:
+        fail(f"digits: expected {DIGITS_ROWS} rows, found {len(rows)}")
+    for i, row in enumerate(rows):
+        values = row.split(",")
+        if len(values) != DIGITS_COLS:
+            fail(f"digits: row {i + 1} has {len(values)} values, expected {DIGITS_COLS}")
+        try:
+            pixels = [float(v) for v in values[:-1]]
+            label = float(values[-1])
+        except ValueError:
+            fail(f"digits: row {i + 1} is not numeric")
+        if not all(0 <= p <= 16 for p in pixels) or label not in range(10):
+            fail(f"digits: row {i + 1} is out of range")
+    # The Swift side reads the plain CSV (Foundation has no gzip); keep both.
+    plain_path = out_path[:-3] if out_path.endswith(".gz") else out_path + ".csv"
+    write_atomically(plain_path, text.encode("ascii"))
+    write_atomically(out_path, data)
+    print(f"{out_path}: {DIGITS_ROWS} rows x {DIGITS_COLS} values ({human(len(data))}, from {os.path.basename(archive_path)})")
+    print(f"{plain_path}: the same, uncompressed ({human(len(text))})")
+
+
+# ---------------------------------------------------------------------------
+# pydoc text
+
+
+_HEADING = re.compile(r"^[*=\-~^\"#]{3,}\s*$")
+_LIST_MARKER = re.compile(r"^\s*(?:[*\-]|\d+\.|\(\d+\))\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"(]?[A-Z])")
+_SENTENCE_OK = re.compile(r"^[\"(]?[A-Z].*[.!?][\"')]?$")
+
+
+def _prose_blocks(text):
+    """Paragraphs of running text: no headings, tables, grammar rules or code."""
+    for block in re.split(r"\n\s*\n", text):
+        lines = [line for line in block.split("\n") if line.strip()]
+        if not lines:
+            continue
+        if any(_HEADING.match(line) for line in lines):
+            continue  # a heading and its underline
+        stripped = [line.strip() for line in lines]
+        if any(s.startswith(("+", "|", ">>>", "...", "$ ")) or "::=" in s for s in stripped):
+            continue  # tables, interactive sessions, grammar
+        first = lines[0]
+        indent = len(first) - len(first.lstrip())
+        if indent >= 3 and not _LIST_MARKER.match(first) and not re.match(r"^\s*[A-Z][a-z]", first):
+            continue  # an indented code block
+        stripped[0] = _LIST_MARKER.sub("", stripped[0])
+        # Rejoin words hyphenated across a line break ("non-" + "numeric").
+        yield re.sub(r"(?<=[a-z])- (?=[a-z])", "-", " ".join(stripped))
+
+
+def _is_sentence(sentence):
+    words = sentence.split()
+    if not 5 <= len(words) <= 60 or not _SENTENCE_OK.match(sentence):
+        return False
+    visible = [c for c in sentence if not c.isspace()]
+    letters = sum(c.isalpha() for c in visible)
+    if letters < 0.75 * len(visible):
+        return False  # mostly code, numbers or symbols
+    if any(token in sentence for token in ("{", "}", ";", "==", "->", "__")):
+        return False
+    return True
+
+
+def pydoc(topics_path, sentences_path):
+    try:
+        from pydoc_data import topics as pydoc_topics
+    except ImportError:
+        fail("this python3 has no pydoc_data (install the full CPython standard library)")
+    topics = pydoc_topics.topics
+    keys = sorted(topics)
+    texts = [topics[k].rstrip("\n") + "\n" for k in keys]
+    corpus = "\n".join(texts)
+    seen, sentences = set(), []
+    for text in texts:
+        for block in _prose_blocks(text):
+            for sentence in _SENTENCE_END.split(block):
+                sentence = " ".join(sentence.split())
+                if _is_sentence(sentence) and sentence not in seen:
+                    seen.add(sentence)
+                    sentences.append(sentence)
+    if len(corpus) < 100_000 or len(sentences) < 1_000:
+        fail(f"pydoc text looks too small: {len(corpus)} characters, {len(sentences)} sentences")
+    version = ".".join(map(str, sys.version_info[:3]))
+    if topics_path:
+        write_atomically(topics_path, corpus.encode("utf-8"))
+        print(f"{topics_path}: {len(keys)} topics, {len(corpus):,} characters (CPython {version})")
+    if sentences_path:
+        write_atomically(sentences_path, ("\n".join(sentences) + "\n").encode("utf-8"))
+        print(f"{sentences_path}: {len(sentences):,} sentences of 5-60 words")
+
+
+# ---------------------------------------------------------------------------
+# all-MiniLM-L6-v2
+
+
+def _check_safetensors(path):
+    size = os.path.getsize(path)
+    lo, hi = MINILM_SIZE_RANGE
+    if not lo <= size <= hi:
+        fail(f"{path}: {size:,} bytes, expected about 90.9 MB")
+    with open(path, "rb") as f:
+        (header_len,) = struct.unpack("<Q", f.read(8))
+        if header_len > size - 8:
+            fail(f"{path}: header length {header_len} exceeds the file")
+        header = json.loads(f.read(header_len))
+    tensors = {k: v for k, v in header.items() if k != "__metadata__"}
+    params = 0
+    for v in tensors.values():
+        n = 1
+        for d in v["shape"]:
+            n *= d
+        params += n
+    return size, len(tensors), params
+
+
+def minilm(archive_path, out_dir):
+    archive = Archive(archive_path)
+    wanted = MINILM_REQUIRED + MINILM_OPTIONAL
+    chosen = {}
+    for name in sorted(archive.names, key=lambda n: (n.count("/"), n)):
+        base = name.rsplit("/", 1)[-1]
+        if base in wanted and base not in chosen:
+            chosen[base] = name  # the shallowest path wins (model/config.json, not 1_Pooling/config.json)
+    missing = [n for n in MINILM_REQUIRED if n not in chosen]
+    if missing:
+        fail(f"{archive_path} lacks {', '.join(missing)}")
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".tmp-", dir=parent)
+    os.chmod(tmp, 0o755)
+    try:
+        for base in wanted:
+            if base in chosen:
+                archive.copy_to(chosen[base], os.path.join(tmp, base))
+        size, count, params = _check_safetensors(os.path.join(tmp, "model.safetensors"))
+        with open(os.path.join(tmp, "config.json")) as f:
+            config = json.load(f)
+        if os.path.exists(out_dir):
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    print(f"{out_dir}: from {os.path.basename(archive_path)}:")
+    for base in wanted:
+        if base in chosen:
+            print(f"  {chosen[base]} -> {base} ({human(os.path.getsize(os.path.join(out_dir, base)))})")
+    print(f"  model.safetensors: {size:,} bytes, {count} tensors, {params / 1e6:.1f} M parameters, "
+          f"{config.get('model_type', '?')} hidden {config.get('hidden_size', '?')}, "
+          f"{config.get('num_hidden_layers', '?')} layers")
+
+
+# ---------------------------------------------------------------------------
+# King James <-> World English Bible verse pairs (retrieval)
+
+KJV_MODULE, WEB_MODULE = "engKJV2006eb", "engWEB2015eb"  # Debian sword-text-kjv, sword-text-web
+WEB_GLOSSARY = "The following words used in the World English Bible"
+
+_NOTE = re.compile(r"<note\b.*?</note>", re.S)
+_TITLE_NONCANONICAL = re.compile(r"<title\b(?![^>]*canonical=\"true\").*?</title>", re.S)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _clean_osis(raw):
+    text = _NOTE.sub(" ", raw)
+    text = _TITLE_NONCANONICAL.sub(" ", text)
+    text = _TAG.sub("", text)
+    text = html.unescape(text).replace("\u00b6", " ")
+    return " ".join(text.split())
+
+
+def _verses(bible):
+    """{(book osis name, chapter, verse): clean text} for every verse of the module's own versification."""
+    # pysword decompresses a whole book block for every verse it returns; cache the last few blocks.
+    if hasattr(bible, "_decompressed_text"):
+        bible._decompressed_text = functools.lru_cache(maxsize=8)(bible._decompressed_text)
+    verses = {}
+    order = []
+    books = bible.get_structure().get_books()
+    for testament in ("ot", "nt"):
+        for book in books.get(testament, []):
+            for chapter, length in enumerate(book.chapter_lengths, start=1):
+                for verse in range(1, length + 1):
+                    try:
+                        raw = bible.get(books=[book.osis_name], chapters=[chapter], verses=[verse], clean=False)
+                    except Exception:
+                        continue
+                    key = (book.osis_name, chapter, verse)
+                    verses[key] = _clean_osis(raw)
+                    order.append(key)
+    return verses, order
+
+
+def bible(sword_dir, out_path):
+    try:
+        from pysword.modules import SwordModules
+    except ImportError:
+        fail("pysword is not importable (setup installs it under .cache/tools/python)")
+    modules = SwordModules(sword_dir)
+    found = modules.parse_modules()
+    for name in (KJV_MODULE, WEB_MODULE):
+        if name not in found:
+            fail(f"{sword_dir} has no SWORD module {name} (apt-get install sword-text-kjv sword-text-web)")
+    kjv, kjv_order = _verses(modules.get_bible_from_module(KJV_MODULE))
+    web, _ = _verses(modules.get_bible_from_module(WEB_MODULE))
+    # The WEB module carries its glossary after the last verse (Revelation 22:21).
+    for key, text in web.items():
+        cut = text.find(WEB_GLOSSARY)
+        if cut > 0:
+            web[key] = text[:cut].rstrip()
+    rows = []
+    for key in kjv_order:  # canonical order; verses absent from either text are left out
+        a, b = kjv[key], web.get(key, "")
+        if len(a.split()) >= 3 and len(b.split()) >= 3:
+            rows.append(f"{a}\t{b}")
+    if len(rows) < 25_000:
+        fail(f"only {len(rows)} aligned verses; expected about 31,000")
+    write_atomically(out_path, ("\n".join(rows) + "\n").encode("utf-8"))
+    print(f"{out_path}: {len(rows):,} KJV<TAB>WEB verse pairs aligned by book, chapter and verse")
+
+
+# ---------------------------------------------------------------------------
+# weather intents (classification)
+
+WEATHER_SEED = 0
+WEATHER_TEST_FRACTION = 0.2
+# Values for `{location}`; other placeholders are dropped.
+WEATHER_SLOTS = {
+    "location": ["London", "Paris", "Tokyo", "New York", "Lisbon", "Nairobi", "Sydney", "Toronto",
+                 "Berlin", "Mumbai", "Mexico City", "Cairo", "Oslo", "Seattle", "Buenos Aires", "Seoul"],
+}
+_SLOT = re.compile(r"\{\s*([^}]*?)\s*\}")
+
+
+def weather(archive_path, train_path, test_path):
+    archive = Archive(archive_path)
+    files = sorted(n for n in archive.names
+                   if "/locale/en-us/intents/" in n and n.endswith(".intent"))
+    if not files:
+        fail(f"{archive_path} has no locale/en-us/intents/*.intent files")
+    rng = random.Random(WEATHER_SEED)
+    train, test = [], []
+    for name in files:
+        label = name.rsplit("/", 1)[-1][: -len(".intent")]
+        seen, utterances = set(), []
+        for line in archive.read(name).decode("utf-8").splitlines():
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            text = _SLOT.sub(lambda m: rng.choice(WEATHER_SLOTS[m.group(1)]) if m.group(1) in WEATHER_SLOTS else "",
+                             line)
+            text = " ".join(text.replace("\t", " ").split())
+            if text and text.lower() not in seen:
+                seen.add(text.lower())
+                utterances.append(text)
+        rng.shuffle(utterances)
+        held_out = round(len(utterances) * WEATHER_TEST_FRACTION)
+        test += [f"{label}\t{u}" for u in utterances[:held_out]]
+        train += [f"{label}\t{u}" for u in utterances[held_out:]]
+    write_atomically(test_path, ("\n".join(test) + "\n").encode("utf-8"))
+    write_atomically(train_path, ("\n".join(train) + "\n").encode("utf-8"))
+    print(f"{train_path}: {len(train):,} utterances; {test_path}: {len(test):,} "
+          f"({len(files)} intents, seeded {round(100 * (1 - WEATHER_TEST_FRACTION))}/{round(100 * WEATHER_TEST_FRACTION)} split per intent)")
+
+
+def main(argv):
+    commands = {"digits": (digits, 2), "pydoc": (pydoc, 2), "minilm": (minilm, 2),
+                "bible": (bible, 2), "weather": (weather, 3)}
+    if len(argv) < 2 or argv[1] not in commands or len(argv) - 2 != commands[argv[1]][1]:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    function, _ = commands[argv[1]]
+    function(*argv[2:])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
