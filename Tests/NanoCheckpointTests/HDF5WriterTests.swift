@@ -1,4 +1,6 @@
 import Foundation
+import NanoModels
+import NanoTensor
 import Testing
 @testable import NanoCheckpoint
 import TestSupport
@@ -153,6 +155,29 @@ import TestSupport
             #expect(try root.attribute("count") == HDF5AttributeValue(content: .integers([7]), isScalar: true))
             #expect(try root.attribute("ratio") == HDF5AttributeValue(content: .floats([0.125]), isScalar: true))
             #expect(try root.attribute("missing") == nil)
+        }
+    }
+
+    /// A model saved in the native layout, its config in `nanoforge.config`, loads back through
+    /// `ModelLoader` with every parameter equal.
+    @Test func modelLoaderBuildsAModelFromANativeFile() throws {
+        try withTemporaryDirectory { dir throws in
+            var rng = RandomGenerator(seed: 11)
+            let configuration = MLPClassifier.Configuration(inputs: 6, hidden: [5, 4], classes: 3)
+            let model = MLPClassifier(configuration, rng: &rng)
+            let config = String(decoding: try JSONEncoder().encode(configuration), as: UTF8.self)
+            let store = TensorStore(
+                tensors: model.namedParameters.map { StoredTensor.encoding($0.variable.value, name: $0.name) },
+                metadata: [HDF5NativeLayout.configKey: #"{"architecture": "mlp_classifier", "config": \#(config)}"#])
+            let path = dir + "/mlp.h5"
+            try HDF5CheckpointWriter.write(store, to: path, gzipLevel: 3)
+            let (loaded, _) = try ModelLoader.load(path: path)
+            #expect(loaded.spec == .mlp(configuration))
+            let reloaded = loaded.container.namedParameters
+            #expect(reloaded.map(\.name) == model.namedParameters.map(\.name))
+            for ((name, a), (_, b)) in zip(reloaded, model.namedParameters) {
+                #expect(a.value == b.value, "\(name)")
+            }
         }
     }
 
