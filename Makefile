@@ -21,8 +21,9 @@ help:
 setup:
 	@scripts/setup.sh
 
+# build, test and bench share one .build/release (same flags), so switching between them does not rebuild.
 build: setup
-	$(SWIFT) build $(RELEASE)
+	$(SWIFT) build $(TEST_FLAGS)
 
 # One build of library and tests, then the run reuses it (--skip-build).
 test: setup
@@ -34,8 +35,9 @@ demo: build
 
 bench:
 	@scripts/setup.sh --bench
-	$(SWIFT) build $(RELEASE)
+	$(SWIFT) build $(TEST_FLAGS)
 	$(NANOFORGE) bench core
+	$(NANOFORGE) bench minilm
 
 clean:
 	rm -rf .build

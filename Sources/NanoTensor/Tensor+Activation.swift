@@ -93,7 +93,9 @@ extension Tensor {
         let n = count
         let out = [Float](unsafeUninitializedCapacity: n) { dst, initialized in
             scalars.withUnsafeBufferPointer { src in
-                if n > 0, let s = src.baseAddress, let d = dst.baseAddress { body(s, d, n) }
+                if n > 0, let s = src.baseAddress, let d = dst.baseAddress {
+                    Parallel.forRanges(n) { r in body(s + r.lowerBound, d + r.lowerBound, r.count) }
+                }
             }
             initialized = n
         }
@@ -112,7 +114,7 @@ extension Tensor {
             scalars.withUnsafeBufferPointer { a in
                 other.scalars.withUnsafeBufferPointer { b in
                     if n > 0, let pa = a.baseAddress, let pb = b.baseAddress, let d = dst.baseAddress {
-                        body(pa, pb, d, n)
+                        Parallel.forRanges(n) { r in body(pa + r.lowerBound, pb + r.lowerBound, d + r.lowerBound, r.count) }
                     }
                 }
             }

@@ -16,45 +16,73 @@ extension Tensor {
         guard let outShape = Broadcast.shape(a.shape, b.shape) else {
             preconditionFailure("broadcast: shapes \(a.shape) and \(b.shape) are incompatible")
         }
-        var out = [Float](repeating: 0, count: outShape.elementCount)
-        if out.isEmpty { return Tensor(shape: outShape, scalars: out) }
+        let total = outShape.elementCount
+        if total == 0 { return Tensor(shape: outShape, scalars: []) }
         let (shape, strides) = Broadcast.coalesce(
             outShape, [Broadcast.strides(of: a.shape, in: outShape), Broadcast.strides(of: b.shape, in: outShape)])
-        a.scalars.withUnsafeBufferPointer { pa in
-            b.scalars.withUnsafeBufferPointer { pb in
-                out.withUnsafeMutableBufferPointer { po in
-                    binaryLoop(pa.baseAddress!, pb.baseAddress!, po.baseAddress!, shape, strides[0], strides[1], Op.self)
+        let out = uninitializedScalars(total) { po in
+            a.scalars.withUnsafeBufferPointer { pa in
+                b.scalars.withUnsafeBufferPointer { pb in
+                    let (pa, pb) = (pa.baseAddress!, pb.baseAddress!)
+                    let inner = shape[shape.count - 1]
+                    if shape.count == 1 {
+                        // One contiguous run: split it across cores directly.
+                        let (sa, sb) = (strides[0][0], strides[1][0])
+                        Parallel.forRanges(inner) { r in
+                            binaryRun(pa + r.lowerBound * sa, pb + r.lowerBound * sb, po + r.lowerBound, r.count, sa, sb, Op.self)
+                        }
+                    } else {
+                        let rows = total / inner
+                        Parallel.forRanges(rows, grain: Swift.max(1, (1 << 16) / inner)) { r in
+                            binaryRows(pa, pb, po, shape, strides[0], strides[1], rows: r, Op.self)
+                        }
+                    }
                 }
             }
         }
         return Tensor(shape: outShape, scalars: out)
     }
 
+    /// One run of `count` outputs; operand strides are 1 (contiguous) or 0 (a repeated scalar).
     @inline(__always)
-    static func binaryLoop<Op: BinaryScalarOp>(
+    static func binaryRun<Op: BinaryScalarOp>(
+        _ pa: UnsafePointer<Float>, _ pb: UnsafePointer<Float>, _ po: UnsafeMutablePointer<Float>,
+        _ count: Int, _ ia: Int, _ ib: Int, _: Op.Type
+    ) {
+        // Separate loops per stride pattern so each one vectorises.
+        if ia == 1 && ib == 1 {
+            for i in 0..<count { po[i] = Op.apply(pa[i], pb[i]) }
+        } else if ia == 1 {
+            let vb = pb[0]
+            for i in 0..<count { po[i] = Op.apply(pa[i], vb) }
+        } else if ib == 1 {
+            let va = pa[0]
+            for i in 0..<count { po[i] = Op.apply(va, pb[i]) }
+        } else {
+            let v = Op.apply(pa[0], pb[0])
+            for i in 0..<count { po[i] = v }
+        }
+    }
+
+    /// Output rows `rows` (of the coalesced shape's last axis) of a broadcast binary op.
+    @inline(__always)
+    static func binaryRows<Op: BinaryScalarOp>(
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>,
-        _ shape: [Int], _ sa: [Int], _ sb: [Int], _: Op.Type
+        _ shape: [Int], _ sa: [Int], _ sb: [Int], rows: Range<Int>, _: Op.Type
     ) {
         let rank = shape.count
         let inner = shape[rank - 1], ia = sa[rank - 1], ib = sb[rank - 1]
-        let outer = shape.elementCount / inner
+        // The multi-index of the first row, and the operands' offsets there.
         var index = [Int](repeating: 0, count: rank)
-        var offA = 0, offB = 0
-        for row in 0..<outer {
-            let pa = a + offA, pb = b + offB, po = o + row * inner
-            // Separate loops per stride pattern so each one vectorises.
-            if ia == 1 && ib == 1 {
-                for i in 0..<inner { po[i] = Op.apply(pa[i], pb[i]) }
-            } else if ia == 1 {
-                let vb = pb[0]
-                for i in 0..<inner { po[i] = Op.apply(pa[i], vb) }
-            } else if ib == 1 {
-                let va = pa[0]
-                for i in 0..<inner { po[i] = Op.apply(va, pb[i]) }
-            } else {
-                let v = Op.apply(pa[0], pb[0])
-                for i in 0..<inner { po[i] = v }
-            }
+        var offA = 0, offB = 0, rest = rows.lowerBound
+        for axis in stride(from: rank - 2, through: 0, by: -1) {
+            index[axis] = rest % shape[axis]
+            rest /= shape[axis]
+            offA += index[axis] * sa[axis]
+            offB += index[axis] * sb[axis]
+        }
+        for row in rows {
+            binaryRun(a + offA, b + offB, o + row * inner, inner, ia, ib, Op.self)
             // Advance the multi-index over the outer axes.
             var axis = rank - 2
             while axis >= 0 {
@@ -90,11 +118,11 @@ extension Tensor {
     /// Applies an inlinable closure to every element with a tight loop over contiguous storage.
     @inlinable
     public func applying(_ body: (Float) -> Float) -> Tensor {
-        var out = [Float](repeating: 0, count: count)
-        scalars.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
+        let out = [Float](unsafeUninitializedCapacity: count) { dst, initialized in
+            scalars.withUnsafeBufferPointer { src in
                 for i in 0..<src.count { dst[i] = body(src[i]) }
             }
+            initialized = count
         }
         return Tensor(shape: shape, scalars: out)
     }
@@ -104,8 +132,10 @@ extension Tensor {
         precondition(shape == other.shape, "addInPlace: shapes \(shape) and \(other.shape) differ")
         other.scalars.withUnsafeBufferPointer { src in
             scalars.withUnsafeMutableBufferPointer { dst in
-                if scale == 1 { for i in 0..<src.count { dst[i] += src[i] } }
-                else { for i in 0..<src.count { dst[i] += scale * src[i] } }
+                guard let s = src.baseAddress, let d = dst.baseAddress else { return }
+                Parallel.forRanges(src.count) { r in
+                    if scale == 1 { for i in r { d[i] += s[i] } } else { for i in r { d[i] += scale * s[i] } }
+                }
             }
         }
     }

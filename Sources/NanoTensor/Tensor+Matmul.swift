@@ -17,12 +17,14 @@ extension Tensor {
             preconditionFailure("matmul: batch shapes \(aBatch) and \(bBatch) do not broadcast")
         }
         let batchCount = batch.elementCount
-        var out = [Float](repeating: 0, count: batchCount * m * n)
-        if out.isEmpty { return Tensor(shape: batch + [m, n], scalars: out) }
+        if batchCount * m * n == 0 { return Tensor.zeros(batch + [m, n]) }
+        if k == 0 { return Tensor.zeros(batch + [m, n]) }
 
-        a.scalars.withUnsafeBufferPointer { pa in
-            b.scalars.withUnsafeBufferPointer { pb in
-                out.withUnsafeMutableBufferPointer { po in
+        // sgemm with beta = 0 writes every element, so the output needs no zero-fill.
+        let out = [Float](unsafeUninitializedCapacity: batchCount * m * n) { po, initialized in
+            initialized = batchCount * m * n
+            a.scalars.withUnsafeBufferPointer { pa in
+                b.scalars.withUnsafeBufferPointer { pb in
                     // One big GEMM when b is shared by every batch and a's rows are contiguous.
                     if bBatch.elementCount == 1 && !transposeA {
                         sgemm(pa.baseAddress!, transposeA, pb.baseAddress!, transposeB, po.baseAddress!,
@@ -32,7 +34,8 @@ extension Tensor {
                     let aStrides = Broadcast.strides(of: aBatch, in: batch)
                     let bStrides = Broadcast.strides(of: bBatch, in: batch)
                     let batchStrides = batch.rowMajorStrides
-                    for index in 0..<batchCount {
+                    let (baseA, baseB, baseO) = (pa.baseAddress!, pb.baseAddress!, po.baseAddress!)
+                    func product(_ index: Int) {
                         var offA = 0, offB = 0, rest = index
                         for axis in 0..<batch.count {
                             let i = rest / batchStrides[axis]
@@ -40,9 +43,10 @@ extension Tensor {
                             offA += i * aStrides[axis]
                             offB += i * bStrides[axis]
                         }
-                        sgemm(pa.baseAddress! + offA * ar * ac, transposeA, pb.baseAddress! + offB * br * bc, transposeB,
-                              po.baseAddress! + index * m * n, m: m, n: n, k: k, lda: ac, ldb: bc)
+                        sgemm(baseA + offA * ar * ac, transposeA, baseB + offB * br * bc, transposeB,
+                              baseO + index * m * n, m: m, n: n, k: k, lda: ac, ldb: bc)
                     }
+                    for index in 0..<batchCount { product(index) }
                 }
             }
         }
@@ -63,4 +67,34 @@ extension Tensor {
 public enum BLASThreads {
     public static func set(_ count: Int) { openblas_set_num_threads(Int32(count)) }
     public static var current: Int { Int(openblas_get_num_threads()) }
+}
+
+extension Tensor {
+    /// `x · wᵀ + bias` for x: [n, in], w: [out, in], bias: [out], with the bias broadcast into
+    /// the output first and the product accumulated onto it (one pass over the output, not two).
+    public static func linear(_ x: Tensor, weight w: Tensor, bias: Tensor?) -> Tensor {
+        precondition(x.rank == 2 && w.rank == 2 && x.shape[1] == w.shape[1],
+                     "linear: input \(x.shape) does not match weight \(w.shape) ([out, in])")
+        let (n, inFeatures, outFeatures) = (x.shape[0], x.shape[1], w.shape[0])
+        if let bias { precondition(bias.shape == [outFeatures], "linear: bias \(bias.shape) does not match weight \(w.shape)") }
+        if n * outFeatures == 0 || inFeatures == 0 {
+            return bias.map { Tensor.zeros([n, outFeatures]) + $0 } ?? Tensor.zeros([n, outFeatures])
+        }
+        let out = [Float](unsafeUninitializedCapacity: n * outFeatures) { po, initialized in
+            initialized = n * outFeatures
+            let o = po.baseAddress!
+            if let bias {
+                bias.scalars.withUnsafeBufferPointer { pb in
+                    for row in 0..<n { (o + row * outFeatures).update(from: pb.baseAddress!, count: outFeatures) }
+                }
+            }
+            x.scalars.withUnsafeBufferPointer { px in
+                w.scalars.withUnsafeBufferPointer { pw in
+                    sgemm(px.baseAddress!, false, pw.baseAddress!, true, o, m: n, n: outFeatures, k: inFeatures,
+                          lda: inFeatures, ldb: inFeatures, beta: bias == nil ? 0 : 1)
+                }
+            }
+        }
+        return Tensor(shape: [n, outFeatures], scalars: out)
+    }
 }

@@ -53,12 +53,13 @@ extension Tensor {
                         guard total > 0, let pa = a.baseAddress, let pb = b.baseAddress, let po = dst.baseAddress
                         else { return }
                         let block = n * inner
-                        for o in 0..<outer {
-                            if inner == 1 {
-                                row(pa + o * n, pb + o * n, po + o * n, n)
-                            } else if let ps = s.baseAddress {
-                                columns(pa + o * block, pb + o * block, po + o * block, n, inner, ps)
+                        if inner == 1 {
+                            // Rows are independent: split them across cores.
+                            Parallel.forRanges(outer, grain: Swift.max(1, (1 << 15) / Swift.max(n, 1))) { rows in
+                                for o in rows { row(pa + o * n, pb + o * n, po + o * n, n) }
                             }
+                        } else if let ps = s.baseAddress {
+                            for o in 0..<outer { columns(pa + o * block, pb + o * block, po + o * block, n, inner, ps) }
                         }
                     }
                 }

@@ -48,4 +48,16 @@ import TestSupport
         #expect(tape.count == 0)
         #expect(!y.requiresGrad)
     }
+
+    @Test(arguments: [true, false])
+    func linearGradientsWithLeadingAxes(bias: Bool) {
+        var rng = RandomGenerator(seed: 6)
+        let x = rng.normal(shape: [2, 3, 5]), w = rng.normal(shape: [4, 5]), b = rng.normal(shape: [4])
+        let r = checkGradients(bias ? [x, w, b] : [x, w]) { t, v in t.linear(v[0], weight: v[1], bias: bias ? v[2] : nil) }
+        #expect(r.passed, "\(r)")
+        let y = Tensor.linear(x.reshaped([6, 5]), weight: w, bias: bias ? b : nil)
+        var expected = Reference.matmul(x.reshaped([6, 5]), w, transposeA: false, transposeB: true)
+        if bias { expected = expected + b }
+        #expect(isClose(y, expected, rtol: 1e-5, atol: 1e-5))
+    }
 }

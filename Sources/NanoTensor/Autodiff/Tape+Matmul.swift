@@ -23,12 +23,23 @@ extension Tape {
     }
 
     /// `x · wᵀ + bias` for x: [..., in], w: [out, in], bias: [out] — the PyTorch `Linear` convention.
+    /// One fused op: leading axes are flattened so the forward and both weight products are single
+    /// GEMMs, and the bias is accumulated inside the forward GEMM.
     public func linear(_ x: Variable, weight w: Variable, bias: Variable? = nil) -> Variable {
-        // Flatten leading axes so forward and both backward products are single GEMMs.
-        let inFeatures = x.shape[x.rank - 1]
-        let flat = x.rank == 2 ? x : reshape(x, [x.value.count / inFeatures, inFeatures])
-        var y = matmul(flat, w, transposeB: true)
-        if let bias { y = add(y, bias) }
-        return x.rank == 2 ? y : reshape(y, Array(x.shape.dropLast()) + [w.shape[0]])
+        let inFeatures = x.shape[x.rank - 1], outFeatures = w.shape[0]
+        let rows = x.value.count / Swift.max(inFeatures, 1)
+        let flat = x.value.reshaped([rows, inFeatures])
+        let y = Tensor.linear(flat, weight: w.value, bias: bias?.value)
+        let outShape = Array(x.shape.dropLast()) + [outFeatures]
+        let inputs = bias.map { [x, w, $0] } ?? [x, w]
+        return record(y.reshaped(outShape), inputs: inputs) { g, needs in
+            let g2 = g.reshaped([rows, outFeatures])
+            var grads: [Tensor?] = [
+                needs[0] ? Tensor.matmul(g2, w.value).reshaped(x.shape) : nil,            // dX = G·W
+                needs[1] ? Tensor.matmul(g2, flat, transposeA: true) : nil,                // dW = Gᵀ·X
+            ]
+            if bias != nil { grads.append(needs[2] ? g2.sum(axes: [0]) : nil) }            // db = Σ rows of G
+            return grads
+        }
     }
 }
