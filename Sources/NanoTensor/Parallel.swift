@@ -3,7 +3,7 @@ import Foundation
 /// Splits large elementwise work across the cores. Small work runs inline: below `grain`
 /// elements, waking a second thread costs more than it saves.
 public enum Parallel {
-    /// Cores to use; OpenBLAS keeps its own setting (see `BLASThreads`).
+    /// Threads for elementwise kernels and GEMM blocks (OpenBLAS itself runs single-threaded).
     public nonisolated(unsafe) static var workers = ProcessInfo.processInfo.activeProcessorCount
 
     /// Calls `body(range)` over disjoint ranges covering 0..<count, in parallel when it pays.

@@ -16,7 +16,7 @@ struct CoreBenchmark {
     static let batch = 16, length = 128
 
     func run() throws -> [String: Any] {
-        BLASThreads.set(threads)
+        Parallel.workers = threads
         print("nanoforge bench core — \(threads) threads")
 
         // sgemm

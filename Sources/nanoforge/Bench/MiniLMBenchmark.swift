@@ -14,7 +14,7 @@ struct MiniLMBenchmark {
     static let maxLength = 128, single = 64, batches = 6
 
     func run() throws -> [String: Any] {
-        BLASThreads.set(threads)
+        Parallel.workers = threads
         print("nanoforge bench minilm — \(threads) threads, \(model)")
         let encoder = try SentenceEncoderLoader.load(model, maxLength: Self.maxLength)
         guard let text = try? String(contentsOfFile: sentences, encoding: .utf8) else {
