@@ -74,18 +74,28 @@ extension Tensor {
                               _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, lda: Int, ldb: Int,
                               beta: Float = 0) {
         let workers = Parallel.workers
-        // Below ~4 MFLOP or with few rows, one call is cheaper than waking another thread.
-        guard workers > 1, m >= 16 * workers, m * n * k >= 1 << 21 else {
+        // Below ~2 MFLOP one call is cheaper than waking another thread.
+        guard workers > 1, m * n * k >= 1 << 21, Swift.max(m, n) >= 16 * workers else {
             sgemm(a, ta, b, tb, c, m: m, n: n, k: k, lda: lda, ldb: ldb, beta: beta)
             return
         }
-        let block = ((m + workers - 1) / workers + 7) / 8 * 8
-        let blocks = (m + block - 1) / block
-        DispatchQueue.concurrentPerform(iterations: blocks) { i in
-            let start = i * block, rows = Swift.min(block, m - start)
-            // Row `start` of op(A): a row offset when A is stored as is, a column offset when transposed.
-            let aStart = ta ? a + start : a + start * lda
-            sgemm(aStart, ta, b, tb, c + start * n, m: rows, n: n, k: k, lda: lda, ldb: ldb, beta: beta)
+        if m >= 16 * workers {
+            // Split the rows of C: row `start` of op(A) is a row offset of A as stored, or a column
+            // offset when A is transposed.
+            let block = ((m + workers - 1) / workers + 7) / 8 * 8
+            DispatchQueue.concurrentPerform(iterations: (m + block - 1) / block) { i in
+                let start = i * block, rows = Swift.min(block, m - start)
+                sgemm(ta ? a + start : a + start * lda, ta, b, tb, c + start * n,
+                      m: rows, n: n, k: k, lda: lda, ldb: ldb, ldc: n, beta: beta)
+            }
+        } else {
+            // Few rows (a single sentence): split the columns of C instead.
+            let block = ((n + workers - 1) / workers + 7) / 8 * 8
+            DispatchQueue.concurrentPerform(iterations: (n + block - 1) / block) { i in
+                let start = i * block, columns = Swift.min(block, n - start)
+                sgemm(a, ta, tb ? b + start * ldb : b + start, tb, c + start,
+                      m: m, n: columns, k: k, lda: lda, ldb: ldb, ldc: n, beta: beta)
+            }
         }
     }
 
@@ -93,10 +103,10 @@ extension Tensor {
     @inline(__always)
     static func sgemm(_ a: UnsafePointer<Float>, _ ta: Bool, _ b: UnsafePointer<Float>, _ tb: Bool,
                       _ c: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int, lda: Int, ldb: Int,
-                      beta: Float = 0) {
+                      ldc: Int? = nil, beta: Float = 0) {
         _ = BLASThreads.singleThreaded
         cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(n))
+                    Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc ?? n))
     }
 }
 
@@ -105,6 +115,7 @@ extension Tensor {
 /// cores that the elementwise kernels need.
 enum BLASThreads {
     static let singleThreaded: Void = { openblas_set_num_threads(1) }()
+
 }
 
 extension Tensor {
