@@ -78,7 +78,7 @@ has_python && "$PYTHON" -c 'import h5py, safetensors, numpy' >/dev/null 2>&1 || 
 [[ -f $DATA/digits.csv.gz && -f $DATA/digits.csv && -f $MODELS/all-MiniLM-L6-v2/model.safetensors \
     && -f $DATA/weather-train.tsv && -f $DATA/weather-test.tsv ]] || need_downloads=1
 [[ -f $DATA/bible-kjv-web.tsv ]] || need_bible=1
-[[ $bench == 1 && ! -f $VENV/.nanoforge-setup ]] && need_venv=1
+[[ $bench == 1 && ! -f $VENV/.nanoforge-setup-2 ]] && need_venv=1
 
 # --- system packages (apt) -------------------------------------------------------------------
 missing=()
@@ -213,13 +213,14 @@ find_torch_wheel() {
 }
 
 if [[ $bench == 1 ]]; then
-    stamp=$VENV/.nanoforge-setup
+    stamp=$VENV/.nanoforge-setup-2
     if ((need_venv)); then
         if [[ ! -x $VENV/bin/python ]]; then
             say "creating $VENV"
             logged venv "$PYTHON" -m venv "$VENV"
         fi
-        logged venv-pip "$VENV/bin/python" -m pip install -q numpy
+        # transformers + tokenizers: the PyTorch side of `bench minilm` (BertModel on the same checkpoint).
+        logged venv-pip "$VENV/bin/python" -m pip install -q numpy transformers tokenizers safetensors
         case ${NANOFORGE_TORCH_WHEEL:-} in
             ""|none) ;;
             *) [[ -f $NANOFORGE_TORCH_WHEEL ]] || die "NANOFORGE_TORCH_WHEEL=$NANOFORGE_TORCH_WHEEL: no such file" ;;
