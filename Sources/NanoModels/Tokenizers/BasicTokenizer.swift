@@ -39,12 +39,16 @@ public struct BasicTokenizer: Sendable {
         return String(out)
     }
 
+    // ASCII answers come from the code point alone: looking up Unicode properties dominated the
+    // tokenizer's profile on English text.
     static func isWhitespace(_ s: Unicode.Scalar) -> Bool {
-        s == " " || s == "\t" || s == "\n" || s == "\r" || s.properties.generalCategory == .spaceSeparator
+        if s.value < 0x80 { return s == " " || s == "\t" || s == "\n" || s == "\r" }
+        return s.properties.generalCategory == .spaceSeparator
     }
 
     static func isControl(_ s: Unicode.Scalar) -> Bool {
         if s == "\t" || s == "\n" || s == "\r" { return false }
+        if s.value < 0x80 { return s.value < 0x20 || s.value == 0x7F }
         switch s.properties.generalCategory {
         case .control, .format: return true
         default: return false
@@ -55,6 +59,7 @@ public struct BasicTokenizer: Sendable {
     static func isPunctuation(_ s: Unicode.Scalar) -> Bool {
         let v = s.value
         if (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v) { return true }
+        if v < 0x80 { return false }
         switch s.properties.generalCategory {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
              .initialPunctuation, .finalPunctuation, .otherPunctuation:
@@ -73,6 +78,7 @@ public struct BasicTokenizer: Sendable {
 
     /// NFD, then drop combining marks (category Mn).
     static func removeAccents(_ word: String) -> String {
+        if word.utf8.allSatisfy({ $0 < 0x80 }) { return word }   // nothing to decompose
         var out = String.UnicodeScalarView()
         for s in word.decomposedStringWithCanonicalMapping.unicodeScalars where s.properties.generalCategory != .nonspacingMark {
             out.append(s)
