@@ -97,6 +97,12 @@ struct RecipeDecodingTests {
         #expect(distill.training.warmup == 10 && distill.training.batchSize == 32)
         #expect(qat.groupSize == 32 && qat.lsq && qat.training.steps == 50)
         #expect(recipe.stages.allSatisfy { $0.unavailableReason != nil })
+        #expect {
+            try recipe.requireRunnableStages()
+        } throws: { error in
+            (error as? RecipeError)?.description == "t.yaml: stages[0].distill: pass 'distill' is not implemented yet; distillation arrives with the training passes (issue 5)"
+        }
+        try Self.recipe(stages: "  - quantize: {}").requireRunnableStages()
     }
 
     @Test func mixedPrecisionBudget() throws {

@@ -65,6 +65,17 @@ public struct Recipe: Equatable {
         self = try Self.decode(try RecipeDocument.parse(yaml, file: file), text: yaml)
     }
 
+    /// Throws ``RecipeError/notImplemented(_:pass:hint:)`` for the first stage the pipeline
+    /// cannot run yet (a training pass of issue 5, or `prune` with a `schedule`). The pipeline
+    /// calls this before loading the model; decoding alone accepts such recipes.
+    public func requireRunnableStages() throws {
+        for (index, stage) in stages.enumerated() {
+            guard let reason = stage.unavailableReason else { continue }
+            throw RecipeError.notImplemented(RecipeLocation(file: file, path: "stages[\(index)].\(stage.kind.rawValue)"),
+                                             pass: stage.kind.rawValue, hint: reason)
+        }
+    }
+
     private static func decode(_ root: RecipeNode, text: String) throws -> Recipe {
         guard case .mapping = root.node else {
             throw RecipeError.wrongType(root.location, expected: "a mapping with 'name', 'model', 'stages' and 'output'", found: root.found)
@@ -72,7 +83,7 @@ public struct Recipe: Equatable {
         let map = try root.mapping(fields)
         let name = try map.required("name").string()
         let model = try map.required("model", hint: "e.g. model: {path: .cache/models/all-MiniLM-L6-v2}").mapping(keys: ["path"])
-        let modelPath = try model.required("path", hint: "the checkpoint folder or file").string()
+        let modelPath = try model.required("path", hint: "add path: the checkpoint folder or file").string()
 
         let stagesNode = try map.required("stages", hint: "e.g. stages: [{quantize: {bits: 8}}]")
         let stageNodes = try stagesNode.list()
