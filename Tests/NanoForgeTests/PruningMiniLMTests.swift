@@ -62,7 +62,9 @@ import TestSupport
         print("MiniLM 2:4 on \(evaluation.count) pydoc sentences (32 calibration): magnitude cosine mean \(magnitude.mean) min \(magnitude.min); "
               + "wanda cosine mean \(wanda.mean) min \(wanda.min); sparsity \(wanda.sparsity)")
         #expect(magnitude.sparsity == 0.5 && wanda.sparsity == 0.5)
+        // Measured (release, first pruning session): magnitude mean 0.594 (min 0.483), wanda mean 0.745 (min 0.613).
         #expect(wanda.mean > magnitude.mean)
+        #expect(wanda.mean >= 0.72)
     }
 
     /// Median wall time of `SentenceEncoder.encode` at batch 32, before and after removing half of
