@@ -25,7 +25,10 @@ public enum ModelSpec: Equatable, Sendable {
                 switch architecture {
                 case "gpt_decoder": return .decoder(try JSONDecoder().decode(GPTDecoder.Configuration.self, from: data))
                 case "mlp_classifier": return .mlp(try JSONDecoder().decode(MLPClassifier.Configuration.self, from: data))
-                case "bert": return .bert(try JSONDecoder().decode(BertEncoder.Configuration.self, from: data))
+                case "bert":
+                    let c = try JSONDecoder().decode(BertEncoder.Configuration.self, from: data)
+                    try validateLayerSizes(c, file: file)
+                    return .bert(c)
                 default:
                     throw CheckpointError.invalidConfig(file: file, field: "architecture",
                                                         reason: "unknown architecture '\(architecture)' (known: bert, gpt_decoder, mlp_classifier)")
@@ -87,6 +90,17 @@ public enum ModelSpec: Equatable, Sendable {
                                                 reason: "hidden_size \(c.width) is not divisible by \(c.heads) heads")
         }
         return c
+    }
+
+    /// Per-layer sizes (written for structurally pruned models) must give one positive size per layer.
+    static func validateLayerSizes(_ c: BertEncoder.Configuration, file: String) throws {
+        for (field, sizes) in [("layerIntermediateWidths", c.layerIntermediateWidths), ("layerHeads", c.layerHeads)] {
+            guard let sizes else { continue }
+            guard sizes.count == c.layers, sizes.allSatisfy({ $0 > 0 }) else {
+                throw CheckpointError.invalidConfig(file: file, field: "config.\(field)",
+                                                    reason: "expected \(c.layers) positive sizes (one per layer), found \(sizes)")
+            }
+        }
     }
 
     static func describe(_ error: DecodingError) -> String {

@@ -13,15 +13,28 @@ public final class BertEncoder: ParameterContainer {
         public var typeVocabularySize: Int
         public var layerNormEpsilon: Float
         public var activation: Activation
+        /// Per-layer feed-forward widths, when structured pruning left layers of different sizes;
+        /// `nil` means every layer has `intermediateWidth`.
+        public var layerIntermediateWidths: [Int]?
+        /// Per-layer attention head counts after head pruning; `nil` means every layer has `heads`.
+        /// The head dimension stays `width / heads`.
+        public var layerHeads: [Int]?
 
         public init(vocabularySize: Int, width: Int, layers: Int, heads: Int, intermediateWidth: Int,
                     maxPositions: Int = 512, typeVocabularySize: Int = 2, layerNormEpsilon: Float = 1e-12,
-                    activation: Activation = .gelu) {
+                    activation: Activation = .gelu, layerIntermediateWidths: [Int]? = nil, layerHeads: [Int]? = nil) {
             self.vocabularySize = vocabularySize; self.width = width; self.layers = layers; self.heads = heads
             self.intermediateWidth = intermediateWidth; self.maxPositions = maxPositions
             self.typeVocabularySize = typeVocabularySize; self.layerNormEpsilon = layerNormEpsilon
             self.activation = activation
+            self.layerIntermediateWidths = layerIntermediateWidths; self.layerHeads = layerHeads
         }
+
+        /// The feed-forward width of layer `i`.
+        public func intermediateWidth(ofLayer i: Int) -> Int { layerIntermediateWidths?[i] ?? intermediateWidth }
+
+        /// The attention head count of layer `i`.
+        public func heads(ofLayer i: Int) -> Int { layerHeads?[i] ?? heads }
     }
 
     /// One post-norm block: h = LN(x + attn(x)); out = LN(h + ffn(h)).
@@ -53,7 +66,8 @@ public final class BertEncoder: ParameterContainer {
         }
     }
 
-    public let configuration: Configuration
+    /// The hyper-parameters; `recordLayerSizes()` updates the per-layer sizes after a pass reshaped layers.
+    public private(set) var configuration: Configuration
     public let wordEmbeddings: Embedding
     public let positionEmbeddings: Embedding
     public let tokenTypeEmbeddings: Embedding
@@ -73,11 +87,11 @@ public final class BertEncoder: ParameterContainer {
     /// A freshly initialised encoder (BERT's N(0, 0.02) scheme).
     public convenience init(_ c: Configuration, pooler: Bool = false, rng: inout RandomGenerator) {
         var layers: [Layer] = []
-        for _ in 0..<c.layers {
+        for i in 0..<c.layers {
             layers.append(Layer(
-                attention: MultiHeadAttention(width: c.width, heads: c.heads, rng: &rng),
+                attention: MultiHeadAttention(width: c.width, heads: c.heads(ofLayer: i), headDimension: c.width / c.heads, rng: &rng),
                 attentionNorm: LayerNorm(c.width, epsilon: c.layerNormEpsilon),
-                feedForward: FeedForward(kind: .mlp, width: c.width, hidden: c.intermediateWidth, activation: c.activation, rng: &rng),
+                feedForward: FeedForward(kind: .mlp, width: c.width, hidden: c.intermediateWidth(ofLayer: i), activation: c.activation, rng: &rng),
                 outputNorm: LayerNorm(c.width, epsilon: c.layerNormEpsilon)))
         }
         self.init(configuration: c,
@@ -86,6 +100,20 @@ public final class BertEncoder: ParameterContainer {
                   tokenTypeEmbeddings: Embedding(c.typeVocabularySize, c.width, rng: &rng),
                   embeddingNorm: LayerNorm(c.width, epsilon: c.layerNormEpsilon),
                   layers: layers, pooler: pooler ? Linear(c.width, c.width, std: 0.02, rng: &rng) : nil)
+    }
+
+    /// Records each layer's current feed-forward width and head count in `configuration`, after a
+    /// pass (structured pruning) replaced projections. Uniform sizes go in the global fields and
+    /// clear the per-layer arrays, so an unpruned model's config is unchanged.
+    public func recordLayerSizes() {
+        let widths = layers.map(\.feedForward.hiddenWidth), heads = layers.map(\.attention.heads)
+        if let w = widths.first, widths.allSatisfy({ $0 == w }) {
+            configuration.intermediateWidth = w; configuration.layerIntermediateWidths = nil
+        } else {
+            configuration.layerIntermediateWidths = widths
+        }
+        let original = configuration.heads
+        configuration.layerHeads = heads.allSatisfy({ $0 == original }) ? nil : heads
     }
 
     /// ids: [B·T] laid out [B, T]; `attentionMask` [B, T] of 1 (token) / 0 (padding).

@@ -45,9 +45,9 @@ public enum Attention {
 /// Multi-head self-attention with optional grouped-query heads and rotary embeddings
 /// (parameter names as in Llama checkpoints: q_proj, k_proj, v_proj, o_proj).
 public final class MultiHeadAttention: ParameterContainer {
-    public let query: Linear, key: Linear, value: Linear, output: Linear
-    public let heads: Int
-    public let kvHeads: Int
+    public private(set) var query: Linear, key: Linear, value: Linear, output: Linear
+    public private(set) var heads: Int
+    public private(set) var kvHeads: Int
     public let rotary: RotaryEmbedding?
 
     public var headDimension: Int { query.outFeatures / heads }
@@ -60,15 +60,29 @@ public final class MultiHeadAttention: ParameterContainer {
         self.heads = heads; self.kvHeads = kvHeads; self.rotary = rotary
     }
 
-    public convenience init(width: Int, heads: Int, kvHeads: Int? = nil, rotary: RotaryEmbedding? = nil,
+    /// A fresh layer. `headDimension` defaults to `width / heads`; give it when heads were removed
+    /// (structured pruning), so the heads' total width `heads · headDimension` is below `width`.
+    public convenience init(width: Int, heads: Int, kvHeads: Int? = nil, headDimension: Int? = nil, rotary: RotaryEmbedding? = nil,
                             bias: Bool = true, std: Float = 0.02, outputStd: Float? = nil, rng: inout RandomGenerator) {
         let kvh = kvHeads ?? heads
-        let kvWidth = kvh * width / heads
-        self.init(query: Linear(width, width, bias: bias, std: std, rng: &rng),
-                  key: Linear(width, kvWidth, bias: bias, std: std, rng: &rng),
-                  value: Linear(width, kvWidth, bias: bias, std: std, rng: &rng),
-                  output: Linear(width, width, bias: bias, std: outputStd ?? std, rng: &rng),
+        let d = headDimension ?? width / heads
+        self.init(query: Linear(width, heads * d, bias: bias, std: std, rng: &rng),
+                  key: Linear(width, kvh * d, bias: bias, std: std, rng: &rng),
+                  value: Linear(width, kvh * d, bias: bias, std: std, rng: &rng),
+                  output: Linear(heads * d, width, bias: bias, std: outputStd ?? std, rng: &rng),
                   heads: heads, kvHeads: kvh, rotary: rotary)
+    }
+
+    /// Swaps in new projections and head counts, as structured pruning does when it removes whole
+    /// heads. The same checks as `init` apply; the rotary table is kept (head dimension unchanged).
+    public func replaceProjections(query: Linear, key: Linear, value: Linear, output: Linear, heads: Int, kvHeads: Int) {
+        precondition(heads > 0 && query.outFeatures % heads == 0, "attention: width \(query.outFeatures) not divisible by \(heads) heads")
+        precondition(kvHeads > 0 && heads % kvHeads == 0, "attention: \(heads) heads not divisible by \(kvHeads) key/value heads")
+        precondition(key.outFeatures == kvHeads * query.outFeatures / heads, "attention: key width \(key.outFeatures) does not match \(kvHeads) heads")
+        precondition(value.outFeatures == key.outFeatures && output.inFeatures == query.outFeatures,
+                     "attention: value \(value.weight.shape) or output \(output.weight.shape) does not match query \(query.weight.shape)")
+        self.query = query; self.key = key; self.value = value; self.output = output
+        self.heads = heads; self.kvHeads = kvHeads
     }
 
     /// x: [B, T, width]; mask additive, broadcastable to [B, H, T, T].

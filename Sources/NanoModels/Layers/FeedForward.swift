@@ -20,9 +20,9 @@ public enum Activation: String, Codable, Sendable {
 public final class FeedForward: ParameterContainer {
     public enum Kind: String, Codable, Sendable { case mlp, swiglu }
 
-    public let up: Linear
-    public let gate: Linear?
-    public let down: Linear
+    public private(set) var up: Linear
+    public private(set) var gate: Linear?
+    public private(set) var down: Linear
     public let activation: Activation
 
     public init(up: Linear, gate: Linear?, down: Linear, activation: Activation) {
@@ -39,6 +39,15 @@ public final class FeedForward: ParameterContainer {
     }
 
     public var hiddenWidth: Int { up.outFeatures }
+
+    /// Swaps in new projections, as structured pruning does when it removes intermediate neurons
+    /// (rows of `up`/`gate`, columns of `down`). The widths must agree as in `init`.
+    public func replaceProjections(up: Linear, gate: Linear?, down: Linear) {
+        precondition(up.outFeatures == down.inFeatures, "feed-forward: up \(up.weight.shape) and down \(down.weight.shape) disagree")
+        precondition((gate == nil) == (self.gate == nil) && (gate.map { $0.weight.shape == up.weight.shape } ?? true),
+                     "feed-forward: gate must match up \(up.weight.shape) and keep the block's kind")
+        self.up = up; self.gate = gate; self.down = down
+    }
 
     public func callAsFunction(_ x: Variable, tape: Tape) -> Variable {
         let h: Variable

@@ -1,0 +1,103 @@
+import NanoModels
+import NanoTensor
+
+/// Removes whole feed-forward neurons and whole attention heads, so tensors physically shrink and
+/// the model gets smaller and faster (not just full of zeros).
+///
+/// - A feed-forward neuron j is row j of `up` (and `gate`) with its bias entry, and column j of
+///   `down`. Removing it is exact when its `down` column is zero.
+/// - An attention head h is rows h·d..<(h+1)·d of query, key and value (and their biases), and the
+///   same columns of the output projection. Only layers with one key/value head per query head
+///   are pruned: removing a query head of a grouped-query layer would need its whole key/value
+///   group removed, which is refused with `PruningError.groupedQueryAttention`.
+///
+/// Importance (lowest pruned first, ties by lower index):
+/// - `.l2Norm`: the L2 norm of all weights that belong to the neuron or head (Li et al. 2017,
+///   "Pruning Filters for Efficient ConvNets", applied to transformer channels).
+/// - `.activation`: the norm of what the unit contributes on calibration data,
+///   ‖a_j‖₂ · ‖W_down[:, j]‖₂ for a neuron (a_j its activation over all tokens), and
+///   √(Σ_j∈h ‖c_j‖₂² · ‖W_o[:, j]‖₂²) for a head (c its context output), a Wanda-style product
+///   of activation and output weight norms (Sun et al. 2023). Needs the input norms of
+///   `output.dense` / `attention.output.dense` (see `BertCalibration.inputNorms`).
+public struct StructuredPruning: Sendable {
+    public enum Importance: String, Equatable, Hashable, Sendable, CaseIterable {
+        case l2Norm = "l2"
+        case activation
+    }
+
+    /// The pass's options: the fraction of neurons and of heads removed in every layer.
+    public struct Configuration: Equatable, Sendable {
+        public var feedForwardRatio: Double
+        public var headRatio: Double
+        public var importance: Importance
+
+        public init(feedForwardRatio: Double = 0, headRatio: Double = 0, importance: Importance = .l2Norm) {
+            self.feedForwardRatio = feedForwardRatio; self.headRatio = headRatio; self.importance = importance
+        }
+    }
+
+    /// What happened to one transformer layer.
+    public struct LayerChange: Equatable, Sendable {
+        public var name: String
+        public var neuronsBefore: Int, neuronsAfter: Int
+        public var headsBefore: Int, headsAfter: Int
+        /// The indices of the neurons and heads kept, ascending.
+        public var keptNeurons: [Int], keptHeads: [Int]
+    }
+
+    public struct Report: Equatable, Sendable {
+        public var layers: [LayerChange]
+        public var parametersBefore: Int
+        public var parametersAfter: Int
+    }
+
+    public let configuration: Configuration
+
+    /// Validates the ratios (each in [0, 1)).
+    public init(_ configuration: Configuration) throws {
+        for (option, r) in [("feed_forward_ratio", configuration.feedForwardRatio), ("head_ratio", configuration.headRatio)] {
+            guard r >= 0, r < 1 else { throw PruningError.valueOutOfRange(option: option, allowed: "a ratio in [0, 1)", found: r) }
+        }
+        self.configuration = configuration
+    }
+
+    /// Prunes every layer of a BERT encoder in place and records the new sizes in its
+    /// configuration (`layerIntermediateWidths`, `layerHeads` when layers differ), so the saved
+    /// config loads back. `inputNorms` is keyed by Linear layer name, as `BertCalibration` gives.
+    @discardableResult
+    public func apply(to model: BertEncoder, inputNorms: [String: [Float]] = [:]) throws -> Report {
+        let before = model.parameterCount
+        var changes: [LayerChange] = []
+        for (i, layer) in model.layers.enumerated() {
+            let p = "encoder.layer.\(i)."
+            let ffNorms = try norms(inputNorms, p + "output.dense")
+            let headNorms = try norms(inputNorms, p + "attention.output.dense")
+            let (neuronsBefore, headsBefore) = (layer.feedForward.hiddenWidth, layer.attention.heads)
+            let keptNeurons = Self.keptIndices(importance: Self.neuronImportance(layer.feedForward, intermediateNorms: ffNorms),
+                                               ratio: configuration.feedForwardRatio)
+            let keptHeads = Self.keptIndices(importance: try Self.headImportance(layer.attention, contextNorms: headNorms, layer: p + "attention"),
+                                             ratio: configuration.headRatio)
+            Self.keepNeurons(layer.feedForward, keptNeurons)
+            try Self.keepHeads(layer.attention, keptHeads, layer: p + "attention")
+            changes.append(LayerChange(name: "encoder.layer.\(i)", neuronsBefore: neuronsBefore, neuronsAfter: keptNeurons.count,
+                                       headsBefore: headsBefore, headsAfter: keptHeads.count,
+                                       keptNeurons: keptNeurons, keptHeads: keptHeads))
+        }
+        model.recordLayerSizes()
+        return Report(layers: changes, parametersBefore: before, parametersAfter: model.parameterCount)
+    }
+
+    private func norms(_ all: [String: [Float]], _ name: String) throws -> [Float]? {
+        guard configuration.importance == .activation else { return nil }
+        guard let n = all[name] else { throw PruningError.missingActivationNorms(layer: name) }
+        return n
+    }
+
+    /// The indices kept when `ratio` of the units (round(ratio · n), at most n − 1) with the lowest
+    /// importance are removed; ascending, so kept units stay in order.
+    public static func keptIndices(importance: [Float], ratio: Double) -> [Int] {
+        let prune = Swift.min(importance.count - 1, MaskSelection.pruneCount(sparsity: ratio, of: importance.count))
+        let keep = MaskSelection.lowestFlags(importance[...], count: Swift.max(0, prune))
+        return keep.indices.filter { keep[$0] }
+    }
+}
