@@ -63,7 +63,7 @@ import NanoTensor
         for b in batches { mse.observe(b); minmax.observe(b) }
         func error(_ p: QuantizationParameters) -> Double {
             batches.reduce(0) { total, b in
-                total + sumSquared(b, QuantizationNumerics.fakeQuantize(b, p, bits: 4, symmetric: true))
+                total + quantizationSquaredDifference(b, QuantizationNumerics.fakeQuantize(b, p, bits: 4, symmetric: true))
             }
         }
         let pm = mse.parameters(bits: 4), pa = minmax.parameters(bits: 4)

@@ -19,3 +19,8 @@ func correlatedInputs(rows: Int, columns: Int, rank: Int, seed: UInt64) -> Tenso
     let m = rng.normal(shape: [rank, columns], std: 1 / Float(rank).squareRoot())
     return Tensor.matmul(z, m)
 }
+
+/// Σ (a - b)² over elements, in Double.
+func quantizationSquaredDifference(_ a: Tensor, _ b: Tensor) -> Double {
+    zip(a.scalars, b.scalars).reduce(0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
+}

@@ -24,7 +24,7 @@ import NanoTensor
         // Finer slices never do worse on the whole.
         if scheme.granularity == .channel {
             let tensorWise = try RTN.quantize(w, scheme: QuantizationScheme(bits: scheme.bits, symmetric: scheme.symmetric, granularity: .tensor))
-            #expect(sumSquared(w, dq) <= sumSquared(w, tensorWise.dequantized()))
+            #expect(quantizationSquaredDifference(w, dq) <= quantizationSquaredDifference(w, tensorWise.dequantized()))
         }
     }
 
@@ -33,7 +33,7 @@ import NanoTensor
         let w = rng.normal(shape: [64, 256], std: 0.05)
         let dq = try RTN.quantize(w, scheme: QuantizationScheme(bits: 8)).dequantized()
         // Measured 0.00683 (rounding noise of step/√12, the step absmax/127 of a ~4σ row maximum).
-        #expect((sumSquared(w, dq) / sumSquared(w, Tensor.zeros(w.shape))).squareRoot() < 0.0075)
+        #expect((quantizationSquaredDifference(w, dq) / quantizationSquaredDifference(w, Tensor.zeros(w.shape))).squareRoot() < 0.0075)
     }
 
     @Test func mseAndPercentileObserversBeatMinMaxAtLowBits() throws {
@@ -41,9 +41,9 @@ import NanoTensor
         var w = rng.normal(shape: [32, 128])
         for r in 0..<32 { w[r, r] = 8 }   // one outlier per row stretches the min/max range
         let scheme = QuantizationScheme(bits: 3, granularity: .channel)
-        let minmax = sumSquared(w, try RTN.quantize(w, scheme: scheme).dequantized())
-        let mse = sumSquared(w, try RTN.quantize(w, scheme: scheme, observer: .mse).dequantized())
-        let percentile = sumSquared(w, try RTN.quantize(w, scheme: scheme, observer: .percentile(99)).dequantized())
+        let minmax = quantizationSquaredDifference(w, try RTN.quantize(w, scheme: scheme).dequantized())
+        let mse = quantizationSquaredDifference(w, try RTN.quantize(w, scheme: scheme, observer: .mse).dequantized())
+        let percentile = quantizationSquaredDifference(w, try RTN.quantize(w, scheme: scheme, observer: .percentile(99)).dequantized())
         #expect(mse < minmax * 0.8, "mse \(mse) minmax \(minmax)")
         #expect(percentile < minmax, "percentile \(percentile) minmax \(minmax)")
     }
@@ -74,8 +74,4 @@ import NanoTensor
             try RTN.quantize(Tensor.zeros([2, 4]), scheme: QuantizationScheme(bits: 4, granularity: .group(3)))
         }
     }
-}
-
-func sumSquared(_ a: Tensor, _ b: Tensor) -> Double {
-    zip(a.scalars, b.scalars).reduce(0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
 }
