@@ -113,8 +113,11 @@ extension Tensor {
 /// nanoforge splits GEMMs across cores itself (`Parallel.workers`), so OpenBLAS runs one thread
 /// per call: its own pool would nest inside ours, and its idle workers spin (sched_yield) on the
 /// cores that the elementwise kernels need.
-enum BLASThreads {
+public enum BLASThreads {
     static let singleThreaded: Void = { openblas_set_num_threads(1) }()
+
+    /// Call before issuing CBLAS calls directly (outside `Tensor.matmul`), from any thread.
+    public static func ensureSingleThreaded() { _ = singleThreaded }
 
 }
 

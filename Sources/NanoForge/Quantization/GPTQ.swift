@@ -98,7 +98,7 @@ public enum GPTQ {
         var codes = [Int32](repeating: 0, count: rows * columns)
         // errors: [out, block], column i of the block holds (w - ŵ) / U_ii of processed column i.
         var errors = [Float](repeating: 0, count: rows * block)
-        _ = singleThreadedBLAS
+        BLASThreads.ensureSingleThreaded()
 
         wp.withUnsafeMutableBufferPointer { wpb in
         codes.withUnsafeMutableBufferPointer { q in
@@ -163,7 +163,4 @@ public enum GPTQ {
         }
         throw QuantizationError.hessianNotPositiveDefinite(columns: n)
     }
-
-    /// nanoforge threads GEMMs itself (docs/architecture.md): OpenBLAS runs one thread per call.
-    private static let singleThreadedBLAS: Void = { openblas_set_num_threads(1) }()
 }
