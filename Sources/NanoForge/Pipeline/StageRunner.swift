@@ -1,0 +1,150 @@
+import Foundation
+import NanoModels
+import NanoTensor
+
+/// Applies one recipe stage to the compression state. Each pass reads its typed options; layer
+/// selection goes through the stage's `LayerSelector`.
+struct StageRunner {
+    let recipe: Recipe
+    let calibration: [String]
+    let log: (String) -> Void
+
+    func run(_ stage: StageConfiguration, index: Int, on state: CompressionState) throws -> String {
+        let label = "stages[\(index)].\(stage.kind.rawValue)"
+        switch stage {
+        case .quantize(let options): return try quantize(options, label, state)
+        case .prune(let options): return try prune(options, label, state)
+        case .pruneStructured(let options): return try pruneStructured(options, label, state)
+        case .trimVocabulary(let options): return try trimVocabulary(options, label, state)
+        case .distill, .qat, .mixedPrecision:
+            throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: stage.unavailableReason ?? "not implemented")
+        }
+    }
+
+    func selected(_ selector: LayerSelector, _ label: String, _ state: CompressionState) throws -> [(name: String, layer: Linear)] {
+        let layers = state.linearLayers.filter { selector.selects(name: $0.name, kind: .linear) }
+        if layers.isEmpty { throw PipelineError.noLayersSelected(recipe: recipe.file, stage: label) }
+        return layers
+    }
+
+    func calibrationData(_ state: CompressionState) -> CalibrationData {
+        CalibrationData(sentences: calibration, encoder: state.model)
+    }
+
+    // MARK: quantize
+
+    func quantize(_ o: QuantizeOptions, _ label: String, _ state: CompressionState) throws -> String {
+        let layers = try selected(o.selector, label, state)
+        let granularity: QuantizationScheme.Granularity
+        switch o.granularity {
+        case .tensor: granularity = .tensor
+        case .channel: granularity = .channel
+        case .group(let size): granularity = .group(size)
+        }
+        let scheme = QuantizationScheme(bits: o.bits, symmetric: o.symmetric, granularity: granularity)
+        let observer: Observer
+        switch o.observer {
+        case .minmax: observer = .minmax
+        case .mse: observer = .mse
+        case .percentile(let p): observer = .percentile(p)
+        }
+        let scaleFormat: ScaleFormat = o.scaleFormat == .f16 ? .float16 : .float32
+        var hessians: [String: HessianAccumulator] = [:]
+        if let settings = o.gptq {
+            // Hessians from the inputs the calibration sentences give each selected layer.
+            let names = Set(layers.map(\.name))
+            var failure: Error?
+            for batch in calibrationData(state).batches {
+                BertCalibration.forEachLinearInput(state.model.encoder, ids: batch.ids, attentionMask: batch.attentionMask) { name, input, rowMask in
+                    guard names.contains(name), failure == nil else { return }
+                    do {
+                        try hessians[name, default: HessianAccumulator(columns: input.shape[1])].add(CalibrationData.realRows(input, rowMask))
+                    } catch { failure = error }
+                }
+            }
+            if let failure { throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: "\(failure)") }
+            log("\(label): Hessians from \(calibration.count) calibration sentences (damping \(settings.damping), block \(settings.blockSize), act_order \(settings.actOrder))")
+        }
+        for (i, (name, layer)) in layers.enumerated() {
+            let w = layer.weight.value
+            let q: QuantizedTensor
+            do {
+                if let settings = o.gptq, let h = hessians[name] {
+                    let config = GPTQ.Configuration(scheme: scheme, observer: observer, dampingFraction: settings.damping,
+                                                    blockSize: settings.blockSize, activationOrder: settings.actOrder, scaleFormat: scaleFormat)
+                    q = try GPTQ.quantize(w, hessian: h, configuration: config)
+                } else {
+                    q = try RTN.quantize(w, scheme: scheme, observer: observer, scaleFormat: scaleFormat)
+                }
+            } catch {
+                throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: "layer \(name): \(error)")
+            }
+            let dq = q.dequantized()
+            state.weightErrors[name] = Self.relativeError(w, dq)
+            layer.weight.value = dq
+            state.quantized[name] = q
+            if (i + 1) % 12 == 0 || i + 1 == layers.count { log("\(label): \(i + 1)/\(layers.count) layers") }
+        }
+        return "\(o.method.rawValue) \(scheme) on \(layers.count) layers"
+    }
+
+    static func relativeError(_ a: Tensor, _ b: Tensor) -> Double {
+        var num = 0.0, den = 0.0
+        for (x, y) in zip(a.scalars, b.scalars) { num += Double((x - y) * (x - y)); den += Double(x * x) }
+        return den > 0 ? (num / den).squareRoot() : 0
+    }
+
+    // MARK: prune
+
+    func prune(_ o: PruneOptions, _ label: String, _ state: CompressionState) throws -> String {
+        let layers = try selected(o.selector, label, state)
+        let pattern: SparsityPattern
+        switch o.pattern {
+        case .unstructured: pattern = .unstructured
+        case .nOfM(let n, let m): pattern = .nOfM(n: n, m: m)
+        }
+        let norms = o.method == .wanda
+            ? BertCalibration.inputNorms(state.model.encoder, batches: calibrationData(state).batches) : [:]
+        let configuration = UnstructuredPruning.Configuration(
+            method: o.method == .wanda ? .wanda : .magnitude, sparsity: o.pattern == .unstructured ? o.sparsity : nil,
+            pattern: pattern, scope: o.scope == .global ? .global : .layer)
+        do {
+            let results = try UnstructuredPruning(configuration).apply(to: layers, inputNorms: norms)
+            let pruned = results.reduce(0) { $0 + $1.mask.prunedCount }, total = results.reduce(0) { $0 + $1.mask.prunedCount + $1.mask.keptCount }
+            return "\(o.method.rawValue) \(pattern) on \(layers.count) layers: sparsity \(String(format: "%.4f", Double(pruned) / Double(max(total, 1))))"
+        } catch {
+            throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: "\(error)")
+        }
+    }
+
+    func pruneStructured(_ o: StructuredPruneOptions, _ label: String, _ state: CompressionState) throws -> String {
+        let norms = o.method == .activation
+            ? BertCalibration.inputNorms(state.model.encoder, batches: calibrationData(state).batches) : [:]
+        let configuration = StructuredPruning.Configuration(feedForwardRatio: o.ffnRatio, headRatio: o.headRatio,
+                                                            importance: o.method == .activation ? .activation : .l2Norm)
+        do {
+            let report = try StructuredPruning(configuration).apply(to: state.model.encoder, inputNorms: norms)
+            return "removed \(report.parametersBefore - report.parametersAfter) parameters (\(report.parametersBefore) → \(report.parametersAfter))"
+        } catch {
+            throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: "\(error)")
+        }
+    }
+
+    func trimVocabulary(_ o: TrimVocabularyOptions, _ label: String, _ state: CompressionState) throws -> String {
+        var corpus: [String] = []
+        for path in o.corpus {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw PipelineError.missingFile(recipe: recipe.file, field: "\(label).corpus", path: path)
+            }
+            // TSV corpora contribute every column.
+            for line in text.split(whereSeparator: \.isNewline) { corpus += line.split(separator: "\t").map(String.init) }
+        }
+        var options = VocabularyTrim.Options()
+        options.keepSpecial = o.keepSpecial
+        options.minCount = o.minCount
+        let before = state.model.tokenizer.vocabulary.count
+        let trim = VocabularyTrim(tokenizer: state.model.tokenizer, corpus: corpus, options: options)
+        state.model = try trim.apply(to: state.model)
+        return "kept \(trim.keptIds.count) of \(before) word pieces from \(corpus.count) lines"
+    }
+}
