@@ -12,7 +12,7 @@ public enum Measurement {
     /// `VmHWM` from the text of a /proc/PID/status file, in bytes (the file gives kB).
     public static func parsePeakMemory(status: String) -> Int? {
         for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            let fields = line.dropFirst("VmHWM:".count).split(separator: " ", omittingEmptySubsequences: true)
+            let fields = line.dropFirst("VmHWM:".count).split(whereSeparator: \.isWhitespace)
             guard let kilobytes = fields.first.flatMap({ Int($0) }) else { return nil }
             let unit = fields.count > 1 ? fields[1].lowercased() : "kb"
             return unit == "kb" ? kilobytes * 1024 : kilobytes
