@@ -1,0 +1,27 @@
+import NanoTensor
+
+/// `fidelity`: how closely the model under test reproduces the uncompressed model's outputs, as
+/// the mean and minimum row-wise cosine between their outputs on the same lines (embeddings for
+/// encoders, logits for classifiers and decoders; see `EvaluatedModel.outputs`).
+public enum FidelityEvaluation {
+    public static func evaluate(_ model: EvaluatedModel, reference: EvaluatedModel, data: String, limit: Int?,
+                                batchSize: Int = 32) throws -> [MetricKey: Double] {
+        guard model.kindName == reference.kindName else {
+            throw EvaluationError.referenceMismatch(task: "fidelity", expected: "a \(reference.kindName)", found: "a \(model.kindName)")
+        }
+        let lines = try EvaluationData.sentences(data, limit: limit)
+        let referenceOutputs = try reference.outputs(for: lines, file: data, batchSize: batchSize)
+        return try compare(model.outputs(for: lines, file: data, batchSize: batchSize), referenceOutputs)
+    }
+
+    /// The metrics from outputs already computed, for callers that cache the reference's outputs
+    /// across stages.
+    public static func compare(_ outputs: Tensor, _ referenceOutputs: Tensor) throws -> [MetricKey: Double] {
+        guard outputs.shape == referenceOutputs.shape else {
+            throw EvaluationError.referenceMismatch(task: "fidelity", expected: "outputs of shape \(referenceOutputs.shape)",
+                                                    found: "\(outputs.shape)")
+        }
+        let (mean, min) = Metrics.cosineSummary(outputs, referenceOutputs)
+        return [.cosineMean: mean, .cosineMin: min]
+    }
+}

@@ -1,0 +1,49 @@
+/// What compression did to one layer's weight, after the last stage. Encoded with the snake_case
+/// keys of `report.json`'s `layers` objects; unknown values are `null`.
+public struct LayerReport: Codable, Equatable, Sendable {
+    /// The checkpoint's parameter name (`encoder.layer.0.attention.self.query.weight`).
+    public var name: String
+    /// The layer kind (`Linear`, `Embedding`).
+    public var kind: String
+    /// The weight's shape after compression (structured pruning shrinks it).
+    public var shape: [Int]
+    /// Quantized bits per weight; `nil` when the weight stays floating point.
+    public var bits: Int?
+    /// Weights sharing one scale; `nil` for per-tensor or per-channel scales, or no quantization.
+    public var groupSize: Int?
+    /// Share of exactly zero weights, in [0, 1].
+    public var sparsity: Double
+    /// ‖W − Ŵ‖ / ‖W‖ (Frobenius) between the original and the compressed weight.
+    public var relativeWeightError: Double?
+    /// ‖XWᵀ − XŴᵀ‖ / ‖XWᵀ‖ on calibration inputs, when they were available.
+    public var relativeOutputError: Double?
+
+    public init(name: String, kind: String, shape: [Int], bits: Int? = nil, groupSize: Int? = nil, sparsity: Double = 0,
+                relativeWeightError: Double? = nil, relativeOutputError: Double? = nil) {
+        self.name = name; self.kind = kind; self.shape = shape; self.bits = bits; self.groupSize = groupSize
+        self.sparsity = sparsity; self.relativeWeightError = relativeWeightError; self.relativeOutputError = relativeOutputError
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name, kind, shape, bits
+        case groupSize = "group_size"
+        case sparsity
+        case relativeWeightError = "relative_weight_error"
+        case relativeOutputError = "relative_output_error"
+    }
+
+    /// The JSON keys of a layer object, in the order.
+    public static let jsonKeys = CodingKeys.allCases.map(\.rawValue)
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(shape, forKey: .shape)
+        try c.encode(bits, forKey: .bits)
+        try c.encode(groupSize, forKey: .groupSize)
+        try c.encode(sparsity, forKey: .sparsity)
+        try c.encode(relativeWeightError, forKey: .relativeWeightError)
+        try c.encode(relativeOutputError, forKey: .relativeOutputError)
+    }
+}

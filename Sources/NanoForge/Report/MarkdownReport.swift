@@ -1,0 +1,42 @@
+/// `report.md`: the stages table (one row per stage: size, speed, memory, time), the metrics
+/// table (one row per stage, one column per metric) and the per-layer table.
+public enum MarkdownReport {
+    public static func render(_ report: CompressionReport) -> String {
+        var s = "# \(report.recipe)\n\nModel: `\(report.model)`\n\n## Stages\n\n"
+        s += ReportFormat.markdownTable(header: stageHeader, rows: report.stages.map(stageRow))
+        let keys = report.metricKeys
+        if !keys.isEmpty {
+            s += "\n## Metrics\n\n"
+            s += ReportFormat.markdownTable(header: ["stage"] + keys, rows: metricRows(report, keys: keys))
+        }
+        s += "\n## Layers\n\n"
+        if report.layers.isEmpty {
+            s += "No per-layer details.\n"
+        } else {
+            s += ReportFormat.markdownTable(header: layerHeader, rows: report.layers.map(layerRow))
+        }
+        return s
+    }
+
+    static let stageHeader = ["stage", "pass", "size", "parameters", "bits/weight", "sparsity", "latency b1 (ms)",
+                              "latency b32 (ms)", "peak memory", "seconds"]
+
+    static func stageRow(_ stage: StageReport) -> [String] {
+        [stage.name, stage.pass ?? "–", ReportFormat.bytes(Double(stage.sizeBytes)), String(stage.parameters),
+         String(format: "%.2f", stage.bitsPerWeight), ReportFormat.percent(stage.sparsity),
+         ReportFormat.number(stage.latencyMs.batch1), ReportFormat.number(stage.latencyMs.batch32),
+         stage.peakMemoryBytes.map { ReportFormat.bytes(Double($0)) } ?? "–", String(format: "%.2f", stage.seconds)]
+    }
+
+    static func metricRows(_ report: CompressionReport, keys: [String]) -> [[String]] {
+        report.stages.map { stage in [stage.name] + keys.map { ReportFormat.number(stage.metrics[$0]) } }
+    }
+
+    static let layerHeader = ["layer", "kind", "shape", "bits", "group", "sparsity", "weight error", "output error"]
+
+    static func layerRow(_ layer: LayerReport) -> [String] {
+        [layer.name, layer.kind, layer.shape.map(String.init).joined(separator: "×"), layer.bits.map(String.init) ?? "–",
+         layer.groupSize.map(String.init) ?? "–", ReportFormat.percent(layer.sparsity),
+         ReportFormat.number(layer.relativeWeightError), ReportFormat.number(layer.relativeOutputError)]
+    }
+}
