@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NanoCheckpoint
+import NanoForge
 import NanoModels
 
 /// Maps library errors to one clear line on stderr and the CLI's exit codes:
@@ -19,6 +20,10 @@ enum CLIErrors {
         } catch let e as DataError {
             fail(e.description, code: 2)
         } catch let e as WordPieceTokenizer.LoadError {
+            fail(e.description, code: 2)
+        } catch let e as RecipeError {
+            fail(e.description, code: 2)
+        } catch let e as PipelineError {
             fail(e.description, code: 2)
         } catch let e as BadInput {
             fail(e.description, code: 2)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NanoCheckpoint
+import NanoForge
 import NanoModels
 import NanoTensor
 
@@ -49,21 +50,9 @@ struct EmbedCommand: ParsableCommand {
     }
 }
 
-/// Finds the tokenizer beside a model and builds the sentence encoder.
+/// Builds the sentence encoder for the CLI (the library's loader).
 enum SentenceEncoderLoader {
     static func load(_ path: String, maxLength: Int) throws -> SentenceEncoder {
-        let (model, _) = try ModelLoader.load(path: path)
-        guard case .bert(let bert) = model else {
-            throw CLIErrors.BadInput("\(path): a \(model.spec.architectureName) model cannot embed sentences (need a BERT-style encoder)")
-        }
-        var isDirectory: ObjCBool = false
-        FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
-        let folder = isDirectory.boolValue ? path : (path as NSString).deletingLastPathComponent
-        let vocab = (folder as NSString).appendingPathComponent("vocab.txt")
-        let tokenizer = try WordPieceTokenizer(vocabularyFile: vocab)
-        guard tokenizer.vocabulary.count == bert.configuration.vocabularySize else {
-            throw CLIErrors.BadInput("\(vocab): \(tokenizer.vocabulary.count) tokens, but the model's embedding table has \(bert.configuration.vocabularySize) rows")
-        }
-        return SentenceEncoder(tokenizer: tokenizer, encoder: bert, maxLength: maxLength)
+        try SentenceEncoder.load(path: path, maxLength: maxLength)
     }
 }

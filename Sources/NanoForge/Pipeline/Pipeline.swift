@@ -1,0 +1,126 @@
+import Foundation
+import NanoCheckpoint
+import NanoModels
+import NanoTensor
+
+/// Runs a recipe: loads the model, measures the baseline, applies each stage and measures again,
+/// then writes the compressed model and the report. Output goes to a temporary folder that is
+/// renamed into place at the end, so a failed run leaves no half-written output.
+public struct Pipeline {
+    public let recipe: Recipe
+    public var progress: (String) -> Void
+
+    public init(recipe: Recipe, progress: @escaping (String) -> Void = { _ in }) {
+        self.recipe = recipe
+        self.progress = progress
+    }
+
+    /// Sentences timed for the latency figures (the first calibration or evaluation sentences).
+    static let latencySentences = 32
+
+    @discardableResult
+    public func run(outputDirectory: String? = nil) throws -> CompressionReport {
+        try recipe.requireRunnableStages()
+        try checkFiles()
+        let start = ContinuousClock.now
+        progress("loading \(recipe.modelPath)")
+        let reference = try SentenceEncoder.load(path: recipe.modelPath)
+        let state = CompressionState(model: try SentenceEncoder.load(path: recipe.modelPath))
+        let calibration = try recipe.calibration.map { try EvaluationData.sentences($0.path, limit: $0.samples) } ?? []
+        let timing = try latencyInputs(calibration)
+        var stages = [try measure(state, reference: .sentenceEncoder(reference), name: "baseline", pass: nil, seconds: 0, timing: timing)]
+        let runner = StageRunner(recipe: recipe, calibration: calibration, log: progress)
+        for (index, stage) in recipe.stages.enumerated() {
+            progress("stage \(index + 1)/\(recipe.stages.count): \(stage.kind.rawValue)")
+            let stageStart = ContinuousClock.now
+            let summary = try runner.run(stage, index: index, on: state)
+            let seconds = Self.seconds(since: stageStart)
+            progress("stage \(index + 1)/\(recipe.stages.count): \(summary) (\(String(format: "%.1f", seconds)) s)")
+            stages.append(try measure(state, reference: .sentenceEncoder(reference), name: "\(index + 1):\(stage.kind.rawValue)",
+                                      pass: stage.kind.rawValue, seconds: seconds, timing: timing))
+        }
+        let report = CompressionReport(recipe: recipe.name, model: recipe.modelPath, stages: stages, layers: layerReports(state))
+        try ModelOutput(recipe: recipe, state: state, report: report).write(to: outputDirectory ?? recipe.output.directory)
+        progress("done in \(String(format: "%.1f", Self.seconds(since: start))) s")
+        return report
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+
+    /// Every file the recipe names must exist before any work starts.
+    func checkFiles() throws {
+        func require(_ path: String?, _ field: String) throws {
+            guard let path else { return }
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw PipelineError.missingFile(recipe: recipe.file, field: field, path: path)
+            }
+        }
+        try require(recipe.modelPath, "model.path")
+        try require(recipe.calibration?.path, "data.calibration.path")
+        for (i, task) in recipe.evaluation.enumerated() {
+            try require(task.data, "evaluation[\(i)].data")
+            try require(task.train, "evaluation[\(i)].train")
+            try require(task.test, "evaluation[\(i)].test")
+        }
+        for (i, stage) in recipe.stages.enumerated() {
+            if case .trimVocabulary(let o) = stage {
+                for (j, path) in o.corpus.enumerated() { try require(path, "stages[\(i)].trim_vocabulary.corpus[\(j)]") }
+            }
+        }
+    }
+
+    /// The evaluation tasks of the recipe in the evaluation layer's terms.
+    var tasks: [EvaluationTask] {
+        recipe.evaluation.compactMap { e in
+            switch e.task {
+            case .fidelity: return e.data.map { .fidelity(data: $0, limit: e.limit) }
+            case .retrieval: return e.data.map { .retrieval(data: $0, limit: e.limit) }
+            case .classification:
+                guard let train = e.train, let test = e.test else { return nil }
+                return .classification(train: train, test: test)
+            case .similarity: return e.data.map { .similarity(data: $0) }
+            case .perplexity: return e.data.map { .perplexity(data: $0, limit: e.limit) }
+            }
+        }
+    }
+
+    func latencyInputs(_ calibration: [String]) throws -> [String] {
+        if calibration.count >= Self.latencySentences { return Array(calibration.prefix(Self.latencySentences)) }
+        for e in recipe.evaluation {
+            if e.task == .fidelity, let data = e.data { return try EvaluationData.sentences(data, limit: Self.latencySentences) }
+        }
+        return calibration.isEmpty ? ["The quick brown fox jumps over the lazy dog."] : calibration
+    }
+
+    func measure(_ state: CompressionState, reference: EvaluatedModel, name: String, pass: String?, seconds: Double,
+                 timing: [String]) throws -> StageReport {
+        progress("measuring \(name)")
+        var metrics: [String: Double] = [:]
+        let model = EvaluatedModel.sentenceEncoder(state.model)
+        for task in tasks {
+            for (k, v) in try task.evaluate(model, reference: reference) { metrics[k] = v }
+        }
+        let encoder = state.model
+        let batch1 = Measurement.medianMilliseconds(repeats: 5, warmup: 1) { _ = encoder.encode([timing[0]], batchSize: 1) }
+        let batch32 = Measurement.medianMilliseconds(repeats: 3, warmup: 1) { _ = encoder.encode(Array(timing.prefix(32)), batchSize: 32) }
+        return StageReport(name: name, pass: pass, metrics: metrics, sizeBytes: state.sizeBytes, parameters: state.parameterCount,
+                           sparsity: state.linearSparsity, latencyMs: .init(batch1: batch1, batch32: batch32),
+                           peakMemoryBytes: Measurement.peakMemoryBytes(), seconds: seconds)
+    }
+
+    func layerReports(_ state: CompressionState) -> [LayerReport] {
+        state.linearLayers.map { name, layer in
+            let w = layer.weight.value
+            let zeros = w.scalars.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
+            let q = state.quantized[name]
+            var groupSize: Int? = nil
+            if case .group(let size)? = q?.scheme.granularity { groupSize = size }
+            return LayerReport(name: name, kind: "Linear", shape: w.shape, bits: q?.scheme.bits, groupSize: groupSize,
+                               sparsity: w.count > 0 ? Double(zeros) / Double(w.count) : 0,
+                               relativeWeightError: state.weightErrors[name], relativeOutputError: nil)
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import NanoForge
+
+/// `nanoforge compress RECIPE`: runs a recipe end to end.
+struct CompressCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compress",
+        abstract: "Compress a model as a recipe says, measuring every stage; writes the model and report.json/md/html.",
+        discussion: "Recipe fields: docs/recipes.md. Exit codes: 0 success, 2 bad input (recipe, checkpoint, data), 1 anything else.")
+
+    @Argument(help: "The recipe (YAML).")
+    var recipe: String
+
+    @Option(help: "Output folder (default: the recipe's output.dir).")
+    var output: String?
+
+    @Option(help: "Override the recipe's seed.")
+    var seed: UInt64?
+
+    func run() throws {
+        try CLIErrors.reporting {
+            var recipe = try Recipe.load(contentsOf: self.recipe)
+            if let seed { recipe.seed = seed }
+            let pipeline = Pipeline(recipe: recipe) { line in
+                FileHandle.standardError.write(Data("[\(Self.clock())] \(line)\n".utf8))
+            }
+            let report = try pipeline.run(outputDirectory: output)
+            let folder = output ?? recipe.output.directory
+            print(MarkdownReport.render(report))
+            print("wrote \(folder)/ (model.safetensors, packed.safetensors, report.json, report.md, report.html)")
+        }
+    }
+
+    static func clock() -> String {
+        let f = DateFormatter()
+        f.dateFormat = "HH:mm:ss"
+        return f.string(from: Date())
+    }
+}
