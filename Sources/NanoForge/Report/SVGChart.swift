@@ -34,7 +34,7 @@ public struct SVGChart: Sendable {
     public func render(width: Int = 420, height: Int = 280) -> String {
         let shown = points.filter { $0.x.isFinite && $0.y.isFinite }
         let legendHeight = 16 * shown.count + 8
-        let left = 64.0, right = 16.0, top = 28.0, bottom = 44.0
+        let left = 64.0, right = 36.0, top = 28.0, bottom = 44.0
         let plotW = Double(width) - left - right, plotH = Double(height) - top - bottom
         let xs = SVGChart.ticks(shown.map(\.x)), ys = SVGChart.ticks(shown.map(\.y))
         func px(_ x: Double) -> Double { left + (x - xs.low) / (xs.high - xs.low) * plotW }
@@ -47,7 +47,7 @@ public struct SVGChart: Sendable {
         for t in ys.values {
             let y = f(py(t))
             s += "<line x1=\"\(f(left))\" y1=\"\(y)\" x2=\"\(f(left + plotW))\" y2=\"\(y)\" stroke=\"#e5e5e5\"/>"
-            s += "<text x=\"\(f(left - 4))\" y=\"\(y)\" text-anchor=\"end\" dominant-baseline=\"middle\">\(ReportFormat.number(t))</text>\n"
+            s += "<text x=\"\(f(left - 4))\" y=\"\(y)\" text-anchor=\"end\" dominant-baseline=\"middle\">\(SVGChart.tickLabel(t, step: ys.values.count > 1 ? ys.values[1] - ys.values[0] : 1))</text>\n"
         }
         for t in xs.values {
             let x = f(px(t))
@@ -78,6 +78,12 @@ public struct SVGChart: Sendable {
             s += "<text x=\"\(f(left + 14))\" y=\"\(f(y))\" dominant-baseline=\"middle\">\(i + 1). \(ReportFormat.escapeHTML(p.label)): \(ReportFormat.number(p.y))</text>\n"
         }
         return s + "</g>\n</svg>"
+    }
+
+    /// A y tick with as many decimals as the tick step needs, so all ticks of an axis line up.
+    static func tickLabel(_ value: Double, step: Double) -> String {
+        let decimals = step > 0 ? min(8, max(0, Int(-floor(log10(step) + 1e-9)))) : 0
+        return String(format: "%.\(decimals)f", value)
     }
 
     private func f(_ v: Double) -> String { String(format: "%.1f", v) }
