@@ -75,9 +75,11 @@ import TestSupport
     @Test func structuredPruningAndTrimShrinkTheModel() throws {
         try withTemporaryDirectory { dir in
             try Self.makeFixture(dir)
+            // A domain corpus that uses only some of the word pieces.
+            try "the cat sat on the mat.\nthe sun is hot\n".write(toFile: dir + "/domain.txt", atomically: true, encoding: .utf8)
             let yaml = Self.recipe(dir, stages: """
               - prune_structured: { ffn_ratio: 0.5 }
-              - trim_vocabulary: { corpus: [\(dir)/sentences.txt] }
+              - trim_vocabulary: { corpus: [\(dir)/domain.txt] }
             """)
             let report = try Pipeline(recipe: try Recipe(yaml: yaml, file: "tiny.yaml")).run()
             #expect(report.stages[1].parameters < report.stages[0].parameters)
