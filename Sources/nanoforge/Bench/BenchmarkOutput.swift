@@ -2,19 +2,6 @@ import Foundation
 
 /// Helpers shared by the benchmark suites: timing, reference processes, JSON output.
 enum BenchmarkOutput {
-    /// Median wall time in milliseconds of `body` over `repeats` runs after `warmup` runs.
-    static func medianMilliseconds(warmup: Int, repeats: Int, _ body: () -> Void) -> Double {
-        for _ in 0..<warmup { body() }
-        var times: [Double] = []
-        for _ in 0..<repeats {
-            let start = ContinuousClock.now
-            body()
-            times.append((ContinuousClock.now - start).seconds * 1000)
-        }
-        times.sort()
-        return times[times.count / 2]
-    }
-
     /// Runs a reference script and decodes its JSON stdout; nil (with a note on stderr) when the
     /// interpreter or its packages are missing.
     static func runReference(_ python: String, _ script: String, _ arguments: [String], threads: Int) -> [String: Any]? {

@@ -1,4 +1,5 @@
 import Foundation
+import NanoForge
 import NanoModels
 import NanoTensor
 
@@ -58,7 +59,7 @@ struct CoreBenchmark {
         let flops = 2 * Double(n) * Double(n) * Double(n)
         let repeats = max(5, min(200, Int(2e10 / flops)))
         var sink: Float = 0
-        let ms = BenchmarkOutput.medianMilliseconds(warmup: 2, repeats: repeats) {
+        let ms = Measurement.medianMilliseconds(repeats: repeats, warmup: 2) {
             sink += Tensor.matmul(a, b).scalars[0]
         }
         _ = sink
@@ -72,7 +73,7 @@ struct CoreBenchmark {
         let count = Self.batch * Self.length
         let inputs = (0..<count).map { _ in rng.nextInt(below: Self.decoder.vocabularySize) }
         let targets = (0..<count).map { _ in rng.nextInt(below: Self.decoder.vocabularySize) }
-        return BenchmarkOutput.medianMilliseconds(warmup: 3, repeats: 10) {
+        return Measurement.medianMilliseconds(repeats: 10, warmup: 3) {
             let tape = Tape()
             let logits = model(inputs, batch: Self.batch, length: Self.length, tape: tape)
             let loss = Loss.crossEntropy(logits, targets: targets, tape: tape)

@@ -1,5 +1,6 @@
 import Foundation
 import NanoCheckpoint
+import NanoForge
 import NanoModels
 import NanoTensor
 
@@ -35,7 +36,7 @@ struct MiniLMBenchmark {
                 forward(g)
                 times.append((ContinuousClock.now - start).seconds * 1000)
             }
-            return times.sorted()[times.count / 2]
+            return Measurement.median(times)
         }
         let b1 = medianMs(ids.prefix(Self.single).map { [$0] }, warmup: 3)
         let b32 = medianMs((0..<Self.batches).map { Array(ids[($0 * 32)..<($0 * 32 + 32)]) }, warmup: 1)
