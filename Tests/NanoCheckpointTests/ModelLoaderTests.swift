@@ -93,6 +93,20 @@ import TestSupport
     @Test func helpListsCommands() throws {
         let result = try CommandRunner.nanoforge(["--help"])
         #expect(result.status == 0)
-        for command in ["demo", "embed", "inspect", "bench"] { #expect(result.stdout.contains(command)) }
+        for command in ["compress", "eval", "compare", "demo", "embed", "inspect", "bench"] { #expect(result.stdout.contains(command)) }
+    }
+
+    @Test func compareRejectsAFolderWithoutReport() throws {
+        let result = try CommandRunner.nanoforge(["compare", "/nonexistent-run"])
+        #expect(result.status == 2)
+        #expect(result.stderr == "error: /nonexistent-run/report.json: no such file (is this a `nanoforge compress` output folder?)\n")
+    }
+
+    @Test func compressRejectsAnInvalidRecipe() throws {
+        let path = RepositoryPaths.fixture("recipes/invalid")
+        let files = try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasSuffix(".yaml") }.sorted()
+        let result = try CommandRunner.nanoforge(["compress", path + "/" + files[0]])
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix("error: ") && result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
     }
 }
