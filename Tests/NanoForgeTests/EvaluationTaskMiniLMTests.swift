@@ -12,12 +12,7 @@ import TestSupport
 /// ones a compressed run's report compares with).
 @Suite(.serialized) struct EvaluationTaskMiniLMTests {
     static func loadMiniLM() throws -> EvaluatedModel {
-        let folder = try RepositoryPaths.requireCached("models/all-MiniLM-L6-v2")
-        guard case .bert(let bert) = try ModelLoader.load(path: folder).model else {
-            throw EvaluationError.unsupported(task: "MiniLM baseline", model: "non-BERT", hint: "\(folder) should hold a BERT encoder")
-        }
-        let tokenizer = try WordPieceTokenizer(vocabularyFile: folder + "/vocab.txt")
-        return .sentenceEncoder(SentenceEncoder(tokenizer: tokenizer, encoder: bert))
+        .sentenceEncoder(try SentenceEncoder.load(path: try RepositoryPaths.requireCached("models/all-MiniLM-L6-v2")))
     }
 
     @Test func fidelityWithItselfIsOne() throws {

@@ -13,9 +13,7 @@ import TestSupport
 
     static func load() throws -> SentenceEncoder {
         _ = try RepositoryPaths.requireCached("models/all-MiniLM-L6-v2/model.safetensors")
-        let (model, _) = try ModelLoader.load(path: modelPath)
-        guard case .bert(let bert) = model else { throw PruningError.noLayers }
-        return SentenceEncoder(tokenizer: try WordPieceTokenizer(vocabularyFile: modelPath + "/vocab.txt"), encoder: bert)
+        return try SentenceEncoder.load(path: modelPath)
     }
 
     /// Calibration sentences (the first 32) and held-out evaluation sentences (the next `count`).

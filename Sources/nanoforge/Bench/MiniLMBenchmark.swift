@@ -17,7 +17,7 @@ struct MiniLMBenchmark {
     func run() throws -> [String: Any] {
         Parallel.workers = threads
         print("nanoforge bench minilm — \(threads) threads, \(model)")
-        let encoder = try SentenceEncoderLoader.load(model, maxLength: Self.maxLength)
+        let encoder = try SentenceEncoder.load(path: model, maxLength: Self.maxLength)
         guard let text = try? String(contentsOfFile: sentences, encoding: .utf8) else {
             throw CLIErrors.BadInput("\(sentences): cannot read (run `make setup`)")
         }

@@ -34,7 +34,7 @@ struct EmbedCommand: ParsableCommand {
 
     func run() throws {
         try CLIErrors.reporting {
-            let encoder = try SentenceEncoderLoader.load(model, maxLength: maxLength)
+            let encoder = try SentenceEncoder.load(path: model, maxLength: maxLength)
             guard let data = FileManager.default.contents(atPath: input), let text = String(data: data, encoding: .utf8) else {
                 throw CLIErrors.BadInput("\(input): cannot read as UTF-8 text")
             }
@@ -47,12 +47,5 @@ struct EmbedCommand: ParsableCommand {
             try SafetensorsWriter.write(store, to: output)
             print("wrote \(output): embeddings [\(embeddings.shape.map(String.init).joined(separator: ", "))]")
         }
-    }
-}
-
-/// Builds the sentence encoder for the CLI (the library's loader).
-enum SentenceEncoderLoader {
-    static func load(_ path: String, maxLength: Int) throws -> SentenceEncoder {
-        try SentenceEncoder.load(path: path, maxLength: maxLength)
     }
 }
