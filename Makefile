@@ -14,7 +14,7 @@ help:
 	@echo "make setup      install system libraries, Python interop packages and data (idempotent)"
 	@echo "make build      release build of the nanoforge CLI"
 	@echo "make test       build and run every test (release, -enable-testing)"
-	@echo "make demo       run the bundled demo end to end"
+	@echo "make demo       compress the bundled digits classifier (Recipes/quickstart.yaml) and print the report"
 	@echo "make bench      benchmarks against numpy and PyTorch CPU -> bench/results/core.json"
 	@echo "make clean      remove .build/;  make distclean  also .cache/ and .venv-bench/"
 
@@ -30,8 +30,10 @@ test: setup
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
 	$(SWIFT) test $(TEST_FLAGS) --skip-build
 
+# The main job on the bundled default: compress the digits classifier by Recipes/quickstart.yaml.
 demo: build
-	$(NANOFORGE) demo
+	$(NANOFORGE) compress Recipes/quickstart.yaml
+	@echo "report: out/quickstart/report.html (also report.md, report.json); model: out/quickstart/"
 
 bench:
 	@scripts/setup.sh --bench

@@ -82,6 +82,24 @@ import NanoTensor
         #expect(gptqError < rtnError * ratio, "GPTQ \(gptqError) RTN \(rtnError)")
     }
 
+    /// A 2:4-pruned weight keeps exactly its zeros through GPTQ, symmetric and asymmetric, with
+    /// and without act-order.
+    @Test func prunedWeightsStayZero() throws {
+        var rng = RandomGenerator(seed: 12)
+        var w = rng.normal(shape: [32, 64])
+        for i in stride(from: 0, to: w.count, by: 4) { w.scalars[i] = 0; w.scalars[i + 2] = 0 }
+        let x = correlatedInputs(rows: 256, columns: 64, rank: 24, seed: 13)
+        var accumulator = HessianAccumulator(columns: 64)
+        try accumulator.add(x)
+        for (symmetric, actOrder) in [(true, false), (false, false), (true, true), (false, true)] {
+            let scheme = QuantizationScheme(bits: 4, symmetric: symmetric, granularity: .group(16))
+            let dq = try GPTQ.quantize(w, hessian: accumulator, configuration: .init(scheme: scheme, activationOrder: actOrder)).dequantized()
+            let zeros = dq.scalars.indices.filter { dq.scalars[$0] == 0 }
+            #expect(Set(zeros).isSuperset(of: Set(w.scalars.indices.filter { w.scalars[$0] == 0 })),
+                    "symmetric \(symmetric) act-order \(actOrder): a pruned weight became non-zero")
+        }
+    }
+
     @Test func deadInputsGiveZeroColumnsAndFiniteCodes() throws {
         var rng = RandomGenerator(seed: 8)
         let w = rng.normal(shape: [16, 32])

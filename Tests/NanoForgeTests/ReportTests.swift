@@ -42,9 +42,9 @@ import TestSupport
         let layers = json?["layers"] as? [[String: Any]] ?? []
         for layer in layers {
             #expect(Set(layer.keys) == ["name", "kind", "shape", "bits", "group_size", "sparsity", "relative_weight_error",
-                                        "relative_output_error"])
+                                        "relative_output_error", "activation_bits"])
         }
-        #expect(StageReport.jsonKeys.count == 10 && LayerReport.jsonKeys.count == 8)
+        #expect(StageReport.jsonKeys.count == 10 && LayerReport.jsonKeys.count == 9)
     }
 
     @Test func bitsPerWeightDefaultsToSizeOverParameters() {

@@ -36,6 +36,14 @@ public enum EvaluationData {
         try records(path, limit: limit) { line, _ in line }
     }
 
+    /// One model input a line: the line itself, or the last field of a TSV record (so a
+    /// `label<TAB>text` file serves as calibration or fidelity data too).
+    public static func inputs(_ path: String, limit: Int? = nil) throws -> [String] {
+        try records(path, limit: limit) { line, _ in
+            line.split(separator: "\t", omittingEmptySubsequences: false).last.map(String.init) ?? line
+        }
+    }
+
     /// TSV `query<TAB>target`, exactly two non-empty fields a line.
     public static func pairs(_ path: String, limit: Int? = nil) throws -> [Pair] {
         try records(path, limit: limit) { line, number in

@@ -2,14 +2,15 @@ import NanoTensor
 
 /// `fidelity`: how closely the model under test reproduces the uncompressed model's outputs, as
 /// the mean and minimum row-wise cosine between their outputs on the same lines (embeddings for
-/// encoders, logits for classifiers and decoders; see `EvaluatedModel.outputs`).
+/// encoders, logits for classifiers and decoders; see `EvaluatedModel.outputs`). A line is one
+/// input, or a `label<TAB>input` record whose last field is the input.
 public enum FidelityEvaluation {
     public static func evaluate(_ model: EvaluatedModel, reference: EvaluatedModel, data: String, limit: Int?,
                                 batchSize: Int = 32) throws -> [MetricKey: Double] {
         guard model.kindName == reference.kindName else {
             throw EvaluationError.referenceMismatch(task: "fidelity", expected: "a \(reference.kindName)", found: "a \(model.kindName)")
         }
-        let lines = try EvaluationData.sentences(data, limit: limit)
+        let lines = try EvaluationData.inputs(data, limit: limit)
         let referenceOutputs = try reference.outputs(for: lines, file: data, batchSize: batchSize)
         return try compare(model.outputs(for: lines, file: data, batchSize: batchSize), referenceOutputs)
     }

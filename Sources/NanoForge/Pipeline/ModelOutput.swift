@@ -40,14 +40,15 @@ struct ModelOutput {
     }
 
     func writeFiles(into folder: String) throws {
-        let encoder = state.model.encoder
-        let config = ModelSpec.bert(encoder.configuration).nativeJSON.serialized
+        let config = state.model.spec.nativeJSON.serialized
         let metadata = ["nanoforge.config": config, "nanoforge.recipe": recipe.text, "nanoforge.version": NanoForgeVersion.string]
-        let dense = encoder.namedParameters.map { StoredTensor.encoding($0.variable.value, name: $0.name) }
+        let dense = state.model.container.namedParameters.map { StoredTensor.encoding($0.variable.value, name: $0.name) }
         try SafetensorsWriter.write(TensorStore(tensors: dense, metadata: metadata), to: folder + "/model.safetensors")
         try SafetensorsWriter.write(packedStore(metadata: metadata), to: folder + "/packed.safetensors")
         try AtomicFile.write(Data(config.utf8), to: folder + "/config.json")
-        try AtomicFile.write(Data((state.model.tokenizer.vocabulary.joined(separator: "\n") + "\n").utf8), to: folder + "/vocab.txt")
+        if case .sentenceEncoder(let encoder) = state.model {
+            try AtomicFile.write(Data((encoder.tokenizer.vocabulary.joined(separator: "\n") + "\n").utf8), to: folder + "/vocab.txt")
+        }
         try AtomicFile.write(Data(recipe.text.utf8), to: folder + "/recipe.yaml")
         _ = try report.write(to: folder)
     }
@@ -55,7 +56,7 @@ struct ModelOutput {
     func packedStore(metadata: [String: String]) -> TensorStore {
         var meta = metadata
         var tensors: [StoredTensor] = []
-        for (name, variable) in state.model.encoder.namedParameters {
+        for (name, variable) in state.model.container.namedParameters {
             let layer = name.hasSuffix(".weight") ? String(name.dropLast(".weight".count)) : name
             guard let q = state.quantized[layer] else {
                 tensors.append(StoredTensor.encoding(variable.value, name: name))

@@ -24,11 +24,12 @@ public struct Pipeline {
         try checkFiles()
         let start = ContinuousClock.now
         progress("loading \(recipe.modelPath)")
-        let reference = try SentenceEncoder.load(path: recipe.modelPath)
-        let state = CompressionState(model: try SentenceEncoder.load(path: recipe.modelPath))
-        let calibration = try recipe.calibration.map { try EvaluationData.sentences($0.path, limit: $0.samples) } ?? []
+        let reference = try EvaluatedModel.load(path: recipe.modelPath, recipe: recipe.file)
+        let state = CompressionState(model: try EvaluatedModel.load(path: recipe.modelPath, recipe: recipe.file))
+        let calibration = try recipe.calibration.map { try EvaluationData.inputs($0.path, limit: $0.samples) } ?? []
         let timing = try latencyInputs(calibration)
-        var stages = [try measure(state, reference: .sentenceEncoder(reference), name: "baseline", pass: nil, seconds: 0, timing: timing)]
+        var evaluation = StageEvaluation(tasks: tasks, reference: reference, timing: timing, log: progress)
+        var stages = [try evaluation.measure(state, name: "baseline", pass: nil, seconds: 0)]
         let runner = StageRunner(recipe: recipe, calibration: calibration, log: progress)
         for (index, stage) in recipe.stages.enumerated() {
             progress("stage \(index + 1)/\(recipe.stages.count): \(stage.kind.rawValue)")
@@ -36,10 +37,13 @@ public struct Pipeline {
             let summary = try runner.run(stage, index: index, on: state)
             let seconds = Self.seconds(since: stageStart)
             progress("stage \(index + 1)/\(recipe.stages.count): \(summary) (\(String(format: "%.1f", seconds)) s)")
-            stages.append(try measure(state, reference: .sentenceEncoder(reference), name: "\(index + 1):\(stage.kind.rawValue)",
-                                      pass: stage.kind.rawValue, seconds: seconds, timing: timing))
+            stages.append(try evaluation.measure(state, name: "\(index + 1):\(stage.kind.rawValue)", pass: stage.kind.rawValue,
+                                                 seconds: seconds))
         }
-        let report = CompressionReport(recipe: recipe.name, model: recipe.modelPath, stages: stages, layers: layerReports(state))
+        let outputErrors = try calibration.isEmpty ? [:] : LayerOutputError.measure(state, reference: reference,
+            calibration: CalibrationData(inputs: calibration, model: state.model, file: recipe.calibration?.path ?? ""))
+        let report = CompressionReport(recipe: recipe.name, model: recipe.modelPath, stages: stages,
+                                       layers: layerReports(state, outputErrors: outputErrors))
         try ModelOutput(recipe: recipe, state: state, report: report).write(to: outputDirectory ?? recipe.output.directory)
         progress("done in \(String(format: "%.1f", Self.seconds(since: start))) s")
         return report
@@ -87,31 +91,21 @@ public struct Pipeline {
         }
     }
 
+    /// Inputs timed for the latency figures: the first calibration inputs, else the first lines
+    /// of a fidelity file.
     func latencyInputs(_ calibration: [String]) throws -> [String] {
         if calibration.count >= Self.latencySentences { return Array(calibration.prefix(Self.latencySentences)) }
         for e in recipe.evaluation {
-            if e.task == .fidelity, let data = e.data { return try EvaluationData.sentences(data, limit: Self.latencySentences) }
+            if e.task == .fidelity, let data = e.data { return try EvaluationData.inputs(data, limit: Self.latencySentences) }
         }
-        return calibration.isEmpty ? ["The quick brown fox jumps over the lazy dog."] : calibration
+        guard !calibration.isEmpty else {
+            throw PipelineError.missingFile(recipe: recipe.file, field: "data.calibration or a fidelity evaluation",
+                                            path: "(none given: latency needs example inputs)")
+        }
+        return calibration
     }
 
-    func measure(_ state: CompressionState, reference: EvaluatedModel, name: String, pass: String?, seconds: Double,
-                 timing: [String]) throws -> StageReport {
-        progress("measuring \(name)")
-        var metrics: [String: Double] = [:]
-        let model = EvaluatedModel.sentenceEncoder(state.model)
-        for task in tasks {
-            for (k, v) in try task.evaluate(model, reference: reference) { metrics[k] = v }
-        }
-        let encoder = state.model
-        let batch1 = Measurement.medianMilliseconds(repeats: 5, warmup: 1) { _ = encoder.encode([timing[0]], batchSize: 1) }
-        let batch32 = Measurement.medianMilliseconds(repeats: 3, warmup: 1) { _ = encoder.encode(Array(timing.prefix(32)), batchSize: 32) }
-        return StageReport(name: name, pass: pass, metrics: metrics, sizeBytes: state.sizeBytes, parameters: state.parameterCount,
-                           sparsity: state.linearSparsity, latencyMs: .init(batch1: batch1, batch32: batch32),
-                           peakMemoryBytes: Measurement.peakMemoryBytes(), seconds: seconds)
-    }
-
-    func layerReports(_ state: CompressionState) -> [LayerReport] {
+    func layerReports(_ state: CompressionState, outputErrors: [String: Double]) -> [LayerReport] {
         state.linearLayers.map { name, layer in
             let w = layer.weight.value
             let zeros = w.scalars.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
@@ -120,7 +114,8 @@ public struct Pipeline {
             if case .group(let size)? = q?.scheme.granularity { groupSize = size }
             return LayerReport(name: name, kind: "Linear", shape: w.shape, bits: q?.scheme.bits, groupSize: groupSize,
                                sparsity: w.count > 0 ? Double(zeros) / Double(w.count) : 0,
-                               relativeWeightError: state.weightErrors[name], relativeOutputError: nil)
+                               relativeWeightError: state.weightErrors[name], relativeOutputError: outputErrors[name],
+                               activationBits: state.activationQuantization[name]?.bits)
         }
     }
 }

@@ -6,6 +6,7 @@ import NanoTensor
 /// selection goes through the stage's `LayerSelector`.
 struct StageRunner {
     let recipe: Recipe
+    /// Calibration inputs (one per line of the recipe's calibration file).
     let calibration: [String]
     let log: (String) -> Void
 
@@ -27,8 +28,13 @@ struct StageRunner {
         return layers
     }
 
-    func calibrationData(_ state: CompressionState) -> CalibrationData {
-        CalibrationData(sentences: calibration, encoder: state.model)
+    /// The calibration inputs batched for the current model (rebuilt per stage: an earlier stage
+    /// may have changed the tokenizer).
+    func calibrationData(_ state: CompressionState, _ label: String) throws -> CalibrationData {
+        guard !calibration.isEmpty else {
+            throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: "this pass needs calibration data: set data.calibration")
+        }
+        return try CalibrationData(inputs: calibration, model: state.model, file: recipe.calibration?.path ?? "data.calibration")
     }
 
     // MARK: quantize
@@ -42,25 +48,18 @@ struct StageRunner {
         case .group(let size): granularity = .group(size)
         }
         let scheme = QuantizationScheme(bits: o.bits, symmetric: o.symmetric, granularity: granularity)
-        let observer: Observer
-        switch o.observer {
-        case .minmax: observer = .minmax
-        case .mse: observer = .mse
-        case .percentile(let p): observer = .percentile(p)
-        }
+        let observer = Self.observer(o.observer)
         let scaleFormat: ScaleFormat = o.scaleFormat == .f16 ? .float16 : .float32
         var hessians: [String: HessianAccumulator] = [:]
         if let settings = o.gptq {
             // Hessians from the inputs the calibration sentences give each selected layer.
             let names = Set(layers.map(\.name))
             var failure: Error?
-            for batch in calibrationData(state).batches {
-                BertCalibration.forEachLinearInput(state.model.encoder, ids: batch.ids, attentionMask: batch.attentionMask) { name, input, rowMask in
-                    guard names.contains(name), failure == nil else { return }
-                    do {
-                        try hessians[name, default: HessianAccumulator(columns: input.shape[1])].add(CalibrationData.realRows(input, rowMask))
-                    } catch { failure = error }
-                }
+            try calibrationData(state, label).forEachLinearInput(state.model) { name, input, rowMask in
+                guard names.contains(name), failure == nil else { return }
+                do {
+                    try hessians[name, default: HessianAccumulator(columns: input.shape[1])].add(CalibrationData.realRows(input, rowMask))
+                } catch { failure = error }
             }
             if let failure { throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: "\(failure)") }
             log("\(label): Hessians from \(calibration.count) calibration sentences (damping \(settings.damping), block \(settings.blockSize), act_order \(settings.actOrder))")
@@ -85,7 +84,43 @@ struct StageRunner {
             state.quantized[name] = q
             if (i + 1) % 12 == 0 || i + 1 == layers.count { log("\(label): \(i + 1)/\(layers.count) layers") }
         }
-        return "\(o.method.rawValue) \(scheme) on \(layers.count) layers"
+        var summary = "\(o.method.rawValue) \(scheme) on \(layers.count) layers"
+        if let settings = o.activations {
+            try quantizeActivations(settings, layers: layers, label, state)
+            summary += ", int\(settings.bits) activations (\(settings.observer))"
+        }
+        return summary
+    }
+
+    /// Static activation quantization: one observer per selected layer over the calibration
+    /// inputs (with the weights already quantized), then the fake quantization installed.
+    func quantizeActivations(_ settings: QuantizeOptions.Activations, layers: [(name: String, layer: Linear)],
+                             _ label: String, _ state: CompressionState) throws {
+        var observers: [String: ActivationObserver] = [:]
+        for (name, _) in layers { observers[name] = try ActivationObserver(observer: Self.observer(settings.observer)) }
+        try calibrationData(state, label).forEachLinearInput(state.model) { name, input, rowMask in
+            guard observers[name] != nil else { return }
+            observers[name]!.observe(CalibrationData.realRows(input, rowMask))
+        }
+        for (name, layer) in layers {
+            guard let observer = observers[name], observer.sampleCount > 0 else {
+                throw PipelineError.stageFailed(recipe: recipe.file, stage: label + ".activations",
+                                                reason: "layer \(name) saw no calibration input (it is not on the forward path)")
+            }
+            let aq = ActivationQuantization(parameters: observer.parameters(bits: settings.bits, symmetric: settings.symmetric),
+                                            bits: settings.bits, symmetric: settings.symmetric)
+            aq.install(on: layer)
+            state.activationQuantization[name] = aq
+        }
+        log("\(label): int\(settings.bits) activation scales for \(layers.count) layers from \(calibration.count) calibration inputs")
+    }
+
+    static func observer(_ o: QuantizeOptions.Observer) -> Observer {
+        switch o {
+        case .minmax: return .minmax
+        case .mse: return .mse
+        case .percentile(let p): return .percentile(p)
+        }
     }
 
     static func relativeError(_ a: Tensor, _ b: Tensor) -> Double {
@@ -103,8 +138,7 @@ struct StageRunner {
         case .unstructured: pattern = .unstructured
         case .nOfM(let n, let m): pattern = .nOfM(n: n, m: m)
         }
-        let norms = o.method == .wanda
-            ? BertCalibration.inputNorms(state.model.encoder, batches: calibrationData(state).batches) : [:]
+        let norms = o.method == .wanda ? try calibrationData(state, label).inputNorms(state.model) : [:]
         let configuration = UnstructuredPruning.Configuration(
             method: o.method == .wanda ? .wanda : .magnitude, sparsity: o.pattern == .unstructured ? o.sparsity : nil,
             pattern: pattern, scope: o.scope == .global ? .global : .layer)
@@ -118,13 +152,28 @@ struct StageRunner {
     }
 
     func pruneStructured(_ o: StructuredPruneOptions, _ label: String, _ state: CompressionState) throws -> String {
-        let norms = o.method == .activation
-            ? BertCalibration.inputNorms(state.model.encoder, batches: calibrationData(state).batches) : [:]
+        let encoder = try state.model.sentenceEncoder(for: label, recipe: recipe.file).encoder
+        // A layer loses neurons when the selector takes its feed-forward projections, heads when
+        // it takes its attention projections.
+        func layers(_ suffixes: [String]) -> Set<Int> {
+            Set(encoder.layers.indices.filter { i in
+                suffixes.contains { o.selector.selects(name: "encoder.layer.\(i)." + $0, kind: .linear) }
+            })
+        }
+        let ffLayers = layers(["intermediate.dense", "output.dense"])
+        let headLayers = layers(["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"])
+        if (o.ffnRatio > 0 && ffLayers.isEmpty) || (o.headRatio > 0 && headLayers.isEmpty) {
+            throw PipelineError.noLayersSelected(recipe: recipe.file, stage: label)
+        }
+        let norms = o.method == .activation ? try calibrationData(state, label).inputNorms(state.model) : [:]
         let configuration = StructuredPruning.Configuration(feedForwardRatio: o.ffnRatio, headRatio: o.headRatio,
-                                                            importance: o.method == .activation ? .activation : .l2Norm)
+                                                            importance: o.method == .activation ? .activation : .l2Norm,
+                                                            global: o.scope == .global)
         do {
-            let report = try StructuredPruning(configuration).apply(to: state.model.encoder, inputNorms: norms)
-            return "removed \(report.parametersBefore - report.parametersAfter) parameters (\(report.parametersBefore) → \(report.parametersAfter))"
+            let report = try StructuredPruning(configuration).apply(to: encoder, inputNorms: norms,
+                                                                    feedForwardLayers: ffLayers, headLayers: headLayers)
+            let widths = report.layers.map { "\($0.neuronsAfter)/\($0.headsAfter)" }.joined(separator: " ")
+            return "removed \(report.parametersBefore - report.parametersAfter) parameters (\(report.parametersBefore) → \(report.parametersAfter)); neurons/heads per layer: \(widths)"
         } catch {
             throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: "\(error)")
         }
@@ -142,9 +191,10 @@ struct StageRunner {
         var options = VocabularyTrim.Options()
         options.keepSpecial = o.keepSpecial
         options.minCount = o.minCount
-        let before = state.model.tokenizer.vocabulary.count
-        let trim = VocabularyTrim(tokenizer: state.model.tokenizer, corpus: corpus, options: options)
-        state.model = try trim.apply(to: state.model)
+        let encoder = try state.model.sentenceEncoder(for: label, recipe: recipe.file)
+        let before = encoder.tokenizer.vocabulary.count
+        let trim = VocabularyTrim(tokenizer: encoder.tokenizer, corpus: corpus, options: options)
+        state.model = .sentenceEncoder(try trim.apply(to: encoder))
         return "kept \(trim.keptIds.count) of \(before) word pieces from \(corpus.count) lines"
     }
 }

@@ -25,14 +25,18 @@ public struct StructuredPruning: Sendable {
         case activation
     }
 
-    /// The pass's options: the fraction of neurons and of heads removed in every layer.
+    /// The pass's options: the fraction of neurons and of heads removed, in every selected layer
+    /// (`global == false`) or over all selected layers together (`global == true`: units compete
+    /// on raw importance across layers, each layer keeping at least one).
     public struct Configuration: Equatable, Sendable {
         public var feedForwardRatio: Double
         public var headRatio: Double
         public var importance: Importance
+        public var global: Bool
 
-        public init(feedForwardRatio: Double = 0, headRatio: Double = 0, importance: Importance = .l2Norm) {
+        public init(feedForwardRatio: Double = 0, headRatio: Double = 0, importance: Importance = .l2Norm, global: Bool = false) {
             self.feedForwardRatio = feedForwardRatio; self.headRatio = headRatio; self.importance = importance
+            self.global = global
         }
     }
 
@@ -61,30 +65,61 @@ public struct StructuredPruning: Sendable {
         self.configuration = configuration
     }
 
-    /// Prunes every layer of a BERT encoder in place and records the new sizes in its
-    /// configuration (`layerIntermediateWidths`, `layerHeads` when layers differ), so the saved
-    /// config loads back. `inputNorms` is keyed by Linear layer name, as `BertCalibration` gives.
+    /// Prunes a BERT encoder in place and records the new sizes in its configuration
+    /// (`layerIntermediateWidths`, `layerHeads` when layers differ), so the saved config loads
+    /// back. `inputNorms` is keyed by Linear layer name, as `BertCalibration` gives.
+    /// `feedForwardLayers` / `headLayers` restrict which layers lose neurons / heads (nil: all).
     @discardableResult
-    public func apply(to model: BertEncoder, inputNorms: [String: [Float]] = [:]) throws -> Report {
+    public func apply(to model: BertEncoder, inputNorms: [String: [Float]] = [:],
+                      feedForwardLayers: Set<Int>? = nil, headLayers: Set<Int>? = nil) throws -> Report {
         let before = model.parameterCount
+        let all = Set(model.layers.indices)
+        let ffLayers = (feedForwardLayers ?? all).intersection(all), attnLayers = (headLayers ?? all).intersection(all)
+        var neuronScores: [Int: [Float]] = [:], headScores: [Int: [Float]] = [:]
+        for (i, layer) in model.layers.enumerated() {
+            let p = "encoder.layer.\(i)."
+            if ffLayers.contains(i) {
+                neuronScores[i] = Self.neuronImportance(layer.feedForward, intermediateNorms: try norms(inputNorms, p + "output.dense"))
+            }
+            if attnLayers.contains(i) {
+                headScores[i] = try Self.headImportance(layer.attention, contextNorms: try norms(inputNorms, p + "attention.output.dense"),
+                                                        layer: p + "attention")
+            }
+        }
+        let keptNeurons = kept(neuronScores, ratio: configuration.feedForwardRatio)
+        let keptHeads = kept(headScores, ratio: configuration.headRatio)
         var changes: [LayerChange] = []
         for (i, layer) in model.layers.enumerated() {
             let p = "encoder.layer.\(i)."
-            let ffNorms = try norms(inputNorms, p + "output.dense")
-            let headNorms = try norms(inputNorms, p + "attention.output.dense")
             let (neuronsBefore, headsBefore) = (layer.feedForward.hiddenWidth, layer.attention.heads)
-            let keptNeurons = Self.keptIndices(importance: Self.neuronImportance(layer.feedForward, intermediateNorms: ffNorms),
-                                               ratio: configuration.feedForwardRatio)
-            let keptHeads = Self.keptIndices(importance: try Self.headImportance(layer.attention, contextNorms: headNorms, layer: p + "attention"),
-                                             ratio: configuration.headRatio)
-            Self.keepNeurons(layer.feedForward, keptNeurons)
-            try Self.keepHeads(layer.attention, keptHeads, layer: p + "attention")
-            changes.append(LayerChange(name: "encoder.layer.\(i)", neuronsBefore: neuronsBefore, neuronsAfter: keptNeurons.count,
-                                       headsBefore: headsBefore, headsAfter: keptHeads.count,
-                                       keptNeurons: keptNeurons, keptHeads: keptHeads))
+            let neurons = keptNeurons[i] ?? Array(0..<neuronsBefore), heads = keptHeads[i] ?? Array(0..<headsBefore)
+            if neurons.count < neuronsBefore { Self.keepNeurons(layer.feedForward, neurons) }
+            if heads.count < headsBefore { try Self.keepHeads(layer.attention, heads, layer: p + "attention") }
+            changes.append(LayerChange(name: "encoder.layer.\(i)", neuronsBefore: neuronsBefore, neuronsAfter: neurons.count,
+                                       headsBefore: headsBefore, headsAfter: heads.count, keptNeurons: neurons, keptHeads: heads))
         }
         model.recordLayerSizes()
         return Report(layers: changes, parametersBefore: before, parametersAfter: model.parameterCount)
+    }
+
+    /// Kept indices per layer: `ratio` of each layer's units, or of all layers' units together.
+    func kept(_ scores: [Int: [Float]], ratio: Double) -> [Int: [Int]] {
+        guard ratio > 0 else { return [:] }
+        guard configuration.global else { return scores.mapValues { Self.keptIndices(importance: $0, ratio: ratio) } }
+        // Global: remove the lowest round(ratio · total) units over all layers (ties by layer,
+        // then index), but never a layer's last unit.
+        let units = scores.keys.sorted().flatMap { layer in scores[layer]!.indices.map { (layer, $0, scores[layer]![$0]) } }
+        var remaining = scores.mapValues(\.count)
+        var removed = Set<[Int]>()
+        let target = MaskSelection.pruneCount(sparsity: ratio, of: units.count)
+        for unit in units.sorted(by: { ($0.2, $0.0, $0.1) < ($1.2, $1.0, $1.1) }) where removed.count < target {
+            guard remaining[unit.0]! > 1 else { continue }
+            remaining[unit.0]! -= 1
+            removed.insert([unit.0, unit.1])
+        }
+        var result: [Int: [Int]] = [:]
+        for (layer, s) in scores { result[layer] = s.indices.filter { !removed.contains([layer, $0]) } }
+        return result
     }
 
     private func norms(_ all: [String: [Float]], _ name: String) throws -> [Float]? {

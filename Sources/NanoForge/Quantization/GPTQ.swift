@@ -20,6 +20,10 @@ import NanoTensor
 ///   group parameters are computed when the group's first column is reached, from its current
 ///   error-compensated values. The effective block size is rounded to a multiple of the group
 ///   size (or raised to it) so a group never straddles a block and those values are exact.
+/// Weights that are exactly zero on entry (pruned) stay exactly zero: their code is the slice's
+/// zero point and their whole value counts as rounding error, which the remaining columns
+/// compensate (SparseGPT's treatment of a fixed mask), so a prune-then-quantize recipe keeps its
+/// sparsity.
 /// Deviation: with `activationOrder` and groups, groups stay runs of consecutive *original*
 /// columns and their parameters are computed up front from the original weight (AutoGPTQ's
 /// `static_groups`), so the packed layout needs no per-column group index.
@@ -64,6 +68,7 @@ public enum GPTQ {
         }
         var h = try accumulator.hessian()
         var w = weight
+        let pruned = weight.scalars.map { $0 == 0 }
 
         // Dead inputs never contribute to the output: any code will do, so make them exactly 0.
         for i in 0..<columns where h[i * columns + i] == 0 {
@@ -122,7 +127,8 @@ public enum GPTQ {
                                     symmetric: scheme.symmetric, scaleFormat: c.scaleFormat)
                             }
                             let value = row[i]
-                            let code = QuantizationNumerics.quantize(value, params[s], qmin: qmin, qmax: qmax)
+                            let code = pruned[r * columns + column]
+                                ? params[s].zeroPoint : QuantizationNumerics.quantize(value, params[s], qmin: qmin, qmax: qmax)
                             q[r * columns + column] = code
                             let delta = (value - QuantizationNumerics.dequantize(code, params[s])) / uBase[i * columns + i]
                             err[i - i1] = delta

@@ -33,7 +33,7 @@ public enum PassRegistry {
                        availability: .available, fields: PruneOptions.fields,
                        decode: { .prune(try PruneOptions.decode($0)) }),
         PassDescriptor(kind: .pruneStructured,
-                       summary: "Removes whole feed-forward neurons and attention heads; tensors shrink and the config records the new sizes.",
+                       summary: "Removes whole feed-forward neurons and attention heads; tensors shrink and the config records the new sizes. A layer loses neurons when `targets`/`ignore` select its feed-forward projections (`intermediate.dense`, `output.dense`), heads when they select its attention projections. Sentence encoders only.",
                        availability: .available, fields: StructuredPruneOptions.fields,
                        decode: { .pruneStructured(try StructuredPruneOptions.decode($0)) }),
         PassDescriptor(kind: .trimVocabulary,

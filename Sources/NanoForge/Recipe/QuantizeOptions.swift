@@ -37,6 +37,8 @@ public struct QuantizeOptions: Equatable {
         /// Always 8: activations are int8.
         public var bits: Int = 8
         public var observer: Observer = .minmax
+        /// Asymmetric by default: inputs after GELU or ReLU are mostly positive.
+        public var symmetric = false
     }
 
     public var method: Method = .rtn
@@ -70,8 +72,8 @@ public struct QuantizeOptions: Equatable {
         RecipeField("block_size", "integer", default: "128", allowed: "≥ 1", "GPTQ only: columns per block of lazy updates."),
         RecipeField("act_order", "boolean", default: "false", allowed: "true | false",
                     "GPTQ only: quantize columns in order of decreasing activation energy."),
-        RecipeField("activations", "mapping", allowed: "{bits: 8, observer, percentile}",
-                    "Static int8 quantization of Linear inputs, calibrated with the given observer (default minmax); simulated in evaluation."),
+        RecipeField("activations", "mapping", allowed: "{bits: 8, observer, percentile, symmetric}",
+                    "Static int8 quantization of each selected Linear layer's input: one scale and zero point per layer from the calibration data, by the given observer (default minmax; `symmetric` default false). Simulated in evaluation (fake quantization) and saved with the model."),
         RecipeField("scale_format", "string", default: "f32", allowed: RecipeField.choices(ScaleFormat.self), "Storage type of scales."),
     ] + SelectionFields.fields(defaultTargets: ["Linear"])
 
@@ -100,9 +102,10 @@ public struct QuantizeOptions: Equatable {
         }
 
         if let activations = map.optional("activations") {
-            let sub = try activations.mapping(keys: ["bits", "observer", "percentile"])
+            let sub = try activations.mapping(keys: ["bits", "observer", "percentile", "symmetric"])
             var settings = Activations()
             settings.bits = try sub.optional("bits", default: 8) { try $0.int(8...8) }
+            settings.symmetric = try sub.optional("symmetric", default: false) { try $0.bool() }
             settings.observer = try decodeObserver(sub, observerKey: "observer")
             options.activations = settings
         }

@@ -15,13 +15,18 @@ public struct LayerReport: Codable, Equatable, Sendable {
     public var sparsity: Double
     /// ‖W − Ŵ‖ / ‖W‖ (Frobenius) between the original and the compressed weight.
     public var relativeWeightError: Double?
-    /// ‖XWᵀ − XŴᵀ‖ / ‖XWᵀ‖ on calibration inputs, when they were available.
+    /// ‖Y − Ŷ‖ / ‖Y‖ with Y the original layer's outputs and Ŷ the compressed layer's (input
+    /// quantization included), both on the inputs the compressed model gives the layer on the
+    /// calibration data; `nil` without calibration data or when the shape changed.
     public var relativeOutputError: Double?
+    /// Bits of the static input (activation) quantization; `nil` when inputs stay floating point.
+    public var activationBits: Int?
 
     public init(name: String, kind: String, shape: [Int], bits: Int? = nil, groupSize: Int? = nil, sparsity: Double = 0,
-                relativeWeightError: Double? = nil, relativeOutputError: Double? = nil) {
+                relativeWeightError: Double? = nil, relativeOutputError: Double? = nil, activationBits: Int? = nil) {
         self.name = name; self.kind = kind; self.shape = shape; self.bits = bits; self.groupSize = groupSize
         self.sparsity = sparsity; self.relativeWeightError = relativeWeightError; self.relativeOutputError = relativeOutputError
+        self.activationBits = activationBits
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -30,6 +35,7 @@ public struct LayerReport: Codable, Equatable, Sendable {
         case sparsity
         case relativeWeightError = "relative_weight_error"
         case relativeOutputError = "relative_output_error"
+        case activationBits = "activation_bits"
     }
 
     /// The JSON keys of a layer object, in the order.
@@ -45,5 +51,6 @@ public struct LayerReport: Codable, Equatable, Sendable {
         try c.encode(sparsity, forKey: .sparsity)
         try c.encode(relativeWeightError, forKey: .relativeWeightError)
         try c.encode(relativeOutputError, forKey: .relativeOutputError)
+        try c.encode(activationBits, forKey: .activationBits)
     }
 }

@@ -5,6 +5,13 @@ public final class Linear: ParameterContainer {
     public let weight: Variable
     public let bias: Variable?
 
+    /// Sees every input before the product, as [rows, in]: calibration (GPTQ Hessians, Wanda
+    /// norms, activation observers) reads a model's Linear inputs through its ordinary forward pass.
+    public var inputObserver: ((Tensor) -> Void)?
+    /// Replaces the input by a transformed one before the product (simulated activation
+    /// quantization). On a recording tape the gradient passes straight through (STE).
+    public var inputTransform: ((Tensor) -> Tensor)?
+
     public var inFeatures: Int { weight.shape[1] }
     public var outFeatures: Int { weight.shape[0] }
 
@@ -28,7 +35,12 @@ public final class Linear: ParameterContainer {
 
     /// x: [..., in] → [..., out]
     public func callAsFunction(_ x: Variable, tape: Tape) -> Variable {
-        tape.linear(x, weight: weight, bias: bias)
+        guard inputObserver != nil || inputTransform != nil else { return tape.linear(x, weight: weight, bias: bias) }
+        inputObserver?(x.value.reshaped([x.value.count / Swift.max(inFeatures, 1), inFeatures]))
+        guard let transform = inputTransform else { return tape.linear(x, weight: weight, bias: bias) }
+        let shape = x.shape
+        let transformed = tape.record(transform(x.value).reshaped(shape), inputs: [x]) { g, _ in [g] }
+        return tape.linear(transformed, weight: weight, bias: bias)
     }
 
     public func visitParameters(prefix: String, _ visit: (String, Variable) -> Void) {

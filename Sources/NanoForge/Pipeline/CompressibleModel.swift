@@ -1,0 +1,55 @@
+import Foundation
+import NanoCheckpoint
+import NanoModels
+
+/// What the pipeline needs of a model, whatever its family: its parameters, its Linear layers and
+/// the spec to save it with. The pipeline compresses sentence encoders and classifiers; decoders
+/// are evaluated (perplexity) but need a character vocabulary file before a recipe can load them.
+extension EvaluatedModel {
+    public var container: ParameterContainer {
+        switch self {
+        case .sentenceEncoder(let e): return e.encoder
+        case .classifier(let c): return c
+        case .decoder(let d, _): return d
+        }
+    }
+
+    /// Every Linear layer with its checkpoint name, in model order.
+    public var linearLayers: [(name: String, layer: Linear)] {
+        switch self {
+        case .sentenceEncoder(let e): return NanoForge.linearLayers(of: e.encoder)
+        case .classifier(let c): return NanoForge.linearLayers(of: .mlp(c))
+        case .decoder(let d, _): return NanoForge.linearLayers(of: d)
+        }
+    }
+
+    /// The spec the saved config records (pruned layer sizes included).
+    public var spec: ModelSpec {
+        switch self {
+        case .sentenceEncoder(let e): return .bert(e.encoder.configuration)
+        case .classifier(let c): return .mlp(c.configuration)
+        case .decoder(let d, _): return .decoder(d.configuration)
+        }
+    }
+
+    /// The sentence encoder, or an error naming `stage` for passes that only apply to one.
+    func sentenceEncoder(for stage: String, recipe: String) throws -> SentenceEncoder {
+        guard case .sentenceEncoder(let e) = self else {
+            throw PipelineError.stageFailed(recipe: recipe, stage: stage, reason: "this pass needs a BERT-style sentence encoder, the model is a \(kindName)")
+        }
+        return e
+    }
+
+    /// Loads a model a recipe names: a BERT-style encoder with its `vocab.txt` becomes a sentence
+    /// encoder, an MLP a classifier.
+    public static func load(path: String, recipe: String) throws -> EvaluatedModel {
+        let (model, _) = try ModelLoader.load(path: path)
+        switch model {
+        case .bert: return .sentenceEncoder(try SentenceEncoder.load(path: path))
+        case .mlp(let m): return .classifier(m)
+        case .decoder:
+            throw PipelineError.unsupportedModel(recipe: recipe, architecture: model.spec.architectureName,
+                                                 reason: "decoders need their character vocabulary, which checkpoints do not carry yet")
+        }
+    }
+}

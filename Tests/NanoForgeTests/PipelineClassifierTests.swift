@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+import NanoCheckpoint
+@testable import NanoForge
+import NanoModels
+import NanoTensor
+import TestSupport
+
+/// The pipeline on the bundled digits classifier (Recipes/quickstart.yaml's model), and the
+/// options that act on layer subsets: `prune_structured` targets and static activations.
+@Suite struct PipelineClassifierTests {
+    static let fixture = RepositoryPaths.fixture("models/digits-mlp")
+
+    static func recipe(_ dir: String, stages: String, evaluation: String? = nil) -> String {
+        """
+        name: digits
+        model: { path: \(fixture) }
+        data:
+          calibration: { path: \(fixture)/calibration.tsv, samples: 128 }
+        evaluation:
+        \(evaluation ?? """
+          - { task: classification, train: \(fixture)/calibration.tsv, test: \(fixture)/test.tsv }
+          - { task: fidelity, data: \(fixture)/test.tsv }
+        """)
+        stages:
+        \(stages)
+        output: { dir: \(dir)/out }
+        """
+    }
+
+    /// Wanda then GPTQ int4 with int8 activations: the classifier keeps its accuracy within two
+    /// points, the pruned zeros survive quantization, and every layer reports its output error.
+    @Test func pruneThenQuantizeKeepsAccuracyAndSparsity() throws {
+        try withTemporaryDirectory { dir in
+            let yaml = Self.recipe(dir, stages: """
+              - prune: { method: wanda, sparsity: 0.5 }
+              - quantize: { method: gptq, bits: 4, group_size: 32, activations: { bits: 8, observer: mse } }
+            """)
+            let report = try Pipeline(recipe: try Recipe(yaml: yaml, file: "digits.yaml")).run()
+            let (base, pruned, quantized) = (report.stages[0], report.stages[1], report.stages[2])
+            print("digits: accuracy \(base.metrics["accuracy"]!) → \(pruned.metrics["accuracy"]!) → \(quantized.metrics["accuracy"]!), size \(base.sizeBytes) → \(quantized.sizeBytes)")
+            #expect(base.metrics["accuracy"]! > 0.95)
+            #expect(quantized.metrics["accuracy"]! > base.metrics["accuracy"]! - 0.02)
+            #expect(abs(pruned.sparsity - 0.5) < 1e-9)
+            // Every pruned zero survives; a few kept weights may round to 0 as well.
+            #expect(quantized.sparsity >= 0.5 && quantized.sparsity < 0.52, "GPTQ must keep the pruned zeros: \(quantized.sparsity)")
+            #expect(quantized.sizeBytes * 5 < base.sizeBytes)
+            for layer in report.layers {
+                #expect(layer.bits == 4 && layer.activationBits == 8)
+                let error = try #require(layer.relativeOutputError)
+                #expect(error > 0 && error < 0.5, "\(layer.name): \(error)")
+            }
+            #expect(FileManager.default.fileExists(atPath: dir + "/out/config.json"))
+            #expect(!FileManager.default.fileExists(atPath: dir + "/out/vocab.txt"))
+        }
+    }
+
+    /// Activation quantization changes the outputs (it is really applied), by less than 8-bit
+    /// weights would suggest is reasonable, and only on the selected layers.
+    @Test func activationQuantizationIsSimulatedOnSelectedLayers() throws {
+        try withTemporaryDirectory { dir in
+            let weightsOnly = try Pipeline(recipe: try Recipe(yaml: Self.recipe(dir, stages: "  - quantize: { bits: 8 }"), file: "a.yaml")).run()
+            let yaml = Self.recipe(dir, stages: "  - quantize: { bits: 8, activations: { bits: 8 }, targets: [layers.1] }")
+            let both = try Pipeline(recipe: try Recipe(yaml: yaml, file: "b.yaml")).run()
+            let cosWeights = weightsOnly.stages[1].metrics["cosine_mean"]!, cosBoth = both.stages[1].metrics["cosine_mean"]!
+            print("digits int8: cosine weights only \(cosWeights), weights+activations on layers.1 \(cosBoth)")
+            #expect(cosBoth != cosWeights)
+            #expect(cosBoth > 0.99)
+            #expect(both.layers.map(\.activationBits) == [nil, 8])
+            #expect(both.layers.map(\.bits) == [nil, 8])
+        }
+    }
+
+    /// Structured pruning acts only on the layers its targets select; `scope: global` removes the
+    /// overall ratio with layers losing different amounts.
+    @Test func structuredPruningHonoursTargetsAndGlobalScope() throws {
+        try withTemporaryDirectory { dir in
+            try PipelineTests.makeFixture(dir)
+            let base = PipelineTests.recipe(dir, stages: "  - prune_structured: { ffn_ratio: 0.5, targets: [\"encoder.layer.1.*\"] }")
+            let report = try Pipeline(recipe: try Recipe(yaml: base, file: "tiny.yaml")).run()
+            let shapes = Dictionary(uniqueKeysWithValues: report.layers.map { ($0.name, $0.shape) })
+            #expect(shapes["encoder.layer.0.intermediate.dense"] == [64, 32])
+            #expect(shapes["encoder.layer.1.intermediate.dense"] == [32, 32])
+            #expect(shapes["encoder.layer.1.attention.self.query"] == [32, 32])
+
+            let global = PipelineTests.recipe(dir, stages: "  - prune_structured: { ffn_ratio: 0.5, scope: global }")
+            let globalReport = try Pipeline(recipe: try Recipe(yaml: global, file: "tiny.yaml")).run()
+            let widths = ["encoder.layer.0.intermediate.dense", "encoder.layer.1.intermediate.dense"].map { name in
+                globalReport.layers.first { $0.name == name }!.shape[0]
+            }
+            #expect(widths.reduce(0, +) == 64)
+            let loaded = try SentenceEncoder.load(path: dir + "/out")
+            #expect(loaded.encoder.layers.map(\.feedForward.hiddenWidth) == widths)
+        }
+    }
+
+    /// Passes that need a sentence encoder refuse a classifier with a message naming the stage.
+    @Test func encoderOnlyPassesRefuseAClassifier() throws {
+        try withTemporaryDirectory { dir in
+            let yaml = Self.recipe(dir, stages: "  - prune_structured: { ffn_ratio: 0.5 }")
+            #expect(throws: PipelineError.self) { try Pipeline(recipe: try Recipe(yaml: yaml, file: "digits.yaml")).run() }
+            do { try Pipeline(recipe: try Recipe(yaml: yaml, file: "digits.yaml")).run() } catch {
+                #expect("\(error)".contains("stages[0].prune_structured") && "\(error)".contains("classifier"))
+            }
+            #expect(!FileManager.default.fileExists(atPath: dir + "/out"))
+        }
+    }
+}
