@@ -15,7 +15,7 @@ help:
 	@echo "make build      release build of the nanoforge CLI"
 	@echo "make test       build and run every test (release, -enable-testing)"
 	@echo "make demo       compress the bundled digits classifier (Recipes/quickstart.yaml) and print the report"
-	@echo "make bench      benchmarks against numpy and PyTorch CPU -> bench/results/core.json"
+	@echo "make bench      benchmarks against numpy and PyTorch CPU, and RTN vs GPTQ on MiniLM -> bench/results/*.json"
 	@echo "make clean      remove .build/;  make distclean  also .cache/ and .venv-bench/"
 
 setup:
@@ -40,6 +40,7 @@ bench:
 	$(SWIFT) build $(TEST_FLAGS)
 	$(NANOFORGE) bench core
 	$(NANOFORGE) bench minilm
+	$(NANOFORGE) bench quantize
 
 clean:
 	rm -rf .build

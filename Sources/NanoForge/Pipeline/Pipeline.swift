@@ -9,6 +9,9 @@ import NanoTensor
 public struct Pipeline {
     public let recipe: Recipe
     public var progress: (String) -> Void
+    /// Called as each step starts: (steps done, all steps, what starts now). The steps are the
+    /// baseline measurement, then each stage and its measurement, then writing the output.
+    public var step: (_ done: Int, _ total: Int, _ name: String) -> Void = { _, _, _ in }
 
     public init(recipe: Recipe, progress: @escaping (String) -> Void = { _ in }) {
         self.recipe = recipe
@@ -29,22 +32,28 @@ public struct Pipeline {
         let calibration = try recipe.calibration.map { try EvaluationData.inputs($0.path, limit: $0.samples) } ?? []
         let timing = try latencyInputs(calibration)
         var evaluation = StageEvaluation(tasks: tasks, reference: reference, timing: timing, log: progress)
+        let steps = 2 * recipe.stages.count + 2
+        step(0, steps, "measuring baseline")
         var stages = [try evaluation.measure(state, name: "baseline", pass: nil, seconds: 0)]
         let runner = StageRunner(recipe: recipe, calibration: calibration, log: progress)
         for (index, stage) in recipe.stages.enumerated() {
             progress("stage \(index + 1)/\(recipe.stages.count): \(stage.kind.rawValue)")
+            step(1 + 2 * index, steps, "stage \(index + 1)/\(recipe.stages.count) \(stage.kind.rawValue)")
             let stageStart = ContinuousClock.now
             let summary = try runner.run(stage, index: index, on: state)
             let seconds = Self.seconds(since: stageStart)
             progress("stage \(index + 1)/\(recipe.stages.count): \(summary) (\(String(format: "%.1f", seconds)) s)")
+            step(2 + 2 * index, steps, "measuring stage \(index + 1)/\(recipe.stages.count) \(stage.kind.rawValue)")
             stages.append(try evaluation.measure(state, name: "\(index + 1):\(stage.kind.rawValue)", pass: stage.kind.rawValue,
                                                  seconds: seconds))
         }
+        step(steps - 1, steps, "per-layer errors and output")
         let outputErrors = try calibration.isEmpty ? [:] : LayerOutputError.measure(state, reference: reference,
             calibration: CalibrationData(inputs: calibration, model: state.model, file: recipe.calibration?.path ?? ""))
         let report = CompressionReport(recipe: recipe.name, model: recipe.modelPath, stages: stages,
                                        layers: layerReports(state, outputErrors: outputErrors))
         try ModelOutput(recipe: recipe, state: state, report: report).write(to: outputDirectory ?? recipe.output.directory)
+        step(steps, steps, "done")
         progress("done in \(String(format: "%.1f", Self.seconds(since: start))) s")
         return report
     }

@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Run a benchmark suite against its reference in the same run and write bench/results/SUITE.json.")
 
-    enum Suite: String, ExpressibleByArgument, CaseIterable { case core, minilm }
+    enum Suite: String, ExpressibleByArgument, CaseIterable { case core, minilm, quantize }
 
     @Argument(help: "The suite to run: \(Suite.allCases.map(\.rawValue).joined(separator: ", ")).")
     var suite: Suite
@@ -27,6 +27,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Sentences for the minilm suite, one per line.")
     var sentences = ".cache/data/pydoc-sentences.txt"
 
+    @Option(help: "Recipes for the quantize suite, run in this order in one process.")
+    var recipes = ["Recipes/minilm-int4-rtn.yaml", "Recipes/minilm-int4-gptq.yaml"]
+
     @Option(help: "Threads for the timed work (ours and the references).")
     var threads = 2
 
@@ -39,6 +42,11 @@ struct BenchCommand: ParsableCommand {
             try CLIErrors.reporting {
                 let result = try MiniLMBenchmark(model: model, sentences: sentences, torchPython: torchPython, threads: threads).run()
                 try BenchmarkOutput.write(result, to: output + "/minilm.json")
+            }
+        case .quantize:
+            try CLIErrors.reporting {
+                let result = try QuantizeBenchmark(recipes: recipes, threads: threads).run()
+                try BenchmarkOutput.write(result, to: output + "/quantize.json")
             }
         }
     }

@@ -22,13 +22,14 @@ struct CompressCommand: ParsableCommand {
         try CLIErrors.reporting {
             var recipe = try Recipe.load(contentsOf: self.recipe)
             if let seed { recipe.seed = seed }
-            let pipeline = Pipeline(recipe: recipe) { line in
-                FileHandle.standardError.write(Data("[\(Self.clock())] \(line)\n".utf8))
-            }
+            let bar = StepProgress()
+            var pipeline = Pipeline(recipe: recipe) { line in bar.log("[\(Self.clock())] \(line)") }
+            pipeline.step = { done, total, name in bar.update(done, total, name) }
             let report = try pipeline.run(outputDirectory: output)
+            bar.finish()
             let folder = output ?? recipe.output.directory
             print(MarkdownReport.render(report))
-            print("wrote \(folder)/ (model.safetensors, packed.safetensors, report.json, report.md, report.html)")
+            print("wrote \(folder)/ (model.safetensors, config.json, recipe.yaml, report.json, report.md, report.html)")
         }
     }
 

@@ -32,3 +32,32 @@ final class ProgressLine {
 
     private func write(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
 }
+
+/// Progress over a run's steps with log lines in between: on a terminal, a bar with the current
+/// step's name and an ETA (from the mean time per finished step) stays on the last line while
+/// log lines scroll above it; otherwise only the log lines are written, plain.
+final class StepProgress {
+    let isTerminal = isatty(STDERR_FILENO) != 0
+    let start = ContinuousClock.now
+    private var bar = ""
+
+    func log(_ line: String) {
+        guard isTerminal else { write(line + "\n"); return }
+        write("\r\u{1B}[K" + line + "\n" + bar)
+    }
+
+    func update(_ done: Int, _ total: Int, _ name: String) {
+        guard isTerminal else { return }
+        let elapsed = (ContinuousClock.now - start).seconds
+        let fraction = Double(done) / Double(max(total, 1))
+        let eta = done > 0 ? String(format: "ETA %.0f s", elapsed / Double(done) * Double(total - done)) : "ETA –"
+        let width = 24, filled = Int(fraction * Double(width))
+        bar = "[" + String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled) + "] "
+            + "\(done)/\(total) \(name)  \(String(format: "%.0f", elapsed)) s, \(eta)"
+        write("\r\u{1B}[K" + bar)
+    }
+
+    func finish() { if isTerminal { write("\r\u{1B}[K") } }
+
+    private func write(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
+}
