@@ -34,7 +34,8 @@ import TestSupport
         let logits = try #require(result.outputs["logits"]).tensor
         #expect(logits.shape == [batch, length, 40])
         let diff = ONNXComparison.maxAbsDifference(logits, expected)
-        #expect(diff < 1e-4, "logits max |Δ| \(diff) (largest logit \(expected.scalars.map(abs).max() ?? 0))")
+        // Measured 5.2e-8 (rotary) and 8.9e-8 (learned); logits are about 0.3 at most.
+        #expect(diff < 1e-6, "logits max |Δ| \(diff) (largest logit \(expected.scalars.map(abs).max() ?? 0))")
         #expect(result.ops.contains("com.microsoft::MatMulNBits") && result.ops.contains("DequantizeLinear"))
     }
 
@@ -69,7 +70,7 @@ import TestSupport
                                                    inputs: ["features": .float32(features)], outputs: ["logits"])
         let logits = try #require(result.outputs["logits"]).tensor
         let diff = ONNXComparison.maxAbsDifference(logits, expected)
-        #expect(diff < 1e-4, "logits max |Δ| \(diff)")
+        #expect(diff < 1e-6, "logits max |Δ| \(diff)")   // measured 3e-8 to 6e-8
         #expect(result.inputs == ["features"] && result.outputNames == ["logits"])
     }
 
@@ -90,6 +91,17 @@ import TestSupport
             #expect(decoded.metadata.map(\.key) == ["nanoforge.recipe", "nanoforge.source_sha256", "nanoforge.version", "nanoforge.metrics"])
             #expect(try FileManager.default.contentsOfDirectory(atPath: folder) == ["mlp.onnx"])   // no temporary left
         }
+    }
+
+    /// Past protobuf's 2 GB limit (lowered here) the export is refused with the size.
+    @Test func modelsPastTheSizeLimitAreRefused() throws {
+        var rng = RandomGenerator(seed: 6)
+        let mlp = MLPClassifier(MLPClassifier.Configuration(inputs: 16, hidden: [16], classes: 4), rng: &rng)
+        let source = ExportSource(model: .mlp(mlp), provenance: ONNXTinyModelTests.provenance)
+        let bytes = try ONNXExporter.serializedModel(source).count
+        #expect(throws: ONNXExportError.modelTooLarge(bytes: bytes)) { try ONNXExporter.serializedModel(source, limit: bytes) }
+        #expect(throws: ONNXExportError.modelTooLarge(bytes: (16 * 16 + 16 + 16 * 4 + 4) * 4)) { try ONNXExporter.serializedModel(source, limit: 1000) }
+        #expect(ONNXExportError.modelTooLarge(bytes: 3_000_000_000).description.contains("2 GB"))
     }
 
     @Test func weightFormsFollowTheScheme() throws {

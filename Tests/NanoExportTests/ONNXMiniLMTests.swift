@@ -64,7 +64,8 @@ import TestSupport
         let cosines = ONNXComparison.rowCosines(embeddings, expected)
         let worst = cosines.min() ?? 0
         print("ONNX MiniLM \(variant.rawValue): min cosine \(worst), mean \(cosines.reduce(0, +) / Double(cosines.count))")
-        #expect(worst >= 0.9999, "\(variant.rawValue): min cosine \(worst)")
+        // Measured min cosine ≥ 1 - 7e-13 for all four variants; the requirement is 0.9999.
+        #expect(worst >= 0.999999, "\(variant.rawValue): min cosine \(worst)")
         // With onnxruntime's default session (int8 activations in its fused QDQ kernel) for the record.
         let defaults = ONNXComparison.rowCosines(try #require(result.defaultOutputs["sentence_embedding"]).tensor, expected)
         print("ONNX MiniLM \(variant.rawValue), onnxruntime default session: min cosine \(defaults.min() ?? 0)")

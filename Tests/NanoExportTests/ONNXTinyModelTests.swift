@@ -63,9 +63,9 @@ import TestSupport
         let ortEmbeddings = try #require(result.outputs["sentence_embedding"]).tensor
         #expect(ortHidden.shape == [3, 9, bert.configuration.width])
         let diff = ONNXComparison.maxAbsDifference(ortHidden, hidden.value)
-        #expect(diff < 1e-4, "last_hidden_state max |Δ| \(diff)")   // measured ≈ 2e-6
+        #expect(diff < 5e-6, "last_hidden_state max |Δ| \(diff)")   // measured 4.8e-7 (both models)
         let cosines = ONNXComparison.rowCosines(ortEmbeddings, embeddings)
-        #expect(cosines.allSatisfy { $0 > 0.99999 }, "sentence_embedding cosines \(cosines)")
+        #expect(cosines.allSatisfy { $0 > 0.999999 }, "sentence_embedding cosines \(cosines)")   // measured > 1 - 1e-13
         return result
     }
 

@@ -24,13 +24,14 @@ public enum ONNXExporter {
         try AtomicFile.write(Data(bytes), to: path)
     }
 
-    /// The serialized ModelProto of `source`.
-    static func serializedModel(_ source: ExportSource) throws -> [UInt8] {
+    /// The serialized ModelProto of `source`; `limit` is the largest size allowed (tests lower it).
+    static func serializedModel(_ source: ExportSource, limit: Int = sizeLimit) throws -> [UInt8] {
         let model = try model(source)
+        // Checked before serializing, so a model far too large fails without building the bytes.
         let estimate = model.graph.initializers.reduce(0) { $0 + $1.rawData.count }
-        guard estimate < sizeLimit else { throw ONNXExportError.modelTooLarge(bytes: estimate) }
+        guard estimate < limit else { throw ONNXExportError.modelTooLarge(bytes: estimate) }
         let bytes = model.serialized()
-        guard bytes.count < sizeLimit else { throw ONNXExportError.modelTooLarge(bytes: bytes.count) }
+        guard bytes.count < limit else { throw ONNXExportError.modelTooLarge(bytes: bytes.count) }
         return bytes
     }
 

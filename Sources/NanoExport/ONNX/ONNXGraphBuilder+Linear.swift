@@ -4,8 +4,6 @@ import NanoTensor
 
 /// How one Linear layer's weight is stored in the graph.
 enum ONNXWeightForm: Equatable {
-    /// float32 initializer [in, out] feeding MatMul.
-    case float
     /// int8/uint8 codes [in, out] → DequantizeLinear (per output channel or per tensor) → MatMul.
     case dequantizeLinear
     /// com.microsoft MatMulNBits, 4-bit, with this block size.
@@ -52,7 +50,6 @@ extension ONNXGraphBuilder {
             case .floatFallback(let reason):
                 note("\(name): \(q.scheme) stored as dequantized float32 (\(reason))")
                 y = floatMatMul(x, w, name: name)
-            case .float: y = floatMatMul(x, w, name: name)
             }
         } else {
             y = floatMatMul(x, w, name: name)
