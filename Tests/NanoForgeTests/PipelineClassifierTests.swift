@@ -106,3 +106,35 @@ import TestSupport
         }
     }
 }
+
+/// `mixed_precision` on the digits classifier: the allocation meets the budget, the report
+/// carries the sensitivities, the frontier and measured points, and more bits cost less loss.
+@Suite struct MixedPrecisionPipelineTests {
+    @Test func averageBitsBudgetIsMetWithAMeasuredFrontier() throws {
+        try withTemporaryDirectory { dir in
+            let yaml = PipelineClassifierTests.recipe(dir, stages: """
+              - mixed_precision: { candidates: [2, 4, 8], budget: { average_bits: 5 }, group_size: 32 }
+            """)
+            let report = try Pipeline(recipe: try Recipe(yaml: yaml, file: "digits.yaml")).run()
+            let mp = try #require(report.mixedPrecision)
+            #expect(mp.chosen.averageBits <= 5 + 1e-9)
+            #expect(mp.sensitivities.map(\.layer) == ["layers.0", "layers.1"])
+            for s in mp.sensitivities { #expect(s.loss[0] > s.loss[2], "\(s.layer): 2 bits must hurt more than 8") }
+            #expect(mp.frontier.count >= 3)
+            #expect(mp.frontier.contains { $0.measuredLoss != nil })
+            let chosenLoss = try #require(mp.chosen.measuredLoss)
+            print("digits mixed precision: choice \(mp.choice), avg bits \(mp.chosen.averageBits), predicted \(mp.chosen.predictedLoss), measured \(chosenLoss), accuracy \(report.stages[1].metrics["accuracy"]!)")
+            #expect(Set(report.layers.compactMap(\.bits)) == Set(mp.choice.values))
+            #expect(report.stages[1].metrics["accuracy"]! > 0.9)
+            let html = try String(contentsOfFile: dir + "/out/report.html", encoding: .utf8)
+            #expect(html.contains("Pareto frontier"))
+        }
+    }
+
+    @Test func anImpossibleBudgetNamesTheStage() throws {
+        try withTemporaryDirectory { dir in
+            let yaml = PipelineClassifierTests.recipe(dir, stages: "  - mixed_precision: { candidates: [4, 8], budget: { size_mb: 0.001 } }")
+            #expect(throws: PipelineError.self) { try Pipeline(recipe: try Recipe(yaml: yaml, file: "digits.yaml")).run() }
+        }
+    }
+}

@@ -12,6 +12,8 @@ public final class CompressionState {
     public var weightErrors: [String: Double] = [:]
     /// Static int8 activation quantization of Linear inputs, by layer name.
     public var activationQuantization: [String: ActivationQuantization] = [:]
+    /// The decisions of a `mixed_precision` stage, for the report.
+    public var mixedPrecision: MixedPrecisionReport?
 
     public init(model: EvaluatedModel) { self.model = model }
 

@@ -51,7 +51,7 @@ public struct Pipeline {
         let outputErrors = try calibration.isEmpty ? [:] : LayerOutputError.measure(state, reference: reference,
             calibration: CalibrationData(inputs: calibration, model: state.model, file: recipe.calibration?.path ?? ""))
         let report = CompressionReport(recipe: recipe.name, model: recipe.modelPath, stages: stages,
-                                       layers: layerReports(state, outputErrors: outputErrors))
+                                       layers: layerReports(state, outputErrors: outputErrors), mixedPrecision: state.mixedPrecision)
         try ModelOutput(recipe: recipe, state: state, report: report).write(to: outputDirectory ?? recipe.output.directory)
         step(steps, steps, "done")
         progress("done in \(String(format: "%.1f", Self.seconds(since: start))) s")

@@ -17,7 +17,8 @@ struct StageRunner {
         case .prune(let options): return try prune(options, label, state)
         case .pruneStructured(let options): return try pruneStructured(options, label, state)
         case .trimVocabulary(let options): return try trimVocabulary(options, label, state)
-        case .distill, .qat, .mixedPrecision:
+        case .mixedPrecision(let options): return try mixedPrecision(options, label, state)
+        case .distill, .qat:
             throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: stage.unavailableReason ?? "not implemented")
         }
     }
@@ -52,17 +53,8 @@ struct StageRunner {
         let scaleFormat: ScaleFormat = o.scaleFormat == .f16 ? .float16 : .float32
         var hessians: [String: HessianAccumulator] = [:]
         if let settings = o.gptq {
-            // Hessians from the inputs the calibration sentences give each selected layer.
-            let names = Set(layers.map(\.name))
-            var failure: Error?
-            try calibrationData(state, label).forEachLinearInput(state.model) { name, input, rowMask in
-                guard names.contains(name), failure == nil else { return }
-                do {
-                    try hessians[name, default: HessianAccumulator(columns: input.shape[1])].add(CalibrationData.realRows(input, rowMask))
-                } catch { failure = error }
-            }
-            if let failure { throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: "\(failure)") }
-            log("\(label): Hessians from \(calibration.count) calibration sentences (damping \(settings.damping), block \(settings.blockSize), act_order \(settings.actOrder))")
+            hessians = try self.hessians(for: layers.map(\.name), label, state)
+            log("\(label): Hessians from \(calibration.count) calibration inputs (damping \(settings.damping), block \(settings.blockSize), act_order \(settings.actOrder))")
         }
         for (i, (name, layer)) in layers.enumerated() {
             let w = layer.weight.value
@@ -113,6 +105,40 @@ struct StageRunner {
             state.activationQuantization[name] = aq
         }
         log("\(label): int\(settings.bits) activation scales for \(layers.count) layers from \(calibration.count) calibration inputs")
+    }
+
+    /// GPTQ's Hessian accumulators of the named layers, from the calibration inputs.
+    func hessians(for names: [String], _ label: String, _ state: CompressionState) throws -> [String: HessianAccumulator] {
+        let wanted = Set(names)
+        var hessians: [String: HessianAccumulator] = [:]
+        var failure: Error?
+        try calibrationData(state, label).forEachLinearInput(state.model) { name, input, rowMask in
+            guard wanted.contains(name), failure == nil else { return }
+            do {
+                try hessians[name, default: HessianAccumulator(columns: input.shape[1])].add(CalibrationData.realRows(input, rowMask))
+            } catch { failure = error }
+        }
+        if let failure { throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: "\(failure)") }
+        return hessians
+    }
+
+    // MARK: mixed_precision
+
+    func mixedPrecision(_ o: MixedPrecisionOptions, _ label: String, _ state: CompressionState) throws -> String {
+        let layers = try selected(o.selector, label, state)
+        let data = try calibrationData(state, label)
+        let hessians = o.method == .gptq ? try self.hessians(for: layers.map(\.name), label, state) : [:]
+        let pass = MixedPrecisionPass(options: o, label: label, recipeFile: recipe.file, log: log)
+        return try pass.run(layers: layers, state: state, calibration: data, inputs: calibration) { name, w, scheme in
+            do {
+                if let h = hessians[name] {
+                    return try GPTQ.quantize(w, hessian: h, configuration: .init(scheme: scheme, activationOrder: true))
+                }
+                return try RTN.quantize(w, scheme: scheme)
+            } catch {
+                throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: "layer \(name): \(error)")
+            }
+        }
     }
 
     static func observer(_ o: QuantizeOptions.Observer) -> Observer {

@@ -1,5 +1,5 @@
-/// Options of the `mixed_precision` pass (issue 5): a bit width per layer, chosen from measured
-/// sensitivities to meet a size budget at the least predicted loss. Not implemented yet.
+/// Options of the `mixed_precision` pass: a bit width per layer, chosen from measured
+/// sensitivities to meet a size budget at the least predicted loss (see `MixedPrecisionPass`).
 public struct MixedPrecisionOptions: Equatable {
     /// The size target: exactly one of packed megabytes or average bits per weight.
     public enum Budget: Equatable {

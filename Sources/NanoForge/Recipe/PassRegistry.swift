@@ -50,7 +50,7 @@ public enum PassRegistry {
                        fields: QATOptions.fields, decode: { .qat(try QATOptions.decode($0)) }),
         PassDescriptor(kind: .mixedPrecision,
                        summary: "Chooses a bit width per layer from measured sensitivities to meet a size budget at the least predicted loss.",
-                       availability: .notImplemented("mixed precision arrives with the training passes (issue 5)"),
+                       availability: .available,
                        fields: MixedPrecisionOptions.fields, decode: { .mixedPrecision(try MixedPrecisionOptions.decode($0)) }),
     ]
 

@@ -10,12 +10,21 @@ public struct CompressionReport: Codable, Equatable, Sendable {
     public var model: String
     public var stages: [StageReport]
     public var layers: [LayerReport]
+    /// The per-layer bit allocation of a `mixed_precision` stage and its Pareto frontier.
+    public var mixedPrecision: MixedPrecisionReport?
 
-    public init(recipe: String, model: String, stages: [StageReport], layers: [LayerReport] = []) {
+    public init(recipe: String, model: String, stages: [StageReport], layers: [LayerReport] = [],
+                mixedPrecision: MixedPrecisionReport? = nil) {
         self.recipe = recipe; self.model = model; self.stages = stages; self.layers = layers
+        self.mixedPrecision = mixedPrecision
     }
 
-    /// The JSON keys of the top-level object.
+    enum CodingKeys: String, CodingKey {
+        case recipe, model, stages, layers
+        case mixedPrecision = "mixed_precision"
+    }
+
+    /// The JSON keys of the top-level object (`mixed_precision` only after such a stage).
     public static let jsonKeys = ["recipe", "model", "stages", "layers"]
 
     /// File names inside an output folder.

@@ -19,6 +19,10 @@ public enum HTMLReport {
             body += ReportFormat.htmlTable(header: ["stage"] + keys, rows: MarkdownReport.metricRows(report, keys: keys),
                                            className: "metrics")
         }
+        if let mp = report.mixedPrecision {
+            body += "<h2>Mixed precision</h2>\n<p>Budget \(ReportFormat.escapeHTML(mp.budget)); loss = 1 − cosine_mean against the model before the stage on \(mp.sensitivityInputs) calibration inputs. Chosen: predicted \(String(format: "%.5f", mp.chosen.predictedLoss)), measured \(mp.chosen.measuredLoss.map { String(format: "%.5f", $0) } ?? "–"), \(String(format: "%.2f", mp.chosen.averageBits)) bits per weight.</p>\n<div class=\"charts\">\n"
+            body += mixedPrecisionCharts(mp).map { $0.render() }.joined(separator: "\n") + "\n</div>\n"
+        }
         body += "<h2>Layers</h2>\n"
         body += report.layers.isEmpty ? "<p>No per-layer details.</p>\n"
             : ReportFormat.htmlTable(header: MarkdownReport.layerHeader, rows: report.layers.map(MarkdownReport.layerRow),
@@ -35,6 +39,21 @@ public enum HTMLReport {
                          stage.metrics[key].map { SVGChart.Point(x: Double(stage.sizeBytes), y: $0, label: stage.name) }
                      })
         }
+    }
+
+    /// The predicted Pareto frontier of a mixed-precision stage (at most 12 of its points, evenly
+    /// spaced, for a readable legend) and the points that were applied and measured.
+    static func mixedPrecisionCharts(_ mp: MixedPrecisionReport) -> [SVGChart] {
+        let step = max(1, (mp.frontier.count + 11) / 12)
+        let sampled = stride(from: 0, to: mp.frontier.count, by: step).map { mp.frontier[$0] }
+        let predicted = SVGChart(title: "Pareto frontier (predicted)", xLabel: "selected layers' bytes", yLabel: "predicted loss",
+                                 points: sampled.map { .init(x: Double($0.bytes), y: $0.predictedLoss,
+                                                             label: String(format: "%.2f bits", $0.averageBits)) })
+        let measured = SVGChart(title: "measured at applied points", xLabel: "selected layers' bytes", yLabel: "measured loss",
+                                points: mp.frontier.compactMap { p in p.measuredLoss.map {
+                                    .init(x: Double(p.bytes), y: $0, label: String(format: "predicted %.4f, measured %.4f", p.predictedLoss, $0))
+                                } }, connected: false)
+        return [predicted, measured]
     }
 
     /// A complete HTML document with the shared inline style sheet.
