@@ -28,7 +28,7 @@ struct CompressCommand: ParsableCommand {
             let report = try pipeline.run(outputDirectory: output)
             let folder = output ?? recipe.output.directory
             print(MarkdownReport.render(report))
-            print("wrote \(folder)/ (model.safetensors, packed.safetensors, report.json, report.md, report.html)")
+            print("wrote \(folder)/ (model.safetensors, report.json, report.md, report.html)")
         }
     }
 
