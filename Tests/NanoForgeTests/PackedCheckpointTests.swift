@@ -181,6 +181,30 @@ import TestSupport
         }
     }
 
+    static let fieldCorruptions: [(from: String, to: String, field: String)] = [
+        (#""granularity":"group","group_size":32"#, #""granularity":"block","group_size":32"#, "granularity"),
+        (#""group_size":32"#, #""group_size":24"#, "group_size"),                 // does not divide 64 columns
+        (#""scale_format":"float16"}"#, #""scale_format":"bfloat16"}"#, "scale_format"),
+        (#""shape":[32,64]"#, #""shape":[32]"#, "shape"),
+        (#""shape":[32,64],"bits":4,"symmetric":true"#, #""shape":[32,64],"bits":4,"symmetric":"yes""#, "symmetric"),
+    ]
+
+    @Test(arguments: 0..<fieldCorruptions.count)
+    func malformedLayerFieldIsNamed(index: Int) throws {
+        let (from, to, field) = Self.fieldCorruptions[index]
+        let store = try Self.corrupted { text in
+            // Only layers.1 (the int4 group-32 F16 layer) is edited.
+            let start = text.range(of: #""layers.1":"#)!.upperBound
+            let end = text.range(of: #""layers.2":"#)!.lowerBound
+            return String(text[..<start]) + text[start..<end].replacingOccurrences(of: from, with: to) + String(text[end...])
+        }
+        #expect(store.metadata[PackedLayer.metadataKey] != (try PackedFixture.make().store.metadata[PackedLayer.metadataKey]))
+        #expect(performing: { _ = try PackedCheckpoint.unpack(store) }, throws: { error in
+            guard case .invalidConfig(_, let named, _) = error as? CheckpointError else { return false }
+            return named == "nanoforge.quantization.layers.1." + field
+        })
+    }
+
     @Test func badJSONNamesTheMetadataKey() throws {
         try withTemporaryDirectory { dir in
             let (path, error) = try Self.loadError(try Self.corrupted { String($0.dropLast()) }, in: dir)
