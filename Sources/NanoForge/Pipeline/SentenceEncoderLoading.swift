@@ -20,7 +20,7 @@ extension SentenceEncoder {
                                                  reason: "sentence embeddings need a BERT-style encoder")
         }
         var isDirectory: ObjCBool = false
-        FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         let folder = isDirectory.boolValue ? path : (path as NSString).deletingLastPathComponent
         let vocab = (folder as NSString).appendingPathComponent("vocab.txt")
         let tokenizer = try WordPieceTokenizer(vocabularyFile: vocab)
