@@ -59,15 +59,25 @@ import TestSupport
             #expect(abs(pruned.sparsity - 0.5) < 0.02)       // 2:4 on the 12 encoder Linears; none elsewhere
             #expect(quantized.sizeBytes < pruned.sizeBytes)
             #expect(quantized.metrics["cosine_mean"]! < 1)
-            for file in ["model.safetensors", "packed.safetensors", "config.json", "vocab.txt", "recipe.yaml",
+            for file in ["model.safetensors", "config.json", "vocab.txt", "recipe.yaml",
                          "report.json", "report.md", "report.html"] {
                 #expect(FileManager.default.fileExists(atPath: "\(dir)/out/\(file)"), "\(file)")
             }
-            // The written model loads back and embeds like the pipeline's final model.
+            #expect(!FileManager.default.fileExists(atPath: "\(dir)/out/packed.safetensors"))
+            // model.safetensors holds the quantized Linears packed, and loads back through SentenceEncoder.load.
+            let stored = try SafetensorsReader.read(path: "\(dir)/out/model.safetensors")
+            #expect(stored["encoder.layer.0.attention.self.query.weight.qweight"]?.dtype == .u8)
+            #expect(stored["encoder.layer.0.attention.self.query.weight"] == nil)
+            #expect(stored["encoder.layer.0.attention.self.query.bias"]?.dtype == .f32)
+            #expect(stored.metadata["nanoforge.recipe"] == recipe.text)
             let loaded = try SentenceEncoder.load(path: "\(dir)/out")
             #expect(loaded.encoder.configuration.layers == 2)
-            let packed = try SafetensorsReader.read(path: "\(dir)/out/packed.safetensors")
-            #expect(packed["encoder.layer.0.attention.self.query.qweight"] != nil)
+            let (encoder, packedLayers) = try SentenceEncoder.loadPacked(path: "\(dir)/out")
+            #expect(packedLayers.count == 12)                 // 6 Linears in each of the 2 layers
+            let query = try #require(packedLayers["encoder.layer.0.attention.self.query"])
+            #expect(query.scheme == QuantizationScheme(bits: 4, symmetric: true, granularity: .group(32)))
+            let weight = try #require(encoder.encoder.namedParameters.first { $0.name == "encoder.layer.0.attention.self.query.weight" })
+            #expect(weight.variable.value.scalars.map(\.bitPattern) == query.dequantized().scalars.map(\.bitPattern))
             #expect(report.layers.first { $0.name == "encoder.layer.0.intermediate.dense" }?.bits == 4)
         }
     }

@@ -12,19 +12,28 @@ public enum ModelLoader {
     public static func load(path: String) throws -> (model: LoadedModel, store: TensorStore) {
         let (weights, configPath) = try locateWeights(path)
         let store = try CheckpointReader.read(path: weights)
-        let spec: ModelSpec
+        return (try load(store: store, configPath: configPath), store)
+    }
+
+    /// Builds the model for a store already read (or rewritten, as packed checkpoints are): the
+    /// config from its `nanoforge.config` metadata, else from `configPath`. Errors name
+    /// `store.source`.
+    public static func load(store: TensorStore, configPath: String?) throws -> LoadedModel {
+        try build(try spec(of: store, configPath: configPath), from: store)
+    }
+
+    /// The model spec of a store: its `nanoforge.config` metadata, else the config.json at `configPath`.
+    public static func spec(of store: TensorStore, configPath: String?) throws -> ModelSpec {
         if let native = store.metadata["nanoforge.config"] {
             let json: JSONValue
             do { json = try JSONParser.parse(Array(native.utf8)) } catch {
-                throw CheckpointError.invalidConfig(file: weights, field: "nanoforge.config", reason: "invalid JSON: \(error)")
+                throw CheckpointError.invalidConfig(file: store.source, field: "nanoforge.config", reason: "invalid JSON: \(error)")
             }
-            spec = try ModelSpec.parse(json, file: weights)
+            return try ModelSpec.parse(json, file: store.source)
         } else if let configPath {
-            spec = try readConfig(configPath)
-        } else {
-            throw CheckpointError.invalidConfig(file: weights, field: "config", reason: "no config.json beside the weights and no nanoforge.config metadata")
+            return try readConfig(configPath)
         }
-        return (try build(spec, from: store), store)
+        throw CheckpointError.invalidConfig(file: store.source, field: "config", reason: "no config.json beside the weights and no nanoforge.config metadata")
     }
 
     /// The weights file and the config.json (if any) for a path.

@@ -40,15 +40,18 @@ extension EvaluatedModel {
         return e
     }
 
-    /// Loads a model a recipe names: a BERT-style encoder with its `vocab.txt` becomes a sentence
-    /// encoder, an MLP a classifier.
-    public static func load(path: String, recipe: String) throws -> EvaluatedModel {
-        let (model, _) = try ModelLoader.load(path: path)
-        switch model {
-        case .bert: return .sentenceEncoder(try SentenceEncoder.load(path: path))
-        case .mlp(let m): return .classifier(m)
+    /// Loads a model a recipe names, plain or already compressed: a BERT-style encoder with its
+    /// `vocab.txt` becomes a sentence encoder, an MLP a classifier. Also returns the packed form
+    /// of layers quantized before and their activation quantization (already installed).
+    public static func load(path: String, recipe: String) throws
+        -> (model: EvaluatedModel, quantized: [String: QuantizedTensor], activations: [String: ActivationQuantization]) {
+        let loaded = try PackedModel.load(path: path)
+        switch loaded.model {
+        case .bert:
+            return (.sentenceEncoder(try SentenceEncoder(loaded.model, path: path, maxLength: 256)), loaded.quantized, loaded.activations)
+        case .mlp(let m): return (.classifier(m), loaded.quantized, loaded.activations)
         case .decoder:
-            throw PipelineError.unsupportedModel(recipe: recipe, architecture: model.spec.architectureName,
+            throw PipelineError.unsupportedModel(recipe: recipe, architecture: loaded.model.spec.architectureName,
                                                  reason: "decoders need their character vocabulary, which checkpoints do not carry yet")
         }
     }

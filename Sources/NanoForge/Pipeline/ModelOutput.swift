@@ -4,10 +4,10 @@ import NanoModels
 import NanoTensor
 
 /// Writes a compressed run's folder:
-/// - `model.safetensors` + `config.json` + `vocab.txt`: the model with its weights as evaluated
-///   (quantized layers dequantized to F32), which `nanoforge embed/inspect` and `ModelLoader` read;
-/// - `packed.safetensors`: the same model with quantized layers stored packed (`<layer>.qweight`
-///   U8 codes, `<layer>.scales`, `<layer>.zero_points`; the scheme of each in `__metadata__`);
+/// - `model.safetensors` + `config.json` + `vocab.txt`: the model, with quantized Linear weights
+///   stored packed (`PackedCheckpoint`: `<layer>.weight.qweight`, `.scales`, `.zero_points`, the
+///   scheme of each under `nanoforge.quantization` in `__metadata__`); `PackedModel`,
+///   `SentenceEncoder.load` and `nanoforge embed/eval/inspect` read it;
 /// - `recipe.yaml`, `report.json`, `report.md`, `report.html`.
 /// Everything is written into a temporary folder beside the target and renamed into place last.
 struct ModelOutput {
@@ -41,35 +41,17 @@ struct ModelOutput {
 
     func writeFiles(into folder: String) throws {
         let config = state.model.spec.nativeJSON.serialized
-        let metadata = ["nanoforge.config": config, "nanoforge.recipe": recipe.text, "nanoforge.version": NanoForgeVersion.string]
-        let dense = state.model.container.namedParameters.map { StoredTensor.encoding($0.variable.value, name: $0.name) }
-        try SafetensorsWriter.write(TensorStore(tensors: dense, metadata: metadata), to: folder + "/model.safetensors")
-        try SafetensorsWriter.write(packedStore(metadata: metadata), to: folder + "/packed.safetensors")
+        var metadata = ["nanoforge.config": config, "nanoforge.recipe": recipe.text, "nanoforge.version": NanoForgeVersion.string]
+        metadata[ActivationMetadata.key] = ActivationMetadata.encode(state.activationQuantization)
+        let weights = folder + "/model.safetensors"
+        let parameters = state.model.container.namedParameters.map { (name: $0.name, value: $0.variable.value) }
+        let store = try PackedCheckpoint.pack(parameters: parameters, quantized: state.quantized, metadata: metadata, file: weights)
+        try SafetensorsWriter.write(store, to: weights)
         try AtomicFile.write(Data(config.utf8), to: folder + "/config.json")
         if case .sentenceEncoder(let encoder) = state.model {
             try AtomicFile.write(Data((encoder.tokenizer.vocabulary.joined(separator: "\n") + "\n").utf8), to: folder + "/vocab.txt")
         }
         try AtomicFile.write(Data(recipe.text.utf8), to: folder + "/recipe.yaml")
         _ = try report.write(to: folder)
-    }
-
-    func packedStore(metadata: [String: String]) -> TensorStore {
-        var meta = metadata
-        var tensors: [StoredTensor] = []
-        for (name, variable) in state.model.container.namedParameters {
-            let layer = name.hasSuffix(".weight") ? String(name.dropLast(".weight".count)) : name
-            guard let q = state.quantized[layer] else {
-                tensors.append(StoredTensor.encoding(variable.value, name: name))
-                continue
-            }
-            tensors.append(StoredTensor(name: layer + ".qweight", dtype: .u8, shape: [q.packed.count], data: Data(q.packed)))
-            let scales = Tensor(shape: [q.scales.count], scalars: q.scales)
-            tensors.append(StoredTensor.encoding(scales, name: layer + ".scales", as: q.scaleFormat == .float16 ? .f16 : .f32))
-            if let zeros = q.zeroPoints {
-                tensors.append(StoredTensor.encoding(integers: zeros.map(Int64.init), shape: [zeros.count], name: layer + ".zero_points", as: .i32))
-            }
-            meta["nanoforge.quantized." + layer] = "{\"shape\":\(q.shape),\"scheme\":\"\(q.scheme)\",\"bits\":\(q.scheme.bits),\"symmetric\":\(q.scheme.symmetric)}"
-        }
-        return TensorStore(tensors: tensors, metadata: meta)
     }
 }

@@ -27,8 +27,12 @@ public struct Pipeline {
         try checkFiles()
         let start = ContinuousClock.now
         progress("loading \(recipe.modelPath)")
-        let reference = try EvaluatedModel.load(path: recipe.modelPath, recipe: recipe.file)
-        let state = CompressionState(model: try EvaluatedModel.load(path: recipe.modelPath, recipe: recipe.file))
+        let reference = try EvaluatedModel.load(path: recipe.modelPath, recipe: recipe.file).model
+        let loaded = try EvaluatedModel.load(path: recipe.modelPath, recipe: recipe.file)
+        let state = CompressionState(model: loaded.model)
+        // A model compressed before keeps its packed layers and activation scales.
+        state.quantized = loaded.quantized
+        state.activationQuantization = loaded.activations
         let calibration = try recipe.calibration.map { try EvaluationData.inputs($0.path, limit: $0.samples) } ?? []
         let timing = try latencyInputs(calibration)
         var evaluation = StageEvaluation(tasks: tasks, reference: reference, timing: timing, log: progress)

@@ -3,16 +3,28 @@ import NanoCheckpoint
 import NanoModels
 
 extension SentenceEncoder {
-    /// Loads a BERT-style sentence encoder: the weights and config through `ModelLoader`, and the
+    /// Loads a BERT-style sentence encoder: the weights and config through `PackedModel` (plain
+    /// or packed checkpoints; quantized layers hold their dequantized weights), and the
     /// `vocab.txt` beside them.
     public static func load(path: String, maxLength: Int = 256) throws -> SentenceEncoder {
-        let (model, _) = try ModelLoader.load(path: path)
+        try loadPacked(path: path, maxLength: maxLength).encoder
+    }
+
+    /// As `load(path:maxLength:)`, also returning the packed form of each quantized layer (empty
+    /// for a plain checkpoint), keyed by layer name without `.weight`.
+    public static func loadPacked(path: String, maxLength: Int = 256) throws -> (encoder: SentenceEncoder, quantized: [String: QuantizedTensor]) {
+        let loaded = try PackedModel.load(path: path)
+        return (try SentenceEncoder(loaded.model, path: path, maxLength: maxLength), loaded.quantized)
+    }
+
+    /// A sentence encoder from a loaded BERT and the `vocab.txt` beside `path`.
+    init(_ model: LoadedModel, path: String, maxLength: Int) throws {
         guard case .bert(let bert) = model else {
             throw PipelineError.unsupportedModel(recipe: path, architecture: model.spec.architectureName,
                                                  reason: "sentence embeddings need a BERT-style encoder")
         }
         var isDirectory: ObjCBool = false
-        FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         let folder = isDirectory.boolValue ? path : (path as NSString).deletingLastPathComponent
         let vocab = (folder as NSString).appendingPathComponent("vocab.txt")
         let tokenizer = try WordPieceTokenizer(vocabularyFile: vocab)
@@ -20,6 +32,6 @@ extension SentenceEncoder {
             throw CheckpointError.invalidConfig(file: vocab, field: "vocab.txt",
                                                 reason: "\(tokenizer.vocabulary.count) tokens, but the model's embedding table has \(bert.configuration.vocabularySize) rows")
         }
-        return SentenceEncoder(tokenizer: tokenizer, encoder: bert, maxLength: maxLength)
+        self.init(tokenizer: tokenizer, encoder: bert, maxLength: maxLength)
     }
 }

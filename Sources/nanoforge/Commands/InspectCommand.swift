@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 import NanoCheckpoint
+import NanoForge
 import NanoModels
 
 /// `nanoforge inspect`: what a checkpoint holds.
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "List a checkpoint's tensors (name, dtype, shape, bytes), its parameter count and architecture.")
+        abstract: "List a checkpoint's tensors (name, dtype, shape, bytes) as stored, its quantized layers, its parameter count and architecture.")
 
     @Argument(help: "A checkpoint file (safetensors, HDF5) or a model folder.")
     var path: String
@@ -20,6 +21,9 @@ struct InspectCommand: ParsableCommand {
             let (weights, configPath) = try ModelLoader.locateWeights(path)
             let store = try CheckpointReader.read(path: weights)
             let architecture = Self.architecture(store: store, configPath: configPath)
+            let quantized = try PackedLayer.layers(in: store)
+            // Logical weights: a packed layer counts rows · columns, not its bytes or companions.
+            let parameters = PackedCheckpoint.parameterCount(of: store, layers: quantized)
             if json {
                 var tensors: [[String: Any]] = []
                 for t in store.tensors {
@@ -27,7 +31,8 @@ struct InspectCommand: ParsableCommand {
                 }
                 let object: [String: Any] = [
                     "file": weights, "format": store.format?.rawValue ?? "unknown", "architecture": architecture,
-                    "parameters": store.parameterCount, "bytes": store.byteCount, "tensors": tensors, "metadata": store.metadata,
+                    "parameters": parameters, "bytes": store.byteCount, "tensors": tensors, "metadata": store.metadata,
+                    "quantized": quantized.map(Self.jsonEntry),
                 ]
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
@@ -40,8 +45,10 @@ struct InspectCommand: ParsableCommand {
                 print(pad(t.name, nameWidth) + "  " + pad(t.dtype.rawValue, 5) + "  "
                       + pad("[" + t.shape.map(String.init).joined(separator: ", ") + "]", 18) + "  \(t.byteCount)")
             }
+            for layer in quantized { print("quantized " + Self.describe(layer)) }
             for (k, v) in store.metadata.sorted(by: { $0.key < $1.key }) { print("metadata \(k): \(v.count > 120 ? String(v.prefix(117)) + "..." : v)") }
-            print("tensors: \(store.count)   parameters: \(store.parameterCount) (\(String(format: "%.1f", Double(store.parameterCount) / 1e6)) M)   bytes: \(store.byteCount)")
+            print("tensors: \(store.count)   parameters: \(parameters) (\(String(format: "%.1f", Double(parameters) / 1e6)) M)   bytes: \(store.byteCount)"
+                  + (quantized.isEmpty ? "" : "   quantized layers: \(quantized.count)"))
             print("architecture: \(architecture)")
         }
     }
@@ -65,5 +72,22 @@ struct InspectCommand: ParsableCommand {
         case .decoder(let c): return "gpt_decoder: \(c.layers) layers, width \(c.width), \(c.heads) heads, ff \(c.feedForwardWidth), vocab \(c.vocabularySize)"
         case .mlp(let c): return "mlp_classifier: \(([c.inputs] + c.hidden + [c.classes]).map(String.init).joined(separator: "→"))"
         }
+    }
+
+    /// One line per packed layer: `<layer> [out, in]: int4 sym group32, scales float16, 4.50 bits/weight`.
+    static func describe(_ layer: PackedLayer) -> String {
+        "\(layer.name) [\(layer.rows), \(layer.columns)]: \(layer.scheme), scales \(layer.scaleFormat.rawValue), "
+            + String(format: "%.2f bits/weight", layer.bitsPerWeight)
+    }
+
+    static func jsonEntry(_ layer: PackedLayer) -> [String: Any] {
+        var entry: [String: Any] = ["layer": layer.name, "shape": layer.shape, "bits": layer.scheme.bits, "symmetric": layer.scheme.symmetric,
+                                    "scale_format": layer.scaleFormat.rawValue, "bits_per_weight": layer.bitsPerWeight]
+        switch layer.scheme.granularity {
+        case .tensor: entry["granularity"] = "tensor"
+        case .channel: entry["granularity"] = "channel"
+        case .group(let size): entry["granularity"] = "group"; entry["group_size"] = size
+        }
+        return entry
     }
 }

@@ -1,0 +1,26 @@
+import NanoCheckpoint
+
+/// A model loaded from a plain or packed checkpoint: the model with quantized layers holding
+/// their dequantized weights, the `QuantizedTensor` of each quantized layer, and the store as
+/// read (companion tensors and metadata).
+public struct PackedModel {
+    public let model: LoadedModel
+    /// By layer name without `.weight`; empty for a plain checkpoint.
+    public let quantized: [String: QuantizedTensor]
+    /// The checkpoint as stored.
+    public let store: TensorStore
+    /// Static input quantization of Linear layers (`nanoforge.activations`), already installed
+    /// on the model's layers.
+    public let activations: [String: ActivationQuantization]
+
+    /// A model folder or weights file, as `ModelLoader.load(path:)` takes, packed or not.
+    public static func load(path: String) throws -> PackedModel {
+        let (weights, configPath) = try ModelLoader.locateWeights(path)
+        let stored = try CheckpointReader.read(path: weights)
+        let (dense, quantized) = try PackedCheckpoint.unpack(stored)
+        let model = try ModelLoader.load(store: dense, configPath: configPath)
+        let activations = try ActivationMetadata.decode(stored)
+        try ActivationMetadata.install(activations, on: model, file: weights)
+        return PackedModel(model: model, quantized: quantized, store: stored, activations: activations)
+    }
+}
