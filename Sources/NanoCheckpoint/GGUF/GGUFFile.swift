@@ -18,7 +18,7 @@ public struct GGUFTensorInfo: Sendable, Equatable {
 /// A parsed GGUF file (versions 2 and 3): typed metadata, tensor infos, and the memory-mapped
 /// data section. Parsing checks the whole header — every count, length, offset, shape product
 /// and the alignment — before any tensor byte is touched; tensor data is decoded on request.
-public struct GGUFFile: @unchecked Sendable {
+public struct GGUFFile: Sendable {
     public static let magic: [UInt8] = Array("GGUF".utf8)
     public static let defaultAlignment = 32
     /// ggml's GGML_MAX_DIMS.

@@ -58,6 +58,9 @@ enum GGUFHeaderParser {
         }
         cursor.align(alignment)
         let dataOffset = cursor.offset
+        if !tensors.isEmpty, dataOffset > bytes.count {
+            throw CheckpointError.truncated(file: file, reason: "the data section starts at offset \(dataOffset), past the end of the \(bytes.count)-byte file")
+        }
         let dataSize = bytes.count - min(dataOffset, bytes.count)
         try checkPlacement(tensors, dataSize: dataSize, dataOffset: dataOffset, file: file)
         return Header(version: version, keys: keys, metadata: metadata, tensors: tensors, alignment: alignment, dataOffset: dataOffset)

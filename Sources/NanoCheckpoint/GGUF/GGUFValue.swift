@@ -18,7 +18,10 @@ public enum GGUFValueType: UInt32, Sendable, CaseIterable, CustomStringConvertib
     /// length, an array its 4-byte type and 8-byte count): bounds element counts before allocating.
     var minimumSize: Int { fixedSize ?? (self == .string ? 8 : 12) }
 
-    public var description: String { String(describing: self).uppercased() }
+    /// gguf-py's name: `UINT8`, …, `FLOAT64`.
+    public var description: String {
+        ["UINT8", "INT8", "UINT16", "INT16", "UINT32", "INT32", "FLOAT32", "BOOL", "STRING", "ARRAY", "UINT64", "INT64", "FLOAT64"][Int(rawValue)]
+    }
 }
 
 /// A typed GGUF metadata value. Arrays keep their element type, so an empty array round-trips.
