@@ -81,7 +81,9 @@ import TestSupport
             #expect(keys["bert.attention.causal"]?.value == .bool(false) && keys["bert.pooling_type"]?.value == .number(1))
             #expect(keys["tokenizer.ggml.model"]?.value == .string("bert"))
             #expect(keys["tokenizer.ggml.tokens"]?.types == ["ARRAY", "STRING"])
-            #expect(keys["tokenizer.ggml.tokens"]?.value == .array(Self.vocabulary.map { .string(GGUFExporterNames.wpm($0)) }))
+            // llama.cpp's WPM spelling: [X] kept, ##piece → piece, other tokens ▁-prefixed.
+            let tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "\u{2581}hello", "lo", "\u{2581}world"] + (8..<40).map { "\u{2581}w\($0)" }
+            #expect(keys["tokenizer.ggml.tokens"]?.value == .array(tokens.map { .string($0) }))
             #expect(keys["tokenizer.ggml.token_type"]?.value == .array((0..<40).map { .number($0 < 5 ? 3 : 1) }))
             #expect(keys["tokenizer.ggml.bos_token_id"]?.value == .number(2) && keys["tokenizer.ggml.seperator_token_id"]?.value == .number(3))
             #expect(keys["tokenizer.ggml.unknown_token_id"]?.value == .number(1) && keys["tokenizer.ggml.padding_token_id"]?.value == .number(0))
@@ -122,6 +124,9 @@ import TestSupport
             #expect(python.keys["tokenizer.ggml.bos_token_id"]?.value == .number(101))
             #expect(python.keys["tokenizer.ggml.seperator_token_id"]?.value == .number(102))
             #expect(python.keys["bert.context_length"]?.value == .number(512))
+            guard case .array(let tokens)? = python.keys["tokenizer.ggml.tokens"]?.value else { Issue.record("no tokens"); return }
+            #expect(tokens.count == 30522 && tokens[101] == .string("[CLS]") && tokens[1012] == .string("\u{2581}."))
+            #expect(tokens.contains(.string("s")) && !tokens.contains { $0 == .string("##s") })
             let theirs = try SafetensorsReader.read(path: dequantized)
             let file = try GGUFFile.read(path: path)
             for info in file.tensors {
@@ -152,14 +157,5 @@ import TestSupport
         #expect(throws: CheckpointError.self) {
             try GGUFExporter.export(Self.source(.bert(Self.tinyBert())), to: "/nonexistent/x.gguf", type: .bf16)
         }
-    }
-}
-
-/// The WPM spelling the exporter applies (`[X]` kept, `##` dropped, else ▁ prefixed).
-enum GGUFExporterNames {
-    static func wpm(_ token: String) -> String {
-        if token.hasPrefix("[") && token.hasSuffix("]") { return token }
-        if token.hasPrefix("##") { return String(token.dropFirst(2)) }
-        return "\u{2581}" + token
     }
 }
