@@ -52,6 +52,8 @@ import TestSupport
         #expect(store.names == ["w"] && store["w"]?.shape == [2, 8])
         #expect(store["w"]?.data == Data((0..<64).map { UInt8($0) }))
         #expect(store.metadata == ["general.architecture": "test"])
+        // Version 2 has the same layout and reads the same.
+        #expect(try Self.read(Bytes(version: 2).make())["w"]?.data == store["w"]?.data)
     }
 
     /// Each lie gives its error case and message; `contains` is checked in the description.
