@@ -16,7 +16,7 @@ public enum CheckpointReader {
         switch try CheckpointFormat.detect(head, file: path) {
         case .safetensors: return try SafetensorsReader.read(path: path)
         case .hdf5: return try HDF5CheckpointReader.read(path: path)
-        case .gguf: throw CheckpointError.unknownFormat(file: path, reason: "GGUF reading is not implemented yet")
+        case .gguf: return try GGUFFile.read(path: path).tensorStore()
         }
     }
 }

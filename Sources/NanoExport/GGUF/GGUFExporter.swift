@@ -1,0 +1,103 @@
+import Foundation
+import NanoCheckpoint
+import NanoModels
+import NanoTensor
+
+/// Exports a model as a GGUF file that llama.cpp loads: the BERT sentence encoder as
+/// architecture `bert`, decoders as `llama` (RMSNorm, rotary, SwiGLU, no biases) or `gpt2`
+/// (LayerNorm, learned positions, GELU MLP, biases); other models are refused with
+/// `CheckpointError.invalidConfig` naming what llama.cpp has no place for.
+///
+/// The requested type applies to 2-D Linear weights, the token embedding and the LM head; a
+/// block type (Q8_0, Q4_0) needs rows that are a multiple of 32, and a tensor whose rows are not
+/// falls back to F16 (listed in the summary's notes). Norms, biases and position/type embeddings
+/// stay F32. The values are re-encoded from the weights nanoforge evaluates; the packed
+/// `ExportSource.quantized` forms are not used, since ggml's block formats differ from them.
+public enum GGUFExporter {
+    /// What was written: the architecture, each tensor with its type, and every deviation.
+    public struct Summary: Equatable, Sendable {
+        public var architecture: String
+        public var tensors: [String: GGUFTensorType]
+        public var notes: [String]
+    }
+
+    /// The tensor types an export may request.
+    public static let exportTypes: [GGUFTensorType] = [.f32, .f16, .q8_0, .q4_0]
+
+    /// Writes `source` to `path` atomically.
+    @discardableResult
+    public static func export(_ source: ExportSource, to path: String, type: GGUFTensorType) throws -> Summary {
+        let (writer, summary) = try makeWriter(source, type: type, path: path)
+        try writer.write(to: path)
+        return summary
+    }
+
+    /// The writer `export` would write, and its summary; `path` names the file in errors.
+    public static func makeWriter(_ source: ExportSource, type: GGUFTensorType, path: String = "<gguf>") throws -> (GGUFWriter, Summary) {
+        guard exportTypes.contains(type) else {
+            throw CheckpointError.invalidConfig(file: path, field: "type", reason: "GGUF export writes F32, F16, Q8_0 or Q4_0, not \(type.name)")
+        }
+        var plan: Plan
+        switch source.model {
+        case .bert(let model): plan = try bertPlan(model, vocabulary: source.vocabulary, path: path)
+        case .decoder(let model): plan = try decoderPlan(model, path: path)
+        case .mlp:
+            throw CheckpointError.invalidConfig(file: path, field: "architecture",
+                                                reason: "llama.cpp has no architecture for nanoforge's MLP classifier; export it as ONNX or safetensors")
+        }
+        var writer = GGUFWriter()
+        writer.set("general.architecture", .string(plan.architecture))
+        writer.set("general.file_type", .uint32(fileType(type)))
+        if type == .q8_0 || type == .q4_0 { writer.set("general.quantization_version", .uint32(2)) }
+        for (key, value) in plan.metadata { writer.set(key, value) }
+        for (key, value) in source.provenance.keyValues { writer.set(key, .string(value)) }
+        var types: [String: GGUFTensorType] = [:]
+        for t in plan.tensors {
+            var chosen = t.quantizable ? type : .f32
+            if chosen.blockSize > 1, (t.value.shape.last ?? 0) % chosen.blockSize != 0 {
+                plan.notes.append("\(t.name): rows of \(t.value.shape.last ?? 0) are not a multiple of \(chosen.blockSize); stored as F16 instead of \(chosen.name)")
+                chosen = .f16
+            }
+            writer.addTensor(t.name, t.value, as: chosen)
+            types[t.name] = chosen
+        }
+        return (writer, Summary(architecture: plan.architecture, tensors: types, notes: plan.notes))
+    }
+
+    /// llama.cpp's `general.file_type` (`llama_ftype`): the predominant tensor type.
+    static func fileType(_ type: GGUFTensorType) -> UInt32 {
+        switch type {
+        case .f16: return 1
+        case .q4_0: return 2
+        case .q8_0: return 7
+        default: return 0
+        }
+    }
+
+    /// The GGUF side of an export: architecture, keys, and tensors under llama.cpp's names.
+    struct Plan {
+        struct Item {
+            var name: String
+            var value: Tensor
+            /// Takes the requested type (2-D weights, token embedding, LM head); else F32.
+            var quantizable: Bool
+        }
+        var architecture: String
+        var metadata: [(String, GGUFValue)] = []
+        var tensors: [Item] = []
+        var notes: [String] = []
+
+        mutating func add(_ name: String, _ value: Tensor, quantizable: Bool = false) {
+            tensors.append(Item(name: name, value: value, quantizable: quantizable))
+        }
+
+        /// `{arch}.suffix` keys.
+        mutating func key(_ suffix: String, _ value: GGUFValue) { metadata.append(("\(architecture).\(suffix)", value)) }
+    }
+
+    /// One uint32, or an array of them when layers differ (llama.cpp reads either for per-layer keys).
+    static func perLayer(_ values: [Int]) -> GGUFValue {
+        if let first = values.first, values.allSatisfy({ $0 == first }) { return .uint32(UInt32(first)) }
+        return .array(.uint32, values.map { .uint32(UInt32($0)) })
+    }
+}
