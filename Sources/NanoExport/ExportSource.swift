@@ -46,7 +46,7 @@ public struct Provenance: Equatable, Sendable {
     /// The keys and string values as the formats store them (`nanoforge.recipe`, `nanoforge.source_sha256`,
     /// `nanoforge.version`, `nanoforge.metrics` as a JSON object with sorted keys).
     public var keyValues: [(key: String, value: String)] {
-        let metricsJSON = "{" + metrics.keys.sorted().map { "\"\($0)\":\(metrics[$0]!)" }.joined(separator: ",") + "}"
+        let metricsJSON = MetricsJSON.encode(metrics)
         return [("nanoforge.recipe", recipe), ("nanoforge.source_sha256", sourceSHA256),
                 ("nanoforge.version", version), ("nanoforge.metrics", metricsJSON)]
     }

@@ -14,6 +14,9 @@ struct ModelOutput {
     let recipe: Recipe
     let state: CompressionState
     let report: CompressionReport
+    /// Writes the recipe's other `output.formats` into the finished folder before it is renamed
+    /// into place (set by the CLI from NanoExport); nil refuses formats besides safetensors.
+    var exporter: ((_ folder: String, _ formats: [Recipe.ExportFormat]) throws -> Void)?
 
     func write(to directory: String) throws {
         let target = URL(fileURLWithPath: directory).standardizedFileURL
@@ -25,6 +28,14 @@ struct ModelOutput {
             try? fm.removeItem(at: temp)
             try fm.createDirectory(at: temp, withIntermediateDirectories: true)
             try writeFiles(into: temp.path)
+            let extra = recipe.output.formats.filter { $0 != .safetensors }
+            if !extra.isEmpty {
+                guard let exporter else {
+                    throw PipelineError.stageFailed(recipe: recipe.file, stage: "output.formats",
+                                                    reason: "\(extra.map(\.rawValue)) need an exporter (NanoExport's ModelExporter.pipelineExporter)")
+                }
+                try exporter(temp.path, extra)
+            }
             if fm.fileExists(atPath: target.path) {
                 let old = parent.appendingPathComponent(".\(target.lastPathComponent).old-\(pid)")
                 try fm.moveItem(at: target, to: old)
@@ -43,6 +54,11 @@ struct ModelOutput {
         let config = state.model.spec.nativeJSON.serialized
         var metadata = ["nanoforge.config": config, "nanoforge.recipe": recipe.text, "nanoforge.version": NanoForgeVersion.string]
         metadata[ActivationMetadata.key] = ActivationMetadata.encode(state.activationQuantization)
+        // Provenance: which checkpoint this model came from, and what it scored at the end.
+        metadata["nanoforge.source_sha256"] = try SHA256.hex(file: ModelLoader.locateWeights(recipe.modelPath).weights)
+        if let last = report.stages.last {
+            metadata["nanoforge.metrics"] = MetricsJSON.encode(last.metrics)
+        }
         let weights = folder + "/model.safetensors"
         let parameters = state.model.container.namedParameters.map { (name: $0.name, value: $0.variable.value) }
         let store = try PackedCheckpoint.pack(parameters: parameters, quantized: state.quantized, metadata: metadata, file: weights)

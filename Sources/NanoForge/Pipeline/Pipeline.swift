@@ -12,6 +12,9 @@ public struct Pipeline {
     /// Called as each step starts: (steps done, all steps, what starts now). The steps are the
     /// baseline measurement, then each stage and its measurement, then writing the output.
     public var step: (_ done: Int, _ total: Int, _ name: String) -> Void = { _, _, _ in }
+    /// Writes `output.formats` other than safetensors into the finished output folder (before it
+    /// is renamed into place): NanoExport's `ModelExporter.write(folder:formats:)`.
+    public var exporter: ((_ folder: String, _ formats: [Recipe.ExportFormat]) throws -> Void)?
 
     public init(recipe: Recipe, progress: @escaping (String) -> Void = { _ in }) {
         self.recipe = recipe
@@ -56,7 +59,8 @@ public struct Pipeline {
             calibration: CalibrationData(inputs: calibration, model: state.model, file: recipe.calibration?.path ?? ""))
         let report = CompressionReport(recipe: recipe.name, model: recipe.modelPath, stages: stages,
                                        layers: layerReports(state, outputErrors: outputErrors), mixedPrecision: state.mixedPrecision)
-        try ModelOutput(recipe: recipe, state: state, report: report).write(to: outputDirectory ?? recipe.output.directory)
+        try ModelOutput(recipe: recipe, state: state, report: report, exporter: exporter)
+            .write(to: outputDirectory ?? recipe.output.directory)
         step(steps, steps, "done")
         progress("done in \(String(format: "%.1f", Self.seconds(since: start))) s")
         return report

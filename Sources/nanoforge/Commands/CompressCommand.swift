@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NanoExport
 import NanoForge
 
 /// `nanoforge compress RECIPE`: runs a recipe end to end.
@@ -25,6 +26,7 @@ struct CompressCommand: ParsableCommand {
             let bar = StepProgress()
             var pipeline = Pipeline(recipe: recipe) { line in bar.log("[\(Self.clock())] \(line)") }
             pipeline.step = { done, total, name in bar.update(done, total, name) }
+            pipeline.exporter = ModelExporter.write(folder:formats:)
             let report = try pipeline.run(outputDirectory: output)
             bar.finish()
             let folder = output ?? recipe.output.directory

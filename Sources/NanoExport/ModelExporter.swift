@@ -1,0 +1,94 @@
+import Foundation
+import NanoCheckpoint
+import NanoForge
+import NanoModels
+
+/// Exports a model folder (a `nanoforge compress` output, or any checkpoint nanoforge loads) to a
+/// deployable format: the one entry behind `nanoforge export` and a recipe's `output.formats`.
+public enum ModelExporter {
+    public enum Format: String, CaseIterable, Sendable {
+        case safetensors, hdf5, onnx, gguf
+
+        /// The file name a recipe's output folder gets for this format.
+        public var fileName: String {
+            switch self {
+            case .safetensors: return "model.safetensors"
+            case .hdf5: return "model.h5"
+            case .onnx: return "model.onnx"
+            case .gguf: return "model.gguf"
+            }
+        }
+    }
+
+    /// The model at `path` as exporters take it, with its stored (packed) tensors and provenance:
+    /// the recipe and source digest recorded by `compress` (or, for a plain checkpoint, its own
+    /// digest), and the final metrics of the `report.json` beside it.
+    public static func source(path: String) throws -> (source: ExportSource, store: TensorStore) {
+        let loaded = try PackedModel.load(path: path)
+        let (weights, _) = try ModelLoader.locateWeights(path)
+        let meta = loaded.store.metadata
+        var vocabulary: [String]?
+        if case .bert = loaded.model {
+            vocabulary = try SentenceEncoder.load(path: path).tokenizer.vocabulary
+        }
+        var metrics: [String: Double] = [:]
+        let folder = (weights as NSString).deletingLastPathComponent
+        if let report = try? CompressionReport.read(from: folder), let last = report.stages.last { metrics = last.metrics }
+        let provenance = Provenance(recipe: meta["nanoforge.recipe"] ?? "",
+                                    sourceSHA256: try meta["nanoforge.source_sha256"] ?? SHA256.hex(file: weights),
+                                    metrics: metrics)
+        return (ExportSource(model: loaded.model, vocabulary: vocabulary, quantized: loaded.quantized, provenance: provenance),
+                loaded.store)
+    }
+
+    /// Writes the model at `path` in `format` to `output` (atomically). `ggufType` picks the GGUF
+    /// tensor type of weight matrices; `gzip` compresses HDF5 datasets. Returns notes for the user
+    /// (fallbacks, weights stored dequantized).
+    @discardableResult
+    public static func export(path: String, format: Format, to output: String, ggufType: GGUFTensorType = .q8_0,
+                              gzip: Int? = nil) throws -> [String] {
+        let (source, store) = try self.source(path: path)
+        switch format {
+        case .safetensors:
+            try SafetensorsWriter.write(withProvenance(store, source.provenance), to: output)
+            return []
+        case .hdf5:
+            try HDF5CheckpointWriter.write(withProvenance(store, source.provenance), to: output, gzipLevel: gzip)
+            return []
+        case .onnx:
+            try ONNXExporter.export(source, to: output)
+            return []
+        case .gguf:
+            return try GGUFExporter.export(source, to: output, type: ggufType).notes
+        }
+    }
+
+    /// The hook a `Pipeline` calls with its finished output folder: writes each format beside
+    /// `model.safetensors` (`model.h5`, `model.onnx`, `model.gguf` as Q8_0).
+    public static func write(folder: String, formats: [Recipe.ExportFormat]) throws {
+        for format in formats where format != .safetensors {
+            guard let kind = Format(rawValue: format.rawValue) else {
+                throw ExportError.unsupportedFormat(format.rawValue, reason: "the C export for microcontrollers is not implemented yet")
+            }
+            try export(path: folder, format: kind, to: (folder as NSString).appendingPathComponent(kind.fileName))
+        }
+    }
+
+    /// The stored tensors with the provenance keys added to the metadata.
+    static func withProvenance(_ store: TensorStore, _ provenance: Provenance) -> TensorStore {
+        var metadata = store.metadata
+        for (key, value) in provenance.keyValues { metadata[key] = value }
+        return TensorStore(tensors: store.tensors, metadata: metadata)
+    }
+}
+
+/// A format or model an exporter cannot handle.
+public enum ExportError: Error, CustomStringConvertible, Equatable {
+    case unsupportedFormat(String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unsupportedFormat(let f, let reason): return "export to \(f): \(reason)"
+        }
+    }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import NanoCheckpoint
+import NanoExport
+
+/// `nanoforge export MODEL --format F --output PATH`: a compressed (or plain) model in a
+/// deployable format, with provenance in the format's own metadata.
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write a model folder as safetensors (packed), HDF5, ONNX or GGUF, with its provenance.",
+        discussion: "Formats and their layouts: docs/formats.md. Exit codes: 0 success, 2 bad input, 1 anything else.")
+
+    @Argument(help: "A `nanoforge compress` output folder, or any checkpoint folder/file nanoforge loads.")
+    var model: String
+
+    @Option(help: "Output format: \(ModelExporter.Format.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var format: String
+
+    @Option(help: "Output file.")
+    var output: String
+
+    @Option(help: "GGUF tensor type of weight matrices: f32, f16, q8_0, q4_0.")
+    var ggufType = "q8_0"
+
+    @Option(help: "gzip level 0–9 for HDF5 datasets (default: none).")
+    var gzip: Int?
+
+    func run() throws {
+        try CLIErrors.reporting {
+            guard let kind = ModelExporter.Format(rawValue: format) else {
+                throw CLIErrors.BadInput("--format: '\(format)' is not one of \(ModelExporter.Format.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard let type = GGUFTensorType(name: ggufType), GGUFExporter.exportTypes.contains(type) else {
+                throw CLIErrors.BadInput("--gguf-type: '\(ggufType)' is not one of f32, f16, q8_0, q4_0")
+            }
+            let notes = try ModelExporter.export(path: model, format: kind, to: output, ggufType: type, gzip: gzip)
+            for note in notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+            let bytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
+            print("wrote \(output) (\(kind.rawValue), \(String(format: "%.1f", Double(bytes) / 1e6)) MB)")
+            if kind == .onnx {
+                print("note: onnxruntime fuses int8 DequantizeLinear→MatMul into MatMulNBits with int8 activations unless the session sets session.qdq_matmulnbits_accuracy_level = \"0\" (docs/formats.md)")
+            }
+        }
+    }
+}

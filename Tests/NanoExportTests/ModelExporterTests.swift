@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+import NanoCheckpoint
+@testable import NanoExport
+import NanoForge
+import NanoModels
+import NanoTensor
+import TestSupport
+
+/// `output.formats` and `nanoforge export` on real compressed outputs: every file carries the
+/// provenance in its own metadata, as the format's reference reader sees it.
+@Suite struct ModelExporterTests {
+    static let digits = RepositoryPaths.fixture("models/digits-mlp")
+
+    static func compressDigits(_ dir: String, formats: String) throws -> CompressionReport {
+        let yaml = """
+        name: digits-export
+        model: { path: \(digits) }
+        data:
+          calibration: { path: \(digits)/calibration.tsv, samples: 64 }
+        evaluation:
+          - { task: classification, train: \(digits)/calibration.tsv, test: \(digits)/test.tsv }
+        stages:
+          - quantize: { bits: 8, activations: { bits: 8 } }
+        output: { dir: \(dir)/out, formats: [\(formats)] }
+        """
+        var pipeline = Pipeline(recipe: try Recipe(yaml: yaml, file: "digits-export.yaml"))
+        pipeline.exporter = ModelExporter.write(folder:formats:)
+        return try pipeline.run()
+    }
+
+    /// A recipe asking for safetensors, HDF5 and ONNX gets all three; h5py and onnx read the
+    /// same provenance (recipe text, source digest, version, metrics) that safetensors holds.
+    @Test func recipeFormatsCarryProvenance() throws {
+        try PythonRunner.require(modules: ["h5py", "onnx", "safetensors"])
+        try withTemporaryDirectory { dir in
+            let report = try Self.compressDigits(dir, formats: "safetensors, hdf5, onnx")
+            let out = dir + "/out"
+            for file in ["model.safetensors", "model.h5", "model.onnx"] {
+                #expect(FileManager.default.fileExists(atPath: "\(out)/\(file)"), "\(file)")
+            }
+            let digest = try SHA256.hex(file: Self.digits + "/model.safetensors")
+            let script = """
+            import json, sys, h5py, onnx
+            from safetensors import safe_open
+            out = sys.argv[1]
+            with safe_open(out + '/model.safetensors', 'np') as f: st = f.metadata()
+            with h5py.File(out + '/model.h5', 'r') as f: h5 = {k: (v.decode() if isinstance(v, bytes) else str(v)) for k, v in f.attrs.items()}
+            ox = {p.key: p.value for p in onnx.load(out + '/model.onnx').metadata_props}
+            keys = ['nanoforge.recipe', 'nanoforge.source_sha256', 'nanoforge.version', 'nanoforge.metrics']
+            print(json.dumps({name: {k: d.get(k) for k in keys} for name, d in [('st', st), ('h5', h5), ('onnx', ox)]}))
+            """
+            let json = try PythonRunner.run(script, arguments: [out])
+            let all = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: [String: String?]]
+            for (format, values) in all {
+                #expect(values["nanoforge.source_sha256"] == digest, "\(format)")
+                #expect((values["nanoforge.recipe"] ?? nil)?.contains("name: digits-export") == true, "\(format)")
+                #expect(values["nanoforge.version"] == NanoForgeVersion.string, "\(format)")
+                let metrics = try JSONSerialization.jsonObject(with: Data(((values["nanoforge.metrics"] ?? nil) ?? "{}").utf8)) as? [String: Double]
+                // Foundation's JSON number parsing may differ in the last bit.
+                #expect(abs((metrics?["accuracy"] ?? -1) - report.stages.last!.metrics["accuracy"]!) < 1e-12, "\(format)")
+            }
+        }
+    }
+
+    /// The output folder reloads with its activation quantization, computing what the pipeline
+    /// evaluated; `nanoforge export` writes HDF5 that loads back to the same model.
+    @Test func reloadedOutputMatchesAndHDF5RoundTrips() throws {
+        try withTemporaryDirectory { dir in
+            let report = try Self.compressDigits(dir, formats: "safetensors")
+            let loaded = try PackedModel.load(path: dir + "/out")
+            #expect(loaded.activations.count == 2 && loaded.quantized.count == 2)
+            let accuracy = try EvaluationTask.classification(train: Self.digits + "/calibration.tsv", test: Self.digits + "/test.tsv")
+                .evaluate(.classifier({ if case .mlp(let m) = loaded.model { return m }; fatalError() }()))
+            #expect(accuracy["accuracy"] == report.stages.last?.metrics["accuracy"])
+            try ModelExporter.export(path: dir + "/out", format: .hdf5, to: dir + "/copy.h5", gzip: 4)
+            let again = try PackedModel.load(path: dir + "/copy.h5")
+            #expect(again.quantized == loaded.quantized)
+            #expect(again.activations == loaded.activations)
+        }
+    }
+
+    @Test func unknownFormatAndCIsRefused() throws {
+        try withTemporaryDirectory { dir in
+            #expect(throws: (any Error).self) { try Self.compressDigits(dir, formats: "c") }
+            #expect(!FileManager.default.fileExists(atPath: dir + "/out"))
+        }
+    }
+}
