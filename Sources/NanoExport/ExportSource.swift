@@ -13,13 +13,16 @@ public struct ExportSource {
     /// Packed form of each quantized Linear layer, keyed by layer name without `.weight`
     /// (`encoder.layer.0.attention.self.query`, `layers.0`, `blocks.0.attn.q_proj`).
     public var quantized: [String: QuantizedTensor]
+    /// Static int8 input quantization of Linear layers, keyed like `quantized`.
+    public var activations: [String: ActivationQuantization]
     public var provenance: Provenance
 
     public init(model: LoadedModel, vocabulary: [String]? = nil, quantized: [String: QuantizedTensor] = [:],
-                provenance: Provenance) {
+                activations: [String: ActivationQuantization] = [:], provenance: Provenance) {
         self.model = model
         self.vocabulary = vocabulary
         self.quantized = quantized
+        self.activations = activations
         self.provenance = provenance
     }
 }

@@ -37,7 +37,8 @@ public enum ModelExporter {
         let provenance = Provenance(recipe: meta["nanoforge.recipe"] ?? "",
                                     sourceSHA256: try meta["nanoforge.source_sha256"] ?? SHA256.hex(file: weights),
                                     metrics: metrics)
-        return (ExportSource(model: loaded.model, vocabulary: vocabulary, quantized: loaded.quantized, provenance: provenance),
+        return (ExportSource(model: loaded.model, vocabulary: vocabulary, quantized: loaded.quantized,
+                             activations: loaded.activations, provenance: provenance),
                 loaded.store)
     }
 

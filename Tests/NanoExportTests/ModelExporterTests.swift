@@ -87,3 +87,29 @@ import TestSupport
         }
     }
 }
+
+/// A compressed model with int8 weights and static int8 activations exported to ONNX: the input
+/// quantization becomes QuantizeLinear → DequantizeLinear, and onnxruntime's logits on the
+/// held-out digits match nanoforge's evaluation of the same model.
+@Suite struct ONNXActivationQuantizationTests {
+    @Test func onnxruntimeMatchesTheEvaluatedModel() throws {
+        try PythonRunner.require(modules: ["numpy", "onnx", "onnxruntime"])
+        try withTemporaryDirectory { dir in
+            _ = try ModelExporterTests.compressDigits(dir, formats: "safetensors, onnx")
+            let loaded = try PackedModel.load(path: dir + "/out")
+            guard case .mlp(let mlp) = loaded.model else { Issue.record("not an MLP"); return }
+            let lines = try EvaluationData.inputs(ModelExporterTests.digits + "/test.tsv", limit: 100)
+            let ours = try EvaluatedModel.classifier(mlp).outputs(for: lines, file: "test.tsv")
+            let result = try ONNXRuntimeHarness.run(model: dir + "/out/model.onnx", inputs: ["features": .float32(
+                Tensor(shape: [lines.count, 64], scalars: lines.flatMap { $0.split(separator: " ").map { Float($0)! } }))],
+                outputs: ["logits"])
+            #expect(result.ops.contains("QuantizeLinear"))
+            let theirs = try #require(result.outputs["logits"]).tensor
+            let worst = ONNXComparison.rowCosines(theirs, ours).min()!
+            let diff = ONNXComparison.maxAbsDifference(theirs, ours)
+            let fused = ONNXComparison.rowCosines(try #require(result.defaultOutputs["logits"]).tensor, ours).min()!
+            print("digits int8 weights + int8 activations, onnxruntime (basic optimizations) vs nanoforge: min cosine \(worst), max |diff| \(diff); with ORT's default fused int8 kernels: min cosine \(fused)")
+            #expect(worst >= 0.9999)
+        }
+    }
+}

@@ -40,13 +40,13 @@ public enum ONNXExporter {
         let builder: ONNXGraphBuilder
         switch source.model {
         case .bert(let m):
-            builder = ONNXGraphBuilder(name: "nanoforge_bert", quantized: source.quantized)
+            builder = ONNXGraphBuilder(name: "nanoforge_bert", quantized: source.quantized, activations: source.activations)
             try ONNXBertGraph.build(m, into: builder)
         case .decoder(let m):
-            builder = ONNXGraphBuilder(name: "nanoforge_decoder", quantized: source.quantized)
+            builder = ONNXGraphBuilder(name: "nanoforge_decoder", quantized: source.quantized, activations: source.activations)
             try ONNXDecoderGraph.build(m, into: builder)
         case .mlp(let m):
-            builder = ONNXGraphBuilder(name: "nanoforge_mlp", quantized: source.quantized)
+            builder = ONNXGraphBuilder(name: "nanoforge_mlp", quantized: source.quantized, activations: source.activations)
             try ONNXMLPGraph.build(m, into: builder)
         }
         // Packed layers the graph does not compute (a BERT pooler) are left out; say so.

@@ -36,8 +36,9 @@ enum ONNXWeightForm: Equatable {
 extension ONNXGraphBuilder {
     /// `y = x·Wᵀ + b` for x [..., in] → [..., out], with the weight in the form its packed layer
     /// (if any) allows. `name` is the layer name without `.weight`, as in `ExportSource.quantized`.
-    func linear(_ x: String, _ layer: Linear, name: String) throws -> String {
+    func linear(_ input: String, _ layer: Linear, name: String) throws -> String {
         let w = layer.weight.value
+        let x = activations[name].map { quantizeDequantize(input, $0, name: name) } ?? input
         var y: String
         if let q = quantized[name] {
             guard q.shape == w.shape else {
@@ -58,6 +59,17 @@ extension ONNXGraphBuilder {
             y = op("Add", [y, initializer(name + ".bias", bias.value)], name)
         }
         return y
+    }
+
+    /// Static int8 input quantization as QuantizeLinear → DequantizeLinear (per tensor): uint8
+    /// with a zero point for asymmetric grids, int8 with zero point 0 for symmetric ones (whose
+    /// grid stops at −127; ONNX's int8 stops at −128, reached only beyond the calibrated range).
+    private func quantizeDequantize(_ x: String, _ a: ActivationQuantization, name: String) -> String {
+        let type: ONNXDataType = a.symmetric ? .int8 : .uint8
+        let scale = initializer(name + ".input_scale", floats: [a.parameters.scale], dims: [])
+        let zero = initializer(name + ".input_zero_point", type, dims: [], raw: [UInt8(truncatingIfNeeded: a.parameters.zeroPoint)])
+        let q = op("QuantizeLinear", [x, scale, zero], name + ".input")
+        return op("DequantizeLinear", [q, scale, zero], name + ".input")
     }
 
     private func floatMatMul(_ x: String, _ w: Tensor, name: String) -> String {

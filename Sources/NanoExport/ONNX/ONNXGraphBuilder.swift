@@ -9,14 +9,17 @@ final class ONNXGraphBuilder {
     private(set) var notes: [String] = []
     /// Packed quantized layers by name (`ExportSource.quantized`).
     let quantized: [String: QuantizedTensor]
+    /// Static input quantization by layer name (`ExportSource.activations`).
+    let activations: [String: ActivationQuantization]
     /// The names of layers whose packed form was consumed, to catch packed layers the graph never used.
     private(set) var usedQuantized: Set<String> = []
     private var counter = 0
     private var constants: [String: String] = [:]
 
-    init(name: String, quantized: [String: QuantizedTensor]) {
+    init(name: String, quantized: [String: QuantizedTensor], activations: [String: ActivationQuantization] = [:]) {
         graph = ONNXGraph(name: name)
         self.quantized = quantized
+        self.activations = activations
     }
 
     var initializerBytes: Int { graph.initializers.reduce(0) { $0 + $1.rawData.count } }
