@@ -14,7 +14,7 @@ import TestSupport
                                        sourceSHA256: String(repeating: "cd", count: 32), metrics: ["accuracy": 0.96])
 
     static let compilerFlags = ["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-Wconversion", "-Wsign-conversion",
-                                "-Wshadow", "-Wstrict-prototypes", "-O2"]
+                                "-Wshadow", "-Wstrict-prototypes", "-Wfloat-equal", "-O2"]
 
     struct Sample {
         var label: Int

@@ -69,7 +69,7 @@ enum CSource {
         void \(prefix)_quantize_input(const float *features, int8_t *input_q);
 
         /* The int8 logits (\(upper)_CLASSES) of a quantized input; real value = (q - \(model.layers[model.layers.count - 1].output.zeroPoint)) * \(model.layers[model.layers.count - 1].output.scale).
-           `input_q` and `logits_q` must not overlap. */
+           \(model.layers.count > 1 ? "`logits_q` may be `input_q`: the input is read by the first layer only." : "`input_q` and `logits_q` must not overlap.") */
         void \(prefix)_logits(const int8_t *input_q, int8_t *logits_q);
 
         #ifdef __cplusplus

@@ -167,9 +167,9 @@ public enum FixedPoint {
     {
         int32_t i = (int32_t)v;
         const float fraction = v - (float)i;
-        if (fraction > 0.5f || (fraction == 0.5f && i % 2 != 0)) {
+        if (fraction > 0.5f || (fraction >= 0.5f && i % 2 != 0)) {
             i += 1;
-        } else if (fraction < -0.5f || (fraction == -0.5f && i % 2 != 0)) {
+        } else if (fraction < -0.5f || (fraction <= -0.5f && i % 2 != 0)) {
             i -= 1;
         }
         return i;
