@@ -7,7 +7,7 @@ import NanoModels
 /// deployable format: the one entry behind `nanoforge export` and a recipe's `output.formats`.
 public enum ModelExporter {
     public enum Format: String, CaseIterable, Sendable {
-        case safetensors, hdf5, onnx, gguf
+        case safetensors, hdf5, onnx, gguf, c
 
         /// The file name a recipe's output folder gets for this format.
         public var fileName: String {
@@ -16,6 +16,7 @@ public enum ModelExporter {
             case .hdf5: return "model.h5"
             case .onnx: return "model.onnx"
             case .gguf: return "model.gguf"
+            case .c: return "c"
             }
         }
     }
@@ -44,10 +45,11 @@ public enum ModelExporter {
 
     /// Writes the model at `path` in `format` to `output` (atomically). `ggufType` picks the GGUF
     /// tensor type of weight matrices; `gzip` compresses HDF5 datasets. Returns notes for the user
-    /// (fallbacks, weights stored dequantized).
+    /// (fallbacks, weights stored dequantized). `c` writes `model.h` and `model.c` into the folder
+    /// `output` and needs `calibration` inputs (feature lines) for the integer activation ranges.
     @discardableResult
     public static func export(path: String, format: Format, to output: String, ggufType: GGUFTensorType = .q8_0,
-                              gzip: Int? = nil) throws -> [String] {
+                              gzip: Int? = nil, calibration: String? = nil) throws -> [String] {
         let (source, store) = try self.source(path: path)
         switch format {
         case .safetensors:
@@ -61,17 +63,29 @@ public enum ModelExporter {
             return []
         case .gguf:
             return try GGUFExporter.export(source, to: output, type: ggufType).notes
+        case .c:
+            guard let calibration else {
+                throw ExportError.unsupportedFormat("c", reason: "needs calibration inputs for the activation ranges (--calibration FILE, or the recipe's data.calibration)")
+            }
+            let rows = try EvaluationData.inputs(calibration).enumerated().map { i, line in
+                try EvaluationData.features(line, file: calibration, line: i + 1)
+            }
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            let summary = try CExporter.export(source, calibration: rows, to: output)
+            return summary.notes + ["flash \(summary.flashBytes) bytes, RAM \(summary.ramBytes) bytes"]
         }
     }
 
-    /// The hook a `Pipeline` calls with its finished output folder: writes each format beside
-    /// `model.safetensors` (`model.h5`, `model.onnx`, `model.gguf` as Q8_0).
-    public static func write(folder: String, formats: [Recipe.ExportFormat]) throws {
-        for format in formats where format != .safetensors {
+    /// The hook a `Pipeline` calls with its finished output folder: writes each of the recipe's
+    /// `output.formats` beside `model.safetensors` (`model.h5`, `model.onnx`, `model.gguf` as
+    /// Q8_0, `c/model.h` + `c/model.c` calibrated on the recipe's calibration data).
+    public static func write(folder: String, recipe: Recipe) throws {
+        for format in recipe.output.formats where format != .safetensors {
             guard let kind = Format(rawValue: format.rawValue) else {
-                throw ExportError.unsupportedFormat(format.rawValue, reason: "the C export for microcontrollers is not implemented yet")
+                throw ExportError.unsupportedFormat(format.rawValue, reason: "no exporter of that name")
             }
-            try export(path: folder, format: kind, to: (folder as NSString).appendingPathComponent(kind.fileName))
+            try export(path: folder, format: kind, to: (folder as NSString).appendingPathComponent(kind.fileName),
+                       calibration: recipe.calibration?.path)
         }
     }
 

@@ -25,7 +25,7 @@ import TestSupport
         output: { dir: \(dir)/out, formats: [\(formats)] }
         """
         var pipeline = Pipeline(recipe: try Recipe(yaml: yaml, file: "digits-export.yaml"))
-        pipeline.exporter = ModelExporter.write(folder:formats:)
+        pipeline.exporter = ModelExporter.write(folder:recipe:)
         return try pipeline.run()
     }
 
@@ -80,9 +80,40 @@ import TestSupport
         }
     }
 
-    @Test func unknownFormatAndCIsRefused() throws {
+    /// `formats: [c]` writes the C sources calibrated on the recipe's calibration rows; a format
+    /// that does not fit the model (C for a sentence encoder) fails and leaves no output.
+    @Test func cFormatIsWrittenAndMisfitsLeaveNothing() throws {
         try withTemporaryDirectory { dir in
-            #expect(throws: (any Error).self) { try Self.compressDigits(dir, formats: "c") }
+            _ = try Self.compressDigits(dir, formats: "safetensors, c")
+            let header = try String(contentsOfFile: dir + "/out/c/model.h", encoding: .utf8)
+            #expect(header.contains("nanoforge.source_sha256"))
+            #expect(FileManager.default.fileExists(atPath: dir + "/out/c/model.c"))
+        }
+        try withTemporaryDirectory { dir in
+            // A tiny sentence encoder: C export is for MLP classifiers only.
+            var rng = RandomGenerator(seed: 3)
+            let vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "c"]
+            let c = BertEncoder.Configuration(vocabularySize: vocabulary.count, width: 16, layers: 1, heads: 2, intermediateWidth: 32,
+                                              maxPositions: 16)
+            let bert = BertEncoder(c, rng: &rng)
+            try FileManager.default.createDirectory(atPath: dir + "/model", withIntermediateDirectories: true)
+            try SafetensorsWriter.write(TensorStore(tensors: bert.namedParameters.map { StoredTensor.encoding($0.variable.value, name: $0.name) }),
+                                        to: dir + "/model/model.safetensors")
+            try ModelSpec.bert(c).nativeJSON.serialized.write(toFile: dir + "/model/config.json", atomically: true, encoding: .utf8)
+            try (vocabulary.joined(separator: "\n") + "\n").write(toFile: dir + "/model/vocab.txt", atomically: true, encoding: .utf8)
+            try "a b c\nb c a\n".write(toFile: dir + "/s.txt", atomically: true, encoding: .utf8)
+            let yaml = """
+            name: tiny
+            model: { path: \(dir)/model }
+            evaluation:
+              - { task: fidelity, data: \(dir)/s.txt }
+            stages:
+              - quantize: { bits: 8 }
+            output: { dir: \(dir)/out, formats: [safetensors, c] }
+            """
+            var pipeline = Pipeline(recipe: try Recipe(yaml: yaml, file: "tiny.yaml"))
+            pipeline.exporter = ModelExporter.write(folder:recipe:)
+            #expect(throws: (any Error).self) { try pipeline.run() }
             #expect(!FileManager.default.fileExists(atPath: dir + "/out"))
         }
     }

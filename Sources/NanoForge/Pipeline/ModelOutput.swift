@@ -16,7 +16,7 @@ struct ModelOutput {
     let report: CompressionReport
     /// Writes the recipe's other `output.formats` into the finished folder before it is renamed
     /// into place (set by the CLI from NanoExport); nil refuses formats besides safetensors.
-    var exporter: ((_ folder: String, _ formats: [Recipe.ExportFormat]) throws -> Void)?
+    var exporter: ((_ folder: String, _ recipe: Recipe) throws -> Void)?
 
     func write(to directory: String) throws {
         let target = URL(fileURLWithPath: directory).standardizedFileURL
@@ -34,7 +34,7 @@ struct ModelOutput {
                     throw PipelineError.stageFailed(recipe: recipe.file, stage: "output.formats",
                                                     reason: "\(extra.map(\.rawValue)) need an exporter (NanoExport's ModelExporter.pipelineExporter)")
                 }
-                try exporter(temp.path, extra)
+                try exporter(temp.path, recipe)
             }
             if fm.fileExists(atPath: target.path) {
                 let old = parent.appendingPathComponent(".\(target.lastPathComponent).old-\(pid)")

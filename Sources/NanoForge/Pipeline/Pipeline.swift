@@ -13,8 +13,8 @@ public struct Pipeline {
     /// baseline measurement, then each stage and its measurement, then writing the output.
     public var step: (_ done: Int, _ total: Int, _ name: String) -> Void = { _, _, _ in }
     /// Writes `output.formats` other than safetensors into the finished output folder (before it
-    /// is renamed into place): NanoExport's `ModelExporter.write(folder:formats:)`.
-    public var exporter: ((_ folder: String, _ formats: [Recipe.ExportFormat]) throws -> Void)?
+    /// is renamed into place): NanoExport's `ModelExporter.write(folder:recipe:)`.
+    public var exporter: ((_ folder: String, _ recipe: Recipe) throws -> Void)?
 
     public init(recipe: Recipe, progress: @escaping (String) -> Void = { _ in }) {
         self.recipe = recipe

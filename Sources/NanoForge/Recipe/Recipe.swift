@@ -36,11 +36,11 @@ public struct Recipe: Equatable {
         RecipeField("model", "mapping", required: true, allowed: "{path}", "`path`: the checkpoint folder (config.json + weights) or file."),
         RecipeField("seed", "integer", default: "0", allowed: "≥ 0", "Seed for every random choice (calibration sampling, training)."),
         RecipeField("data", "mapping", allowed: "{calibration: {path, samples}}",
-                    "`calibration.path`: one sentence a line; `calibration.samples` (default 128, ≥ 1): how many are used."),
+                    "`calibration.path`: one input a line (a sentence, or a classifier's features; of `label<TAB>input` lines the last field); `calibration.samples` (default 128, ≥ 1): how many are used."),
         RecipeField("evaluation", "list of mappings", default: "[]", allowed: "tasks (below)", "Tasks measured on the baseline and after each stage."),
         RecipeField("stages", "list of mappings", required: true, allowed: "one pass per item", "The passes, in order: `- <pass>: {options}`."),
         RecipeField("output", "mapping", required: true, allowed: "{dir, formats}",
-                    "`dir`: output folder; `formats` (default [safetensors]): any of " + ExportFormat.allCases.map(\.rawValue).joined(separator: ", ") + "."),
+                    "`dir`: output folder; `formats` (default [safetensors]): any of " + ExportFormat.allCases.map(\.rawValue).joined(separator: ", ") + ", written beside `model.safetensors` as `model.h5`, `model.onnx`, `model.gguf` (Q8_0) and `c/model.{h,c}` (MLP classifiers; int8, calibrated on `data.calibration`). Layouts: docs/formats.md."),
     ]
 
     /// A recipe built in code (tests, tools); ``load(contentsOf:)`` and ``init(yaml:file:)`` validate, this does not.

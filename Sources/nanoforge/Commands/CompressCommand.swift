@@ -26,7 +26,7 @@ struct CompressCommand: ParsableCommand {
             let bar = StepProgress()
             var pipeline = Pipeline(recipe: recipe) { line in bar.log("[\(Self.clock())] \(line)") }
             pipeline.step = { done, total, name in bar.update(done, total, name) }
-            pipeline.exporter = ModelExporter.write(folder:formats:)
+            pipeline.exporter = ModelExporter.write(folder:recipe:)
             let report = try pipeline.run(outputDirectory: output)
             bar.finish()
             let folder = output ?? recipe.output.directory

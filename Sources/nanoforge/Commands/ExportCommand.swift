@@ -17,7 +17,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Output format: \(ModelExporter.Format.allCases.map(\.rawValue).joined(separator: ", ")).")
     var format: String
 
-    @Option(help: "Output file.")
+    @Option(help: "Output file (for --format c: a folder that gets model.h and model.c).")
     var output: String
 
     @Option(help: "GGUF tensor type of weight matrices: f32, f16, q8_0, q4_0.")
@@ -25,6 +25,9 @@ struct ExportCommand: ParsableCommand {
 
     @Option(help: "gzip level 0–9 for HDF5 datasets (default: none).")
     var gzip: Int?
+
+    @Option(help: "For --format c: calibration inputs (one feature line, or label<TAB>features, per line) that fix the int8 activation ranges.")
+    var calibration: String?
 
     func run() throws {
         try CLIErrors.reporting {
@@ -34,11 +37,11 @@ struct ExportCommand: ParsableCommand {
             guard let type = GGUFTensorType(name: ggufType), GGUFExporter.exportTypes.contains(type) else {
                 throw CLIErrors.BadInput("--gguf-type: '\(ggufType)' is not one of f32, f16, q8_0, q4_0")
             }
-            let notes = try ModelExporter.export(path: model, format: kind, to: output, ggufType: type, gzip: gzip)
+            let notes = try ModelExporter.export(path: model, format: kind, to: output, ggufType: type, gzip: gzip, calibration: calibration)
             for note in notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
             let bytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
             print("wrote \(output) (\(kind.rawValue), \(String(format: "%.1f", Double(bytes) / 1e6)) MB)")
-            if kind == .onnx {
+            if kind == .onnx, notes.isEmpty {
                 print("note: onnxruntime fuses int8 DequantizeLinear→MatMul into MatMulNBits with int8 activations unless the session sets session.qdq_matmulnbits_accuracy_level = \"0\" (docs/formats.md)")
             }
         }
