@@ -10,6 +10,7 @@ deterministic for a given input archive and CPython version.
     prepare_data.py minilm ARCHIVE OUT_DIR
     prepare_data.py bible SWORD_DIR OUT.tsv          (needs pysword on sys.path)
     prepare_data.py weather ARCHIVE TRAIN.tsv TEST.tsv
+    prepare_data.py distill SENTENCES.txt BIBLE.tsv WEATHER_TRAIN.tsv OUT.txt
 """
 
 import functools
@@ -371,9 +372,36 @@ def weather(archive_path, train_path, test_path):
           f"({len(files)} intents, seeded {round(100 * (1 - WEATHER_TEST_FRACTION))}/{round(100 * WEATHER_TEST_FRACTION)} split per intent)")
 
 
+# ---------------------------------------------------------------------------
+# distillation text
+
+DISTILL_SEED = 11
+DISTILL_HELD_OUT_PAIRS = 2000   # the retrieval evaluation's pairs (the recipes' limit: 2000)
+
+
+def distill(sentences_path, bible_path, weather_train_path, out_path):
+    """Unlabelled training text for distilling MiniLM: pydoc sentences, both columns of the
+    Bible pairs after the first 2,000 (which the retrieval evaluation uses), and the weather
+    training utterances (their labels dropped; the test file stays unseen). Shuffled, seeded."""
+    def lines(path):
+        with open(path, encoding="utf-8") as f:
+            return [l.rstrip("\n") for l in f if l.strip()]
+    pydoc = lines(sentences_path)
+    pairs = [l.split("\t") for l in lines(bible_path)]
+    if len(pairs) <= DISTILL_HELD_OUT_PAIRS or any(len(p) != 2 for p in pairs):
+        fail(f"{bible_path}: expected more than {DISTILL_HELD_OUT_PAIRS} query<TAB>target lines")
+    bible = [t for p in pairs[DISTILL_HELD_OUT_PAIRS:] for t in p]
+    weather = [l.split("\t", 1)[1] for l in lines(weather_train_path)]
+    text = pydoc + bible + weather
+    random.Random(DISTILL_SEED).shuffle(text)
+    write_atomically(out_path, ("\n".join(text) + "\n").encode("utf-8"))
+    print(f"{out_path}: {len(text):,} lines ({len(pydoc):,} pydoc, {len(bible):,} Bible verses after the first "
+          f"{DISTILL_HELD_OUT_PAIRS:,} pairs, {len(weather):,} weather training utterances)")
+
+
 def main(argv):
     commands = {"digits": (digits, 2), "pydoc": (pydoc, 2), "minilm": (minilm, 2),
-                "bible": (bible, 2), "weather": (weather, 3)}
+                "bible": (bible, 2), "weather": (weather, 3), "distill": (distill, 4)}
     if len(argv) < 2 or argv[1] not in commands or len(argv) - 2 != commands[argv[1]][1]:
         print(__doc__.strip(), file=sys.stderr)
         return 2

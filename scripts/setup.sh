@@ -16,6 +16,7 @@
 #   .cache/data/pydoc-sentences.txt         its sentences of 5-60 words, one a line, deduplicated
 #   .cache/data/bible-kjv-web.tsv           King James <TAB> World English Bible, verse by verse
 #   .cache/data/weather-train.tsv, -test.tsv  OVOS weather intents, label <TAB> utterance
+#   .cache/data/distill-train.txt           unlabelled text for distillation (evaluation data held out)
 #   .cache/models/all-MiniLM-L6-v2/         model.safetensors, config.json, vocab.txt, tokenizer.json
 set -euo pipefail
 shopt -s inherit_errexit
@@ -187,6 +188,12 @@ if ((need_bible)); then
         mv "$TOOLS.tmp" "$TOOLS"
     fi
     PYTHONPATH="$TOOLS" "$PYTHON" "$PREPARE" bible /usr/share/sword "$DATA/bible-kjv-web.tsv" | sed 's/^/setup: /'
+fi
+
+# Unlabelled text for distillation, with every evaluation pair and test utterance held out.
+if [[ ! -f $DATA/distill-train.txt ]]; then
+    "$PYTHON" "$PREPARE" distill "$DATA/pydoc-sentences.txt" "$DATA/bible-kjv-web.tsv" "$DATA/weather-train.tsv" \
+        "$DATA/distill-train.txt" | sed 's/^/setup: /'
 fi
 
 # --- benchmark venv (--bench) ----------------------------------------------------------------

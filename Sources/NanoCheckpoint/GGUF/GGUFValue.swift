@@ -87,7 +87,7 @@ public indirect enum GGUFValue: Equatable, Sendable {
         case .float32(let v): return Self.number(Double(v), text: "\(v)")
         case .float64(let v): return Self.number(v, text: "\(v)")
         case .bool(let v): return v ? "true" : "false"
-        case .string(let s): return Self.quoted(s)
+        case .string(let s): return JSONValue.quote(s)
         case .array(_, let values): return "[" + values.map(\.jsonText).joined(separator: ",") + "]"
         }
     }
@@ -101,21 +101,4 @@ public indirect enum GGUFValue: Equatable, Sendable {
         return text
     }
 
-    private static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
 }
