@@ -40,6 +40,11 @@ import TestSupport
                 #expect(FileManager.default.fileExists(atPath: "\(out)/\(file)"), "\(file)")
             }
             let digest = try SHA256.hex(file: Self.digits + "/model.safetensors")
+            // `nanoforge inspect` shows the provenance of each format.
+            for file in ["model.safetensors", "model.h5", "model.onnx"] {
+                let shown = try CommandRunner.nanoforge(["inspect", "\(out)/\(file)"])
+                #expect(shown.status == 0 && shown.stdout.contains("nanoforge.source_sha256") && shown.stdout.contains(digest), "\(file): \(shown.stderr)")
+            }
             let script = """
             import json, sys, h5py, onnx
             from safetensors import safe_open

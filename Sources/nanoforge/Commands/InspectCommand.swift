@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NanoCheckpoint
+import NanoExport
 import NanoForge
 import NanoModels
 
@@ -18,6 +19,7 @@ struct InspectCommand: ParsableCommand {
 
     func run() throws {
         try CLIErrors.reporting {
+            if path.hasSuffix(".onnx") { return try inspectONNX() }
             let (weights, configPath) = try ModelLoader.locateWeights(path)
             let store = try CheckpointReader.read(path: weights)
             let architecture = Self.architecture(store: store, configPath: configPath)
@@ -51,6 +53,29 @@ struct InspectCommand: ParsableCommand {
                   + (quantized.isEmpty ? "" : "   quantized layers: \(quantized.count)"))
             print("architecture: \(architecture)")
         }
+    }
+
+    /// An exported ONNX file: graph inputs and outputs, operators, initializers, metadata (the
+    /// provenance among it).
+    func inspectONNX() throws {
+        let summary: ONNXSummary
+        do { summary = try ONNXSummary.read(path: path) } catch { throw CLIErrors.BadInput("\(path): \(error)") }
+        if json {
+            let object: [String: Any] = [
+                "file": path, "format": "onnx", "ir_version": summary.irVersion, "opsets": summary.opsets, "producer": summary.producer,
+                "inputs": summary.inputs, "outputs": summary.outputs, "operators": summary.operators,
+                "initializers": summary.initializerCount, "bytes": summary.initializerBytes,
+                "metadata": Dictionary(summary.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a }),
+            ]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]), as: UTF8.self))
+            return
+        }
+        print("\(path) (onnx, IR \(summary.irVersion), opsets \(summary.opsets.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")), producer \(summary.producer))")
+        print("inputs:  " + summary.inputs.joined(separator: ", "))
+        print("outputs: " + summary.outputs.joined(separator: ", "))
+        print("operators: " + summary.operators.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
+        print("initializers: \(summary.initializerCount) (\(summary.initializerBytes) bytes)")
+        for (k, v) in summary.metadata { print("metadata \(k): \(v.count > 120 ? String(v.prefix(117)) + "..." : v)") }
     }
 
     func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s : s + String(repeating: " ", count: width - s.count) }
