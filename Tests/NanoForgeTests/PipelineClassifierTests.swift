@@ -138,3 +138,22 @@ import TestSupport
         }
     }
 }
+
+/// `targets: [Embedding]` quantizes the embedding tables (round-to-nearest, rows as channels):
+/// they are stored packed, reported, and load back.
+@Suite struct EmbeddingQuantizationTests {
+    @Test func embeddingTablesQuantizeAndLoadBack() throws {
+        try withTemporaryDirectory { dir in
+            try PipelineTests.makeFixture(dir)
+            let yaml = PipelineTests.recipe(dir, stages: "  - mixed_precision: { candidates: [4, 8], budget: { average_bits: 6 }, group_size: 16, targets: [Linear, Embedding] }")
+            let report = try Pipeline(recipe: try Recipe(yaml: yaml, file: "tiny.yaml")).run()
+            let embeddings = report.layers.filter { $0.kind == "Embedding" }
+            #expect(embeddings.map(\.name) == ["embeddings.word_embeddings", "embeddings.position_embeddings", "embeddings.token_type_embeddings"])
+            #expect(embeddings.allSatisfy { $0.bits != nil })
+            let (encoder, quantized) = try SentenceEncoder.loadPacked(path: dir + "/out")
+            let q = try #require(quantized["embeddings.word_embeddings"])
+            #expect(encoder.encoder.wordEmbeddings.weight.value.scalars == q.dequantized().scalars)
+            #expect(report.stages[1].sizeBytes * 3 < report.stages[0].sizeBytes)
+        }
+    }
+}

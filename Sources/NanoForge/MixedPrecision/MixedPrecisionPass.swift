@@ -22,7 +22,7 @@ struct MixedPrecisionPass {
     /// Frontier points applied and measured besides the chosen one.
     static let checkedPoints = 5
 
-    func run(layers: [(name: String, layer: Linear)], state: CompressionState, calibration: CalibrationData,
+    func run(layers: [QuantizableWeight], state: CompressionState, calibration: CalibrationData,
              inputs: [String], quantize: (String, Tensor, QuantizationScheme) throws -> QuantizedTensor) throws -> String {
         let probe = Array(inputs.prefix(Self.sensitivityInputs))
         let reference = try state.model.outputs(for: probe, file: "calibration")
@@ -32,7 +32,8 @@ struct MixedPrecisionPass {
         // 1. Sensitivities, one layer at a time.
         var candidates: [[QuantizedTensor]] = []
         var sensitivities: [MixedPrecisionReport.Sensitivity] = []
-        for (k, (name, layer)) in layers.enumerated() {
+        for (k, entry) in layers.enumerated() {
+            let (name, layer) = (entry.name, entry)
             let original = layer.weight.value
             var row: [QuantizedTensor] = [], losses: [Double] = []
             for bits in options.candidates {
@@ -47,7 +48,7 @@ struct MixedPrecisionPass {
             if (k + 1) % 6 == 0 || k + 1 == layers.count { log("\(label): sensitivities \(k + 1)/\(layers.count) layers") }
         }
         // 2. Exact allocation over the frontier.
-        let weights = layers.map { $0.layer.weight.value.count }
+        let weights = layers.map { $0.weight.value.count }
         let options = candidates.enumerated().map { k, row in
             row.enumerated().map { i, q in
                 BitAllocation.Option(bits: self.options.candidates[i], cost: self.costs(q, bits: self.options.candidates[i], count: weights[k]),
@@ -61,9 +62,9 @@ struct MixedPrecisionPass {
                                             reason: "the budget cannot be met: even every layer at \(self.options.candidates[0]) bits exceeds it (\(describe(frontier.first!.cost)) against \(describe(budget)))")
         }
         // 3. Apply and measure a few frontier points, then the chosen one last (it stays applied).
-        let originals = layers.map { $0.layer.weight.value }
+        let originals = layers.map { $0.weight.value }
         func apply(_ point: BitAllocation.Point) {
-            for (k, (_, layer)) in layers.enumerated() { layer.weight.value = candidates[k][point.choices[k]].dequantized() }
+            for (k, layer) in layers.enumerated() { layer.weight.value = candidates[k][point.choices[k]].dequantized() }
         }
         func point(_ p: BitAllocation.Point, measured: Double?) -> MixedPrecisionReport.FrontierPoint {
             let bits = zip(p.choices.indices, p.choices).reduce(0.0) { $0 + Double(self.options.candidates[$1.1] * weights[$1.0]) }
@@ -78,10 +79,9 @@ struct MixedPrecisionPass {
         }
         apply(best)
         let measured = try loss()
-        for (k, (name, _)) in layers.enumerated() {
-            let q = candidates[k][best.choices[k]]
-            state.quantized[name] = q
-            state.weightErrors[name] = StageRunner.relativeError(originals[k], layers[k].layer.weight.value)
+        for (k, layer) in layers.enumerated() {
+            state.quantized[layer.name] = candidates[k][best.choices[k]]
+            state.weightErrors[layer.name] = StageRunner.relativeError(originals[k], layer.weight.value)
         }
         var frontierPoints = frontier.enumerated().map { point($0.element, measured: checked[$0.offset]) }
         if let i = frontier.firstIndex(of: best) { frontierPoints[i].measuredLoss = measured }
@@ -110,14 +110,14 @@ struct MixedPrecisionPass {
     }
 
     /// The budget for the selected layers' weights, in the cost unit.
-    func budgetCost(state: CompressionState, layers: [(name: String, layer: Linear)]) throws -> Int {
+    func budgetCost(state: CompressionState, layers: [QuantizableWeight]) throws -> Int {
         switch options.budget {
         case .averageBits(let bits):
-            return Int((bits * Double(layers.reduce(0) { $0 + $1.layer.weight.value.count })).rounded(.down))
+            return Int((bits * Double(layers.reduce(0) { $0 + $1.weight.value.count })).rounded(.down))
         case .sizeMB(let mb):
             // Everything outside the selected weights keeps its current stored size.
             let selected = layers.reduce(0) { total, entry in
-                total + (state.quantized[entry.name]?.packedByteCount ?? 4 * entry.layer.weight.value.count)
+                total + (state.quantized[entry.name]?.packedByteCount ?? 4 * entry.weight.value.count)
             }
             return Int(mb * 1_000_000) - (state.sizeBytes - selected)
         }

@@ -23,6 +23,16 @@ extension EvaluatedModel {
         }
     }
 
+    /// Embedding tables with their checkpoint names (quantizable when a recipe targets `Embedding`).
+    public var embeddingLayers: [(name: String, layer: Embedding)] {
+        switch self {
+        case .sentenceEncoder(let e):
+            return [("embeddings.word_embeddings", e.encoder.wordEmbeddings), ("embeddings.position_embeddings", e.encoder.positionEmbeddings),
+                    ("embeddings.token_type_embeddings", e.encoder.tokenTypeEmbeddings)]
+        case .classifier, .decoder: return []
+        }
+    }
+
     /// The spec the saved config records (pruned layer sizes included).
     public var spec: ModelSpec {
         switch self {

@@ -23,6 +23,17 @@ struct StageRunner {
         }
     }
 
+    /// The weights a quantizing pass acts on: selected Linear layers, then selected embedding
+    /// tables (targets `Embedding`), each with its layer name.
+    func selectedWeights(_ selector: LayerSelector, _ label: String, _ state: CompressionState) throws -> [QuantizableWeight] {
+        let linear = state.linearLayers.filter { selector.selects(name: $0.name, kind: .linear) }
+            .map { QuantizableWeight(name: $0.name, weight: $0.layer.weight, linear: $0.layer) }
+        let embeddings = state.model.embeddingLayers.filter { selector.selects(name: $0.name, kind: .embedding) }
+            .map { QuantizableWeight(name: $0.name, weight: $0.layer.weight, linear: nil) }
+        if linear.isEmpty && embeddings.isEmpty { throw PipelineError.noLayersSelected(recipe: recipe.file, stage: label) }
+        return linear + embeddings
+    }
+
     func selected(_ selector: LayerSelector, _ label: String, _ state: CompressionState) throws -> [(name: String, layer: Linear)] {
         let layers = state.linearLayers.filter { selector.selects(name: $0.name, kind: .linear) }
         if layers.isEmpty { throw PipelineError.noLayersSelected(recipe: recipe.file, stage: label) }
@@ -41,7 +52,8 @@ struct StageRunner {
     // MARK: quantize
 
     func quantize(_ o: QuantizeOptions, _ label: String, _ state: CompressionState) throws -> String {
-        let layers = try selected(o.selector, label, state)
+        let weights = try selectedWeights(o.selector, label, state)
+        let layers = weights.compactMap { w in w.linear.map { (name: w.name, layer: $0) } }
         let granularity: QuantizationScheme.Granularity
         switch o.granularity {
         case .tensor: granularity = .tensor
@@ -56,8 +68,9 @@ struct StageRunner {
             hessians = try self.hessians(for: layers.map(\.name), label, state)
             log("\(label): Hessians from \(calibration.count) calibration inputs (damping \(settings.damping), block \(settings.blockSize), act_order \(settings.actOrder))")
         }
-        for (i, (name, layer)) in layers.enumerated() {
-            let w = layer.weight.value
+        // Embedding tables have no calibration inputs: they always get round-to-nearest.
+        for (i, entry) in weights.enumerated() {
+            let (name, w) = (entry.name, entry.weight.value)
             let q: QuantizedTensor
             do {
                 if let settings = o.gptq, let h = hessians[name] {
@@ -72,11 +85,11 @@ struct StageRunner {
             }
             let dq = q.dequantized()
             state.weightErrors[name] = Self.relativeError(w, dq)
-            layer.weight.value = dq
+            entry.weight.value = dq
             state.quantized[name] = q
-            if (i + 1) % 12 == 0 || i + 1 == layers.count { log("\(label): \(i + 1)/\(layers.count) layers") }
+            if (i + 1) % 12 == 0 || i + 1 == weights.count { log("\(label): \(i + 1)/\(weights.count) layers") }
         }
-        var summary = "\(o.method.rawValue) \(scheme) on \(layers.count) layers"
+        var summary = "\(o.method.rawValue) \(scheme) on \(weights.count) layers"
         if let settings = o.activations {
             try quantizeActivations(settings, layers: layers, label, state)
             summary += ", int\(settings.bits) activations (\(settings.observer))"
@@ -125,9 +138,9 @@ struct StageRunner {
     // MARK: mixed_precision
 
     func mixedPrecision(_ o: MixedPrecisionOptions, _ label: String, _ state: CompressionState) throws -> String {
-        let layers = try selected(o.selector, label, state)
+        let layers = try selectedWeights(o.selector, label, state)
         let data = try calibrationData(state, label)
-        let hessians = o.method == .gptq ? try self.hessians(for: layers.map(\.name), label, state) : [:]
+        let hessians = o.method == .gptq ? try self.hessians(for: layers.filter { $0.linear != nil }.map(\.name), label, state) : [:]
         let pass = MixedPrecisionPass(options: o, label: label, recipeFile: recipe.file, log: log)
         return try pass.run(layers: layers, state: state, calibration: data, inputs: calibration) { name, w, scheme in
             do {
