@@ -117,7 +117,7 @@ import TestSupport
             let after = Self.fidelity(student, teacher, heldOut)
             print("distill tiny BERT 2 → 1 layer: held-out fidelity \(before) → \(after); loss \(result.training.losses.first!) → \(result.training.finalLoss)")
             #expect(student.encoder.configuration.layers == 1)
-            #expect(after > before + 0.01)
+            #expect(after > 0.9 && after > before + 0.3)     // measured 0.441 → 0.951
             #expect(result.training.finalLoss < result.training.losses.first!)
         }
     }
@@ -136,7 +136,7 @@ import TestSupport
             let teacherAccuracy = try task.evaluate(teacher)["accuracy"]!
             print("distill digits MLP 128 → 32 hidden: test accuracy \(studentAccuracy) (teacher \(teacherAccuracy)), \(result.parameterCount) parameters")
             #expect(result.parameterCount == 64 * 32 + 32 + 32 * 10 + 10)
-            #expect(studentAccuracy > 0.85)
+            #expect(studentAccuracy > 0.88)                      // measured 0.911 (teacher 0.981)
         }
     }
 
