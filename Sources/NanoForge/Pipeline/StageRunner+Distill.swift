@@ -21,9 +21,10 @@ extension StageRunner {
         // The score that picks the best state: the first evaluation task's first metric
         // (cosine_mean for fidelity), negated when lower is better (perplexity).
         if let task = tasks.first, let key = task.metricKeys.first {
-            let reference = self.reference
+            let (reference, log) = (self.reference, self.log)
             pass.evaluate = { model in
                 let value = try task.evaluate(model, reference: reference)[key.rawValue] ?? -.infinity
+                log("\(label): evaluation: \(task.name) \(key.rawValue) \(String(format: "%.4f", value))")
                 return key.higherIsBetter ? value : -value
             }
         } else if o.training.evalEvery > 0 {
