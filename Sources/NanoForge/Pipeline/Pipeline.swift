@@ -15,6 +15,8 @@ public struct Pipeline {
     /// Writes `output.formats` other than safetensors into the finished output folder (before it
     /// is renamed into place): NanoExport's `ModelExporter.write(folder:recipe:)`.
     public var exporter: ((_ folder: String, _ recipe: Recipe) throws -> Void)?
+    /// Training stages continue from their last checkpoint (`<output dir>.checkpoints/stage-<i>/`).
+    public var resume = false
 
     public init(recipe: Recipe, progress: @escaping (String) -> Void = { _ in }) {
         self.recipe = recipe
@@ -42,7 +44,9 @@ public struct Pipeline {
         let steps = 2 * recipe.stages.count + 2
         step(0, steps, "measuring baseline")
         var stages = [try evaluation.measure(state, name: "baseline", pass: nil, seconds: 0)]
-        let runner = StageRunner(recipe: recipe, calibration: calibration, log: progress)
+        let outputFolder = outputDirectory ?? recipe.output.directory
+        let runner = StageRunner(recipe: recipe, calibration: calibration, log: progress, tasks: tasks, reference: reference,
+                                 resume: resume, checkpointRoot: Self.checkpointRoot(outputFolder))
         for (index, stage) in recipe.stages.enumerated() {
             progress("stage \(index + 1)/\(recipe.stages.count): \(stage.kind.rawValue)")
             step(1 + 2 * index, steps, "stage \(index + 1)/\(recipe.stages.count) \(stage.kind.rawValue)")
@@ -59,11 +63,18 @@ public struct Pipeline {
             calibration: CalibrationData(inputs: calibration, model: state.model, file: recipe.calibration?.path ?? ""))
         let report = CompressionReport(recipe: recipe.name, model: recipe.modelPath, stages: stages,
                                        layers: layerReports(state, outputErrors: outputErrors), mixedPrecision: state.mixedPrecision)
-        try ModelOutput(recipe: recipe, state: state, report: report, exporter: exporter)
-            .write(to: outputDirectory ?? recipe.output.directory)
+        try ModelOutput(recipe: recipe, state: state, report: report, exporter: exporter).write(to: outputFolder)
         step(steps, steps, "done")
         progress("done in \(String(format: "%.1f", Self.seconds(since: start))) s")
         return report
+    }
+
+    /// Where training stages keep their checkpoints: beside the output folder, so writing the
+    /// output (a rename into place) never touches them.
+    public static func checkpointRoot(_ outputDirectory: String) -> String {
+        var folder = outputDirectory
+        while folder.count > 1 && folder.hasSuffix("/") { folder.removeLast() }
+        return folder + ".checkpoints"
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {

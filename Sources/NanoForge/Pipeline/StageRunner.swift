@@ -9,6 +9,12 @@ struct StageRunner {
     /// Calibration inputs (one per line of the recipe's calibration file).
     let calibration: [String]
     let log: (String) -> Void
+    /// The recipe's evaluation tasks and the uncompressed model (training passes score with them).
+    var tasks: [EvaluationTask] = []
+    var reference: EvaluatedModel?
+    /// Training passes continue from their checkpoints in `checkpointRoot/stage-<index>/`.
+    var resume = false
+    var checkpointRoot: String?
 
     func run(_ stage: StageConfiguration, index: Int, on state: CompressionState) throws -> String {
         let label = "stages[\(index)].\(stage.kind.rawValue)"
@@ -18,7 +24,8 @@ struct StageRunner {
         case .pruneStructured(let options): return try pruneStructured(options, label, state)
         case .trimVocabulary(let options): return try trimVocabulary(options, label, state)
         case .mixedPrecision(let options): return try mixedPrecision(options, label, state)
-        case .distill, .qat:
+        case .distill(let options): return try distill(options, index: index, label, state)
+        case .qat:
             throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: stage.unavailableReason ?? "not implemented")
         }
     }

@@ -42,7 +42,7 @@ public enum PassRegistry {
                        decode: { .trimVocabulary(try TrimVocabularyOptions.decode($0)) }),
         PassDescriptor(kind: .distill,
                        summary: "Trains a smaller student from one or more teachers with weighted distillation losses.",
-                       availability: .notImplemented("distillation arrives with the training passes (issue 5)"),
+                       availability: .available,
                        fields: DistillOptions.fields, decode: { .distill(try DistillOptions.decode($0)) }),
         PassDescriptor(kind: .qat,
                        summary: "Quantization-aware training: fake quantization with the straight-through estimator, optional LSQ, then packing.",

@@ -15,7 +15,19 @@ public final class AdamW: Optimizer {
 
     private struct Moments { var m: [Float]; var v: [Float] }
     private var moments: [ObjectIdentifier: Moments] = [:]
-    public private(set) var stepCount = 0
+    /// Updates applied so far; a resumed run sets it with the restored moments.
+    public var stepCount = 0
+
+    /// The first and second moments of `parameter`, or nil before its first update (for checkpoints).
+    public func moments(of parameter: Variable) -> (m: [Float], v: [Float])? {
+        moments[ObjectIdentifier(parameter)].map { ($0.m, $0.v) }
+    }
+
+    /// Restores the moments of `parameter` from a checkpoint.
+    public func setMoments(of parameter: Variable, m: [Float], v: [Float]) {
+        precondition(m.count == parameter.value.count && v.count == parameter.value.count, "AdamW: moments do not match \(parameter.shape)")
+        moments[ObjectIdentifier(parameter)] = Moments(m: m, v: v)
+    }
 
     public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
                 weightDecay: Float = 0.01, decay: @escaping (Variable) -> Bool = { $0.rank >= 2 }) {

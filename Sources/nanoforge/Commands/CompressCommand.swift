@@ -19,12 +19,16 @@ struct CompressCommand: ParsableCommand {
     @Option(help: "Override the recipe's seed.")
     var seed: UInt64?
 
+    @Flag(help: "Continue training stages from their last checkpoint in <output>.checkpoints/stage-<i>/.")
+    var resume = false
+
     func run() throws {
         try CLIErrors.reporting {
             var recipe = try Recipe.load(contentsOf: self.recipe)
             if let seed { recipe.seed = seed }
             let bar = StepProgress()
             var pipeline = Pipeline(recipe: recipe) { line in bar.log("[\(Self.clock())] \(line)") }
+            pipeline.resume = resume
             pipeline.step = { done, total, name in bar.update(done, total, name) }
             pipeline.exporter = ModelExporter.write(folder:recipe:)
             let report = try pipeline.run(outputDirectory: output)

@@ -1,0 +1,230 @@
+import Foundation
+import NanoCheckpoint
+import NanoModels
+import NanoTensor
+
+/// The `distill` pass: trains a student from one or more weighted teachers through the shared
+/// `TrainingLoop`. Sentence encoders learn the teachers' pooled embeddings (`embedding_cosine`,
+/// `embedding_mse`) and last hidden states (`hidden_mse`); classifiers their softened logits
+/// (`logit_kl`, Hinton et al.) and the labels (`task`). Teacher outputs are computed per batch on a
+/// non-recording tape. The loss of a step is Σ_teachers w_t/Σw · Σ_terms w_k · L_k.
+public struct DistillationPass {
+    public struct Teacher {
+        public var model: EvaluatedModel
+        public var weight: Double
+        public init(model: EvaluatedModel, weight: Double = 1) { self.model = model; self.weight = weight }
+    }
+
+    public struct Result {
+        public var student: EvaluatedModel
+        public var training: TrainingLoop.Result
+        public var examples: Int
+        public var parameterCount: Int { student.container.parameterCount }
+    }
+
+    public var options: DistillOptions
+    public var loop: TrainingLoop.Configuration
+    /// Scores a student (higher is better) every `eval_every` steps; the best is kept.
+    public var evaluate: ((EvaluatedModel) throws -> Double)?
+    public var progress: (TrainingLoop.Progress) -> Void = { _ in }
+
+    public init(options: DistillOptions, loop: TrainingLoop.Configuration) {
+        self.options = options; self.loop = loop
+    }
+
+    /// The recipe's options with its seed.
+    public init(options: DistillOptions, seed: UInt64) {
+        self.init(options: options, loop: TrainingLoop.Configuration(options.training, seed: seed))
+    }
+
+    /// Builds the student from `model` (the model entering the stage) and trains it on the teachers.
+    public func run(model: EvaluatedModel, teachers: [Teacher]) throws -> Result {
+        precondition(!teachers.isEmpty, "distill: at least one teacher")
+        switch model {
+        case .sentenceEncoder(let encoder): return try distillEncoder(encoder, teachers)
+        case .classifier(let classifier): return try distillClassifier(classifier, teachers)
+        case .decoder: throw TrainingError.unsupported(option: "distill", reason: "decoders cannot be distilled yet")
+        }
+    }
+
+    func weights(_ teachers: [Teacher]) -> [Float] {
+        let total = teachers.reduce(0) { $0 + $1.weight }
+        return teachers.map { Float($0.weight / total) }
+    }
+
+    func refuse(_ kinds: Set<DistillOptions.LossKind>, _ reason: (DistillOptions.LossKind) -> String) throws {
+        if let loss = options.losses.first(where: { kinds.contains($0.kind) }) {
+            throw TrainingError.unsupported(option: "losses.\(loss.kind.rawValue)", reason: reason(loss.kind))
+        }
+    }
+
+    // MARK: sentence encoders
+
+    func distillEncoder(_ base: SentenceEncoder, _ teachers: [Teacher]) throws -> Result {
+        try refuse([.logitKL, .task]) { _ in "sentence encoders have no logits or labels; use embedding_cosine, embedding_mse or hidden_mse" }
+        try refuse([.attentionKL]) { _ in "the attention probabilities are not exposed by MultiHeadAttention yet (not implemented)" }
+        let teacherEncoders = try teachers.enumerated().map { i, t -> SentenceEncoder in
+            guard case .sentenceEncoder(let e) = t.model else {
+                throw TrainingError.unsupported(option: "teachers[\(i)]", reason: "a sentence-encoder student needs sentence-encoder teachers, found a \(t.model.kindName)")
+            }
+            return e
+        }
+        let student = try encoderStudent(base)
+        let sentences = try Self.sentences(options.training.data)
+        let tokens = sentences.map { student.tokenizer.encode($0, maxLength: student.maxLength) }
+        let sameTokens = teacherEncoders.map { $0.tokenizer.vocabulary == student.tokenizer.vocabulary && $0.maxLength == student.maxLength }
+        let kinds = Set(options.losses.map(\.kind))
+        let width = student.encoder.configuration.width
+        var rng = RandomGenerator(seed: loop.seed &+ 0x9807)
+        var projections: [Linear?] = []
+        for (i, teacher) in teacherEncoders.enumerated() {
+            let teacherWidth = teacher.encoder.configuration.width
+            if teacherWidth != width && (kinds.contains(.embeddingCosine) || kinds.contains(.embeddingMSE)) {
+                throw TrainingError.unsupported(option: "losses", reason: "embedding losses compare widths \(width) (student) and \(teacherWidth) (teachers[\(i)]); use hidden_mse, which projects")
+            }
+            if kinds.contains(.hiddenMSE) && !sameTokens[i] {
+                throw TrainingError.unsupported(option: "losses.hidden_mse", reason: "teachers[\(i)] tokenizes differently from the student, so hidden states do not align")
+            }
+            projections.append(kinds.contains(.hiddenMSE) && teacherWidth != width ? Linear(width, teacherWidth, std: 0.02, rng: &rng) : nil)
+        }
+        var parameters = student.encoder.namedParameters
+        for (i, p) in projections.enumerated() { if let p { parameters += p.namedParameters.map { ("distill.projection.\(i).\($0.name)", $0.variable) } } }
+        var configuration = loop
+        configuration.batchSize = options.training.batchSize
+        var training = TrainingLoop(parameters: parameters, configuration: configuration,
+                                    batches: TrainingBatches(count: sentences.count, batchSize: configuration.batchSize,
+                                                             lengths: tokens.map(\.count), seed: loop.seed))
+        if let evaluate, loop.evalEvery > 0 { training.evaluate = { try evaluate(.sentenceEncoder(student)) } }
+        training.progress = progress
+        let teacherWeights = weights(teachers)
+        let result = try training.run { batch, tape in
+            let b = student.batch(tokenIds: batch.map { tokens[$0] })
+            let hidden = student.encoder(b.ids, attentionMask: b.attentionMask, tape: tape)
+            let embeddings = SentencePooling.sentenceEmbeddings(hidden, attentionMask: b.attentionMask, tape: tape)
+            var total: Variable?
+            for (t, teacher) in teacherEncoders.enumerated() {
+                let tb = sameTokens[t] ? b : teacher.batch(batch.map { sentences[$0] })
+                let quiet = Tape(recording: false)
+                let teacherHidden = teacher.encoder(tb.ids, attentionMask: tb.attentionMask, tape: quiet)
+                let teacherEmbeddings = SentencePooling.sentenceEmbeddings(teacherHidden, attentionMask: tb.attentionMask, tape: quiet).value
+                for loss in options.losses {
+                    let term: Variable
+                    switch loss.kind {
+                    case .embeddingCosine: term = DistillationLosses.embeddingCosine(student: embeddings, teacher: teacherEmbeddings, tape: tape)
+                    case .embeddingMSE: term = DistillationLosses.embeddingMSE(student: embeddings, teacher: teacherEmbeddings, tape: tape)
+                    case .hiddenMSE:
+                        term = DistillationLosses.hiddenMSE(student: hidden, teacher: teacherHidden.value, attentionMask: b.attentionMask,
+                                                            projection: projections[t], tape: tape)
+                    case .logitKL, .task, .attentionKL: continue   // refused above
+                    }
+                    let weighted = tape.scale(term, by: teacherWeights[t] * Float(loss.weight))
+                    total = total.map { tape.add($0, weighted) } ?? weighted
+                }
+            }
+            return total!
+        }
+        return Result(student: .sentenceEncoder(student), training: result, examples: sentences.count)
+    }
+
+    func encoderStudent(_ base: SentenceEncoder) throws -> SentenceEncoder {
+        if let file = options.config {
+            guard case .bert(let c) = try StudentBuilder.configuration(file: file) else {
+                throw TrainingError.unsupported(option: "config", reason: "\(file) does not describe a BERT encoder, the teacher is one")
+            }
+            guard c.vocabularySize == base.tokenizer.vocabulary.count else {
+                throw TrainingError.unsupported(option: "config", reason: "\(file) has vocab_size \(c.vocabularySize), the teacher's tokenizer \(base.tokenizer.vocabulary.count)")
+            }
+            return SentenceEncoder(tokenizer: base.tokenizer, encoder: StudentBuilder.fresh(c, seed: loop.seed), maxLength: base.maxLength)
+        }
+        let encoder = try StudentBuilder.shrink(base.encoder, layers: options.layers, intermediate: options.intermediate,
+                                                heads: options.heads, hidden: options.hidden)
+        return SentenceEncoder(tokenizer: base.tokenizer, encoder: encoder, maxLength: base.maxLength)
+    }
+
+    /// Training sentences: every non-empty line; a TSV line contributes each column.
+    public static func sentences(_ file: String) throws -> [String] {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw TrainingError.noTrainingData(file: file, reason: "cannot read it as UTF-8 text")
+        }
+        let sentences = text.split(whereSeparator: \.isNewline).flatMap { $0.split(separator: "\t") }
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !sentences.isEmpty else { throw TrainingError.noTrainingData(file: file, reason: "no non-empty line") }
+        return sentences
+    }
+
+    // MARK: classifiers
+
+    func distillClassifier(_ base: MLPClassifier, _ teachers: [Teacher]) throws -> Result {
+        try refuse([.embeddingCosine, .embeddingMSE, .hiddenMSE, .attentionKL]) { _ in "classifiers are distilled with logit_kl and task" }
+        if let key = [("layers", options.layers != nil), ("hidden", options.hidden != nil), ("intermediate", options.intermediate != nil),
+                      ("heads", options.heads != nil)].first(where: \.1)?.0 {
+            throw TrainingError.unsupported(option: key, reason: "applies to BERT students; describe a classifier student with `config`")
+        }
+        guard let file = options.config else {
+            throw TrainingError.unsupported(option: "config", reason: "a classifier student needs `config` (an mlp_classifier config.json)")
+        }
+        guard case .mlp(let c) = try StudentBuilder.configuration(file: file) else {
+            throw TrainingError.unsupported(option: "config", reason: "\(file) does not describe an MLP classifier, the teacher is one")
+        }
+        let teacherModels = try teachers.enumerated().map { i, t -> MLPClassifier in
+            guard case .classifier(let m) = t.model, m.configuration.inputs == c.inputs, m.configuration.classes == c.classes else {
+                throw TrainingError.unsupported(option: "teachers[\(i)]", reason: "needs an MLP classifier with \(c.inputs) inputs and \(c.classes) classes")
+            }
+            return m
+        }
+        guard base.configuration.inputs == c.inputs, base.configuration.classes == c.classes else {
+            throw TrainingError.unsupported(option: "config", reason: "the student needs the teacher's \(base.configuration.inputs) inputs and \(base.configuration.classes) classes")
+        }
+        let student = StudentBuilder.fresh(c, seed: loop.seed)
+        let rows = try Self.labeledFeatures(options.training.data, inputs: c.inputs, classes: c.classes)
+        var training = TrainingLoop(parameters: student.namedParameters, configuration: loop,
+                                    batches: TrainingBatches(count: rows.count, batchSize: loop.batchSize, seed: loop.seed))
+        if let evaluate, loop.evalEvery > 0 { training.evaluate = { try evaluate(.classifier(student)) } }
+        training.progress = progress
+        let teacherWeights = weights(teachers)
+        let result = try training.run { batch, tape in
+            let x = Tensor(shape: [batch.count, c.inputs], scalars: batch.flatMap { rows[$0].features })
+            let logits = student(tape.constant(x), tape: tape)
+            var total: Variable?
+            func add(_ term: Variable, _ weight: Float) {
+                let weighted = tape.scale(term, by: weight)
+                total = total.map { tape.add($0, weighted) } ?? weighted
+            }
+            for loss in options.losses {
+                switch loss.kind {
+                case .task: add(Loss.crossEntropy(logits, targets: batch.map { rows[$0].label }, tape: tape), Float(loss.weight))
+                case .logitKL:
+                    for (t, teacher) in teacherModels.enumerated() {
+                        let teacherLogits = teacher(Variable(x), tape: Tape(recording: false)).value
+                        add(DistillationLosses.logitKL(student: logits, teacher: teacherLogits, temperature: Float(loss.temperature), tape: tape),
+                            Float(loss.weight) * teacherWeights[t])
+                    }
+                case .embeddingCosine, .embeddingMSE, .hiddenMSE, .attentionKL: continue   // refused above
+                }
+            }
+            return total!
+        }
+        return Result(student: .classifier(student), training: result, examples: rows.count)
+    }
+
+    /// `label<TAB>features` rows (labels 0..<classes, `inputs` numbers separated by spaces or commas).
+    public static func labeledFeatures(_ file: String, inputs: Int, classes: Int) throws -> [(label: Int, features: [Float])] {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw TrainingError.noTrainingData(file: file, reason: "cannot read it as UTF-8 text")
+        }
+        var rows: [(label: Int, features: [Float])] = []
+        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.allSatisfy(\.isWhitespace) {
+            let fields = line.split(separator: "\t", maxSplits: 1)
+            guard fields.count == 2, let label = Int(fields[0].trimmingCharacters(in: .whitespaces)), (0..<classes).contains(label) else {
+                throw TrainingError.badTrainingLine(file: file, line: i + 1, reason: "expected label<TAB>features with a label in 0..<\(classes)")
+            }
+            let features = try EvaluationData.features(String(fields[1]), file: file, line: i + 1)
+            guard features.count == inputs else {
+                throw TrainingError.badTrainingLine(file: file, line: i + 1, reason: "\(features.count) features, the model takes \(inputs)")
+            }
+            rows.append((label, features))
+        }
+        guard !rows.isEmpty else { throw TrainingError.noTrainingData(file: file, reason: "no rows") }
+        return rows
+    }
+}

@@ -1,0 +1,20 @@
+/// A problem met while training (the `distill` pass and the shared loop): unusable data, a student
+/// the options cannot build, a checkpoint that does not match the run, a loss that diverged.
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    case noTrainingData(file: String, reason: String)
+    case badTrainingLine(file: String, line: Int, reason: String)
+    case unsupported(option: String, reason: String)
+    case checkpointMismatch(path: String, reason: String)
+    case nonFiniteLoss(step: Int)
+
+    public var description: String {
+        switch self {
+        case .noTrainingData(let file, let reason): return "\(file): no training data: \(reason)"
+        case .badTrainingLine(let file, let line, let reason): return "\(file):\(line): \(reason)"
+        case .unsupported(let option, let reason): return "\(option): \(reason)"
+        case .checkpointMismatch(let path, let reason):
+            return "\(path): the checkpoint does not belong to this run: \(reason) (remove the folder to start over)"
+        case .nonFiniteLoss(let step): return "the loss became NaN or infinite at step \(step) (lower learning_rate)"
+        }
+    }
+}
