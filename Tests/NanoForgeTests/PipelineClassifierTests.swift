@@ -157,3 +157,24 @@ import TestSupport
         }
     }
 }
+
+/// `qat` on the digits classifier: 2-bit weights after quantization-aware training recover
+/// accuracy that post-training 2-bit RTN loses, and the packed result is what training saw.
+@Suite struct QATPipelineTests {
+    @Test func twoBitQATBeatsTwoBitRTN() throws {
+        try withTemporaryDirectory { dir in
+            let fixture = PipelineClassifierTests.fixture
+            let rtn = try Pipeline(recipe: try Recipe(yaml: PipelineClassifierTests.recipe(dir, stages: "  - quantize: { bits: 2 }"), file: "r.yaml")).run()
+            let qatYAML = PipelineClassifierTests.recipe(dir, stages: """
+              - qat: { bits: 2, data: \(fixture)/calibration.tsv, steps: 120, batch_size: 32, learning_rate: 0.002, warmup: 10 }
+            """)
+            let qat = try Pipeline(recipe: try Recipe(yaml: qatYAML, file: "q.yaml")).run()
+            let (rtnAccuracy, qatAccuracy) = (rtn.stages[1].metrics["accuracy"]!, qat.stages[1].metrics["accuracy"]!)
+            print("digits 2-bit weights: accuracy RTN \(rtnAccuracy), QAT \(qatAccuracy) (fp32 \(qat.stages[0].metrics["accuracy"]!))")
+            #expect(qatAccuracy > rtnAccuracy + 0.02)
+            #expect(qat.layers.allSatisfy { $0.bits == 2 })
+            let reloaded = try PackedModel.load(path: dir + "/out")
+            #expect(reloaded.quantized.count == 2)
+        }
+    }
+}

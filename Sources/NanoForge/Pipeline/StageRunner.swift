@@ -25,8 +25,7 @@ struct StageRunner {
         case .trimVocabulary(let options): return try trimVocabulary(options, label, state)
         case .mixedPrecision(let options): return try mixedPrecision(options, label, state)
         case .distill(let options): return try distill(options, index: index, label, state)
-        case .qat:
-            throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: stage.unavailableReason ?? "not implemented")
+        case .qat(let options): return try qat(options, index: index, label, state)
         }
     }
 

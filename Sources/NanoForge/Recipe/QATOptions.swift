@@ -1,5 +1,5 @@
 /// Options of the `qat` pass (issue 5): quantization-aware fine-tuning with fake quantization and
-/// the straight-through estimator, against the pre-QAT model as teacher. Not implemented yet.
+/// the straight-through estimator, against the pre-QAT model as teacher (see `StageRunner.qat`).
 public struct QATOptions: Equatable {
     public var bits = 4
     public var symmetric = true
@@ -16,7 +16,7 @@ public struct QATOptions: Equatable {
         RecipeField("bits", "integer", default: "4", allowed: "2…8", "Weight bit width."),
         RecipeField("symmetric", "boolean", default: "true", allowed: "true | false", "Symmetric or asymmetric weights."),
         RecipeField("group_size", "integer", allowed: "≥ 1", "Group-wise scales of this size; per-channel when absent."),
-        RecipeField("lsq", "boolean", default: "false", allowed: "true | false", "Learn scales with LSQ."),
+        RecipeField("lsq", "boolean", default: "false", allowed: "true | false", "Learn scales with LSQ (not implemented yet: refused when true)."),
         RecipeField("activations", "boolean", default: "false", allowed: "true | false", "Fake-quantize Linear inputs to int8 too."),
     ] + SelectionFields.fields(defaultTargets: ["Linear"]) + TrainingOptions.fields
 

@@ -27,6 +27,8 @@ public struct DistillationPass {
     /// Scores a student (higher is better) every `eval_every` steps; the best is kept.
     public var evaluate: ((EvaluatedModel) throws -> Double)?
     public var progress: (TrainingLoop.Progress) -> Void = { _ in }
+    /// Called with the student before training starts (QAT installs its fake quantization here).
+    public var prepareStudent: (EvaluatedModel) throws -> Void = { _ in }
 
     public init(options: DistillOptions, loop: TrainingLoop.Configuration) {
         self.options = options; self.loop = loop
@@ -70,6 +72,7 @@ public struct DistillationPass {
             return e
         }
         let student = try encoderStudent(base)
+        try prepareStudent(.sentenceEncoder(student))
         let sentences = try Self.sentences(options.training.data)
         let tokens = sentences.map { student.tokenizer.encode($0, maxLength: student.maxLength) }
         let sameTokens = teacherEncoders.map { $0.tokenizer.vocabulary == student.tokenizer.vocabulary && $0.maxLength == student.maxLength }
@@ -160,11 +163,15 @@ public struct DistillationPass {
                       ("heads", options.heads != nil)].first(where: \.1)?.0 {
             throw TrainingError.unsupported(option: key, reason: "applies to BERT students; describe a classifier student with `config`")
         }
-        guard let file = options.config else {
-            throw TrainingError.unsupported(option: "config", reason: "a classifier student needs `config` (an mlp_classifier config.json)")
-        }
-        guard case .mlp(let c) = try StudentBuilder.configuration(file: file) else {
-            throw TrainingError.unsupported(option: "config", reason: "\(file) does not describe an MLP classifier, the teacher is one")
+        // Without `config` the student is a copy of the model entering the stage (fine-tuning, QAT).
+        let c: MLPClassifier.Configuration
+        if let file = options.config {
+            guard case .mlp(let parsed) = try StudentBuilder.configuration(file: file) else {
+                throw TrainingError.unsupported(option: "config", reason: "\(file) does not describe an MLP classifier, the teacher is one")
+            }
+            c = parsed
+        } else {
+            c = base.configuration
         }
         let teacherModels = try teachers.enumerated().map { i, t -> MLPClassifier in
             guard case .classifier(let m) = t.model, m.configuration.inputs == c.inputs, m.configuration.classes == c.classes else {
@@ -176,6 +183,10 @@ public struct DistillationPass {
             throw TrainingError.unsupported(option: "config", reason: "the student needs the teacher's \(base.configuration.inputs) inputs and \(base.configuration.classes) classes")
         }
         let student = StudentBuilder.fresh(c, seed: loop.seed)
+        if options.config == nil {
+            for ((_, to), (_, from)) in zip(student.namedParameters, base.namedParameters) { to.value = from.value }
+        }
+        try prepareStudent(.classifier(student))
         let rows = try Self.labeledFeatures(options.training.data, inputs: c.inputs, classes: c.classes)
         var training = TrainingLoop(parameters: student.namedParameters, configuration: loop,
                                     batches: TrainingBatches(count: rows.count, batchSize: loop.batchSize, seed: loop.seed))

@@ -11,6 +11,9 @@ public final class Linear: ParameterContainer {
     /// Replaces the input by a transformed one before the product (simulated activation
     /// quantization). On a recording tape the gradient passes straight through (STE).
     public var inputTransform: ((Tensor) -> Tensor)?
+    /// Replaces the weight the product uses (fake quantization in quantization-aware training);
+    /// the gradient reaches the float weight straight through (STE).
+    public var weightTransform: ((Tensor) -> Tensor)?
 
     public var inFeatures: Int { weight.shape[1] }
     public var outFeatures: Int { weight.shape[0] }
@@ -35,12 +38,15 @@ public final class Linear: ParameterContainer {
 
     /// x: [..., in] → [..., out]
     public func callAsFunction(_ x: Variable, tape: Tape) -> Variable {
-        guard inputObserver != nil || inputTransform != nil else { return tape.linear(x, weight: weight, bias: bias) }
+        guard inputObserver != nil || inputTransform != nil || weightTransform != nil else { return tape.linear(x, weight: weight, bias: bias) }
         inputObserver?(x.value.reshaped([x.value.count / Swift.max(inFeatures, 1), inFeatures]))
-        guard let transform = inputTransform else { return tape.linear(x, weight: weight, bias: bias) }
-        let shape = x.shape
-        let transformed = tape.record(transform(x.value).reshaped(shape), inputs: [x]) { g, _ in [g] }
-        return tape.linear(transformed, weight: weight, bias: bias)
+        var input = x, w = weight
+        if let transform = inputTransform {
+            let shape = x.shape
+            input = tape.record(transform(x.value).reshaped(shape), inputs: [x]) { g, _ in [g] }
+        }
+        if let transform = weightTransform { w = tape.record(transform(weight.value), inputs: [weight]) { g, _ in [g] } }
+        return tape.linear(input, weight: w, bias: bias)
     }
 
     public func visitParameters(prefix: String, _ visit: (String, Variable) -> Void) {
