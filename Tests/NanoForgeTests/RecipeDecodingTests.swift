@@ -69,12 +69,21 @@ struct RecipeDecodingTests {
         #expect(error?.path == "stages[0].prune.pattern", "\(String(describing: error))")
     }
 
-    @Test func pruneScheduleDecodesAndIsMarkedUnavailable() throws {
-        let recipe = try Self.recipe(stages: "  - prune: { schedule: { final: 0.8, end_step: 1000 } }")
+    @Test func pruneScheduleDecodesWithItsTraining() throws {
+        let recipe = try Self.recipe(stages: "  - prune: { schedule: { final: 0.8, end_step: 1000, data: t.txt, steps: 1200 } }")
         guard case let .prune(options) = recipe.stages.first else { Issue.record("not prune"); return }
-        #expect(options.schedule == PruneOptions.Schedule(initial: 0, final: 0.8, startStep: 0, endStep: 1000, updateEvery: 100))
+        #expect(options.schedule == PruneOptions.Schedule(initial: 0, final: 0.8, startStep: 0, endStep: 1000, updateEvery: 100,
+                                                          training: TrainingOptions(data: "t.txt", steps: 1200)))
         #expect(options.sparsity == 0.8)
-        #expect(recipe.stages[0].unavailableReason != nil && recipe.stages[0].trains)
+        #expect(recipe.stages[0].unavailableReason == nil && recipe.stages[0].trains)
+        let schedule = options.schedule!
+        // Zhu & Gupta: 0 before the start, the cubic ramp, final from end_step on.
+        #expect(schedule.sparsity(atStep: 0) == 0 && schedule.sparsity(atStep: 1000) == 0.8 && schedule.sparsity(atStep: 1100) == 0.8)
+        #expect(abs(schedule.sparsity(atStep: 500) - 0.8 * (1 - 0.125)) < 1e-12)
+        #expect(schedule.updates(atStep: 100) && !schedule.updates(atStep: 150) && schedule.updates(atStep: 1000) && !schedule.updates(atStep: 1100))
+        #expect(throws: RecipeError.self) {
+            try Self.recipe(stages: "  - prune: { schedule: { final: 0.8, end_step: 1000, data: t.txt, steps: 500 } }")
+        }
     }
 
     @Test func trimVocabularyTakesOneOrManyFiles() throws {

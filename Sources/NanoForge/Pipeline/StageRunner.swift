@@ -20,7 +20,9 @@ struct StageRunner {
         let label = "stages[\(index)].\(stage.kind.rawValue)"
         switch stage {
         case .quantize(let options): return try quantize(options, label, state)
-        case .prune(let options): return try prune(options, label, state)
+        case .prune(let options):
+            if let schedule = options.schedule { return try scheduledPrune(options, schedule, index: index, label, state) }
+            return try prune(options, label, state)
         case .pruneStructured(let options): return try pruneStructured(options, label, state)
         case .trimVocabulary(let options): return try trimVocabulary(options, label, state)
         case .mixedPrecision(let options): return try mixedPrecision(options, label, state)

@@ -1,3 +1,4 @@
+import Foundation
 /// Options of the `prune` pass: unstructured or N:M semi-structured weight pruning, at once or
 /// (with a `schedule`, issue 5) gradually during training.
 public struct PruneOptions: Equatable {
@@ -31,6 +32,23 @@ public struct PruneOptions: Equatable {
         public var startStep: Int = 0
         public var endStep: Int
         public var updateEvery: Int = 100
+        /// The fine-tuning between mask updates (against the model entering the stage).
+        public var training: TrainingOptions
+
+        /// Zhu & Gupta's cubic schedule: the sparsity the masks have after `step` (0 before
+        /// `startStep`, `final` from `endStep` on).
+        public func sparsity(atStep step: Int) -> Double {
+            guard step >= startStep else { return 0 }
+            guard step < endStep else { return final }
+            let progress = Double(step - startStep) / Double(endStep - startStep)
+            return final + (initial - final) * pow(1 - progress, 3)
+        }
+
+        /// Whether the masks are recomputed after `step`: every `updateEvery` steps from
+        /// `startStep`, and at `endStep`.
+        public func updates(atStep step: Int) -> Bool {
+            step >= startStep && step <= endStep && ((step - startStep) % updateEvery == 0 || step == endStep)
+        }
     }
 
     /// The largest M accepted in `N:M`.
@@ -50,7 +68,7 @@ public struct PruneOptions: Equatable {
         RecipeField("start_step", "integer", default: "0", allowed: "≥ 0", "Training step where pruning starts."),
         RecipeField("end_step", "integer", required: true, allowed: "> start_step", "Training step where the final sparsity is reached."),
         RecipeField("update_every", "integer", default: "100", allowed: "≥ 1", "Steps between mask updates; fine-tuning recovers in between."),
-    ]
+    ] + TrainingOptions.fields
 
     static let fields: [RecipeField] = [
         RecipeField("method", "string", default: "magnitude", allowed: RecipeField.choices(Method.self),
@@ -62,7 +80,7 @@ public struct PruneOptions: Equatable {
         RecipeField("scope", "string", default: "layer", allowed: RecipeField.choices(Scope.self),
                     "Rank weights within each layer, or across all selected layers (unstructured only)."),
         RecipeField("schedule", "mapping", allowed: "{initial, final, start_step, end_step, update_every}",
-                    "Gradual pruning during training (issue 5; not implemented yet)."),
+                    "Gradual pruning during training: a copy of the model fine-tunes against the model entering the stage (embedding cosine + MSE for sentence encoders, logit KL + labels for classifiers) on the schedule's `data` for `steps`, its masks recomputed every `update_every` steps on Zhu & Gupta's cubic schedule from `initial` to `final` and re-applied after every step. Unstructured pattern only; the schedule mapping also takes the training fields (data, steps, batch_size, learning_rate, warmup, eval_every, checkpoint_every)."),
     ] + SelectionFields.fields(defaultTargets: ["Linear"])
 
     static func decode(_ node: RecipeNode) throws -> PruneOptions {
@@ -84,6 +102,10 @@ public struct PruneOptions: Equatable {
                                            hint: "remove sparsity; the schedule's final is the target")
             }
             schedule = try decodeSchedule(scheduleNode)
+            if pattern != .unstructured, let value = map.optional("pattern") {
+                throw RecipeError.conflict(value.location, problem: "a schedule prunes gradually, which needs the unstructured pattern, but pattern is \(pattern)",
+                                           hint: "remove the schedule for one-shot N:M pruning, or the pattern")
+            }
         }
         let sparsity: Double
         if let implied = pattern.impliedSparsity {
@@ -128,6 +150,10 @@ public struct PruneOptions: Equatable {
         let endNode = try map.required("end_step")
         let end = try endNode.int(atLeast: start + 1)
         let every = try map.optional("update_every", default: 100) { try $0.int(atLeast: 1) }
-        return Schedule(initial: initial, final: final, startStep: start, endStep: end, updateEvery: every)
+        let training = try TrainingOptions.decode(map)
+        guard end <= training.steps else {
+            throw RecipeError.outOfRange(endNode.location, allowed: "at most steps (\(training.steps))", found: "\(end)")
+        }
+        return Schedule(initial: initial, final: final, startStep: start, endStep: end, updateEvery: every, training: training)
     }
 }

@@ -43,13 +43,10 @@ public enum StageConfiguration: Equatable {
         }
     }
 
-    /// Why the pipeline cannot run this stage yet, or nil when it can: the registry marks whole
-    /// passes, and a pass may mark one of its options (`prune` with a `schedule`).
+    /// Why the pipeline cannot run this stage yet, or nil when it can (the registry marks whole
+    /// passes).
     public var unavailableReason: String? {
         if case let .notImplemented(reason) = PassRegistry.descriptor(for: kind).availability { return reason }
-        if case let .prune(options) = self, options.schedule != nil {
-            return "gradual pruning with a schedule arrives with the training passes (issue 5)"
-        }
         return nil
     }
 

@@ -29,6 +29,9 @@ public struct DistillationPass {
     public var progress: (TrainingLoop.Progress) -> Void = { _ in }
     /// Called with the student before training starts (QAT installs its fake quantization here).
     public var prepareStudent: (EvaluatedModel) throws -> Void = { _ in }
+    /// Called after every optimizer step with the step count (scheduled pruning updates and
+    /// re-applies its masks here).
+    public var afterStep: ((Int) throws -> Void)?
 
     public init(options: DistillOptions, loop: TrainingLoop.Configuration) {
         self.options = options; self.loop = loop
@@ -99,6 +102,7 @@ public struct DistillationPass {
                                                              lengths: tokens.map(\.count), seed: loop.seed))
         if let evaluate, loop.evalEvery > 0 { training.evaluate = { try evaluate(.sentenceEncoder(student)) } }
         training.progress = progress
+        training.afterStep = afterStep
         let teacherWeights = weights(teachers)
         let result = try training.run { batch, tape in
             let b = student.batch(tokenIds: batch.map { tokens[$0] })
@@ -192,6 +196,7 @@ public struct DistillationPass {
                                     batches: TrainingBatches(count: rows.count, batchSize: loop.batchSize, seed: loop.seed))
         if let evaluate, loop.evalEvery > 0 { training.evaluate = { try evaluate(.classifier(student)) } }
         training.progress = progress
+        training.afterStep = afterStep
         let teacherWeights = weights(teachers)
         let result = try training.run { batch, tape in
             let x = Tensor(shape: [batch.count, c.inputs], scalars: batch.flatMap { rows[$0].features })
