@@ -19,6 +19,9 @@ struct CompressCommand: ParsableCommand {
     @Option(help: "Override the recipe's seed.")
     var seed: UInt64?
 
+    @Option(help: "Refuse output folders (output.dir or --output) outside this folder.")
+    var root: String?
+
     func run() throws {
         try CLIErrors.reporting {
             var recipe = try Recipe.load(contentsOf: self.recipe)
@@ -27,6 +30,7 @@ struct CompressCommand: ParsableCommand {
             var pipeline = Pipeline(recipe: recipe) { line in bar.log("[\(Self.clock())] \(line)") }
             pipeline.step = { done, total, name in bar.update(done, total, name) }
             pipeline.exporter = ModelExporter.write(folder:recipe:)
+            pipeline.outputRoot = root
             let report = try pipeline.run(outputDirectory: output)
             bar.finish()
             let folder = output ?? recipe.output.directory
