@@ -15,6 +15,8 @@ public struct Pipeline {
     /// Writes `output.formats` other than safetensors into the finished output folder (before it
     /// is renamed into place): NanoExport's `ModelExporter.write(folder:recipe:)`.
     public var exporter: ((_ folder: String, _ recipe: Recipe) throws -> Void)?
+    /// `--root`: output folders (the recipe's or `run`'s) must lie inside it (``OutputPathCheck``).
+    public var outputRoot: String?
 
     public init(recipe: Recipe, progress: @escaping (String) -> Void = { _ in }) {
         self.recipe = recipe
@@ -28,6 +30,7 @@ public struct Pipeline {
     public func run(outputDirectory: String? = nil) throws -> CompressionReport {
         try recipe.requireRunnableStages()
         try checkFiles()
+        try checkBeforeLoading(outputDirectory: outputDirectory)
         let start = ContinuousClock.now
         progress("loading \(recipe.modelPath)")
         let reference = try EvaluatedModel.load(path: recipe.modelPath, recipe: recipe.file).model
