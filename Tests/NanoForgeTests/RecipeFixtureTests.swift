@@ -60,6 +60,19 @@ struct RecipeFixtureTests {
         }
     }
 
+    /// Each syntax fixture reports where the parser stopped, as `file:line:column:`.
+    @Test(arguments: [("syntax-error.yaml", 7, 7), ("syntax-tab-indent.yaml", 5, 1)])
+    func syntaxErrorPosition(_ name: String, line: Int, column: Int) throws {
+        let path = Self.invalidDirectory + "/" + name
+        #expect {
+            try Recipe.load(contentsOf: path)
+        } throws: { error in
+            guard let error = error as? RecipeError, case .syntax = error else { return false }
+            return error.location.line == line && error.location.column == column
+                && error.description.hasPrefix("\(path):\(line):\(column): ")
+        }
+    }
+
     @Test(arguments: recipeFiles)
     func shippedRecipeDecodes(_ name: String) throws {
         let recipe = try Recipe.load(contentsOf: RepositoryPaths.root + "/Recipes/" + name)
