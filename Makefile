@@ -8,7 +8,7 @@ RELEASE := -c release
 TEST_FLAGS := $(RELEASE) -Xswiftc -enable-testing
 NANOFORGE := .build/release/nanoforge
 
-.PHONY: setup build test demo bench clean distclean help
+.PHONY: setup build test demo bench fuzz clean distclean help
 
 help:
 	@echo "make setup      install system libraries, Python interop packages and data (idempotent)"
@@ -16,6 +16,7 @@ help:
 	@echo "make test       build and run every test (release, -enable-testing)"
 	@echo "make demo       compress the bundled digits classifier (Recipes/quickstart.yaml) and print the report"
 	@echo "make bench      benchmarks against numpy and PyTorch CPU, and RTN vs GPTQ on MiniLM -> bench/results/*.json"
+	@echo "make fuzz       libFuzzer + AddressSanitizer on the safetensors, GGUF, recipe and WordPiece readers (FUZZ_SECONDS each, default 60)"
 	@echo "make clean      remove .build/;  make distclean  also .cache/ and .venv-bench/"
 
 setup:
@@ -41,6 +42,10 @@ bench:
 	$(NANOFORGE) bench core
 	$(NANOFORGE) bench minilm
 	$(NANOFORGE) bench quantize
+
+# Coverage-guided fuzzing (docs/robustness.md); its own build folder, .build-fuzz.
+fuzz:
+	scripts/fuzz.sh
 
 clean:
 	rm -rf .build

@@ -3,7 +3,8 @@ import Testing
 import NanoForge
 import TestSupport
 
-/// The invalid-recipe corpus: each file starts with `# path: …` and `# expect: …` comment lines.
+/// The invalid-recipe corpus: each file starts with `# path: …` and `# expect: …` comment lines;
+/// an optional third line `# root: DIR` checks the output folder as `compress --root DIR` does.
 struct RecipeFixtureTests {
     static let invalidDirectory = RepositoryPaths.fixture("recipes/invalid")
 
@@ -26,13 +27,16 @@ struct RecipeFixtureTests {
     func invalidRecipeGivesItsError(_ name: String) throws {
         let path = Self.invalidDirectory + "/" + name
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        let header = text.split(separator: "\n").prefix(2).map(String.init)
-        try #require(header.count == 2 && header[0].hasPrefix("# path:") && header[1].hasPrefix("# expect:"),
+        let header = text.split(separator: "\n").prefix(3).map(String.init)
+        try #require(header.count >= 2 && header[0].hasPrefix("# path:") && header[1].hasPrefix("# expect:"),
                      "\(name) must start with '# path: …' and '# expect: …'")
         let expectedPath = header[0].dropFirst("# path:".count).trimmingCharacters(in: .whitespaces)
         let expectedMessage = header[1].dropFirst("# expect:".count).trimmingCharacters(in: .whitespaces)
+        let root = header.count == 3 && header[2].hasPrefix("# root:")
+            ? header[2].dropFirst("# root:".count).trimmingCharacters(in: .whitespaces) : nil
         do {
             let recipe = try Recipe.load(contentsOf: path)
+            if let root { try recipe.checkOutputDirectory(root: root) }
             Issue.record("\(name) decoded, but should fail: \(recipe.name)")
         } catch let error as RecipeError {
             #expect(error.path == expectedPath, "\(name): \(error)")
@@ -53,6 +57,19 @@ struct RecipeFixtureTests {
             #expect(error.location.line == 7)
             #expect(error.location.column != nil)
             #expect(error.description.hasPrefix(path + ":7:"))
+        }
+    }
+
+    /// Each syntax fixture reports where the parser stopped, as `file:line:column:`.
+    @Test(arguments: [("syntax-error.yaml", 7, 7), ("syntax-tab-indent.yaml", 5, 1)])
+    func syntaxErrorPosition(_ name: String, line: Int, column: Int) throws {
+        let path = Self.invalidDirectory + "/" + name
+        #expect {
+            try Recipe.load(contentsOf: path)
+        } throws: { error in
+            guard let error = error as? RecipeError, case .syntax = error else { return false }
+            return error.location.line == line && error.location.column == column
+                && error.description.hasPrefix("\(path):\(line):\(column): ")
         }
     }
 

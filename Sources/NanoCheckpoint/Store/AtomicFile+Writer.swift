@@ -8,8 +8,7 @@ extension AtomicFile {
     public static func write(to path: String, using body: (_ temporaryPath: String) throws -> Void) throws {
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent()
-        let unique = "\(ProcessInfo.processInfo.processIdentifier).\(UInt32.random(in: 0...UInt32.max))"
-        let temp = folder.appendingPathComponent(".\(url.lastPathComponent).\(unique).tmp").path
+        let temp = folder.appendingPathComponent(".\(url.lastPathComponent).\(uniqueSuffix).tmp").path
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             try body(temp)
@@ -26,6 +25,7 @@ extension AtomicFile {
             try? FileManager.default.removeItem(atPath: temp)
             throw CheckpointError.writeFailed(file: path, reason: reason)
         }
+        synchronizeFolder(folder.path)
     }
 
     /// Flushes a closed file's data to disk.

@@ -91,7 +91,10 @@ public enum Metrics {
         for (p, a) in zip(predicted, actual) {
             if p == a { tp[a, default: 0] += 1 } else { fp[p, default: 0] += 1; fn[a, default: 0] += 1 }
         }
-        let classes = Set(predicted).union(actual)
+        // Classes in order of first appearance, not Set order: Swift seeds hashing per process, and
+        // a sum in hash order differs in the last bits from run to run.
+        var seen = Set<Label>()
+        let classes = (actual + predicted).filter { seen.insert($0).inserted }
         let f1 = classes.map { c -> Double in
             let t = Double(tp[c] ?? 0), denominator = 2 * t + Double(fp[c] ?? 0) + Double(fn[c] ?? 0)
             return denominator > 0 ? 2 * t / denominator : 0

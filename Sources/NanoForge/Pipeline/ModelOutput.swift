@@ -24,6 +24,7 @@ struct ModelOutput {
         let pid = ProcessInfo.processInfo.processIdentifier
         let temp = parent.appendingPathComponent(".\(target.lastPathComponent).partial-\(pid)")
         let fm = FileManager.default
+        Self.removeStaleFolders(of: target)
         do {
             try? fm.removeItem(at: temp)
             try fm.createDirectory(at: temp, withIntermediateDirectories: true)
@@ -44,9 +45,34 @@ struct ModelOutput {
             } else {
                 try fm.moveItem(at: temp, to: target)
             }
+            AtomicFile.synchronizeFolder(parent.path)
         } catch {
             try? fm.removeItem(at: temp)
             throw PipelineError.stageFailed(recipe: recipe.file, stage: "output.dir", reason: "cannot write \(directory): \(error)")
+        }
+    }
+
+    /// Cleans up after runs that were killed (SIGKILL, power loss) while writing `target`: removes
+    /// `.NAME.partial-PID` folders and puts back a `.NAME.old-PID` folder when `target` itself is
+    /// missing (a kill between the two renames), for every PID that is no longer running. Folders
+    /// of live processes (a concurrent run) are left alone.
+    static func removeStaleFolders(of target: URL) {
+        let fm = FileManager.default
+        let parent = target.deletingLastPathComponent()
+        guard let names = try? fm.contentsOfDirectory(atPath: parent.path) else { return }
+        let own = ProcessInfo.processInfo.processIdentifier
+        for name in names.sorted() {
+            for kind in ["partial", "old"] {
+                let prefix = ".\(target.lastPathComponent).\(kind)-"
+                guard name.hasPrefix(prefix), let pid = Int32(name.dropFirst(prefix.count)), pid > 0, pid != own,
+                      kill(pid, 0) != 0, errno == ESRCH else { continue }
+                let stale = parent.appendingPathComponent(name)
+                if kind == "old" && !fm.fileExists(atPath: target.path) {
+                    try? fm.moveItem(at: stale, to: target)
+                } else {
+                    try? fm.removeItem(at: stale)
+                }
+            }
         }
     }
 

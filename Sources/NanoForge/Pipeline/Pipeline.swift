@@ -18,6 +18,9 @@ public struct Pipeline {
     /// Training stages continue from their last checkpoint (`<output dir>.checkpoints/stage-<i>/`).
     public var resume = false
 
+    /// `--root`: output folders (the recipe's or `run`'s) must lie inside it (``OutputPathCheck``).
+    public var outputRoot: String?
+
     public init(recipe: Recipe, progress: @escaping (String) -> Void = { _ in }) {
         self.recipe = recipe
         self.progress = progress
@@ -30,6 +33,7 @@ public struct Pipeline {
     public func run(outputDirectory: String? = nil) throws -> CompressionReport {
         try recipe.requireRunnableStages()
         try checkFiles()
+        try checkBeforeLoading(outputDirectory: outputDirectory)
         let start = ContinuousClock.now
         progress("loading \(recipe.modelPath)")
         let reference = try EvaluatedModel.load(path: recipe.modelPath, recipe: recipe.file).model

@@ -21,6 +21,8 @@ public struct Recipe: Equatable {
     public var name: String
     /// The checkpoint: a folder with config.json and weights, or a file.
     public var modelPath: String
+    /// `model.allow_non_finite`: compress a checkpoint holding NaN or ±Inf weights instead of refusing it.
+    public var allowNonFinite = false
     public var seed: UInt64 = 0
     public var calibration: Calibration?
     public var evaluation: [EvaluationConfiguration] = []
@@ -33,7 +35,8 @@ public struct Recipe: Equatable {
 
     static let fields: [RecipeField] = [
         RecipeField("name", "string", required: true, allowed: "any", "The run's name, shown in reports."),
-        RecipeField("model", "mapping", required: true, allowed: "{path}", "`path`: the checkpoint folder (config.json + weights) or file."),
+        RecipeField("model", "mapping", required: true, allowed: "{path, allow_non_finite}",
+                    "`path`: the checkpoint folder (config.json + weights) or file; `allow_non_finite` (default false): compress weights holding NaN or ±Inf instead of refusing them."),
         RecipeField("seed", "integer", default: "0", allowed: "≥ 0", "Seed for every random choice (calibration sampling, training)."),
         RecipeField("data", "mapping", allowed: "{calibration: {path, samples}}",
                     "`calibration.path`: one input a line (a sentence, or a classifier's features; of `label<TAB>input` lines the last field); `calibration.samples` (default 128, ≥ 1): how many are used."),
@@ -82,7 +85,7 @@ public struct Recipe: Equatable {
         }
         let map = try root.mapping(fields)
         let name = try map.required("name").string()
-        let model = try map.required("model", hint: "e.g. model: {path: .cache/models/all-MiniLM-L6-v2}").mapping(keys: ["path"])
+        let model = try map.required("model", hint: "e.g. model: {path: .cache/models/all-MiniLM-L6-v2}").mapping(keys: ["path", "allow_non_finite"])
         let modelPath = try model.required("path", hint: "add path: the checkpoint folder or file").string()
 
         let stagesNode = try map.required("stages", hint: "e.g. stages: [{quantize: {bits: 8}}]")
@@ -97,6 +100,7 @@ public struct Recipe: Equatable {
         }
         var recipe = Recipe(name: name, modelPath: modelPath, stages: try stageNodes.map(StageConfiguration.decode),
                             output: output, file: root.file, text: text)
+        recipe.allowNonFinite = try model.optional("allow_non_finite", default: false) { try $0.bool() }
         recipe.seed = try map.optional("seed", default: 0) { UInt64(try $0.int(atLeast: 0)) }
         if let data = map.optional("data") {
             let dataMap = try data.mapping(keys: ["calibration"])
@@ -108,6 +112,7 @@ public struct Recipe: Equatable {
         }
         recipe.evaluation = try map.optional("evaluation", default: []) { try $0.list().map(EvaluationConfiguration.decode) }
         try RecipeValidation.check(recipe, stageNodes: stageNodes)
+        try recipe.checkOutputDirectory(root: nil)
         return recipe
     }
 }

@@ -22,6 +22,9 @@ struct CompressCommand: ParsableCommand {
     @Flag(help: "Continue training stages from their last checkpoint in <output>.checkpoints/stage-<i>/.")
     var resume = false
 
+    @Option(help: "Refuse output folders (output.dir or --output) outside this folder.")
+    var root: String?
+
     func run() throws {
         try CLIErrors.reporting {
             var recipe = try Recipe.load(contentsOf: self.recipe)
@@ -31,6 +34,7 @@ struct CompressCommand: ParsableCommand {
             pipeline.resume = resume
             pipeline.step = { done, total, name in bar.update(done, total, name) }
             pipeline.exporter = ModelExporter.write(folder:recipe:)
+            pipeline.outputRoot = root
             let report = try pipeline.run(outputDirectory: output)
             bar.finish()
             let folder = output ?? recipe.output.directory

@@ -26,15 +26,17 @@ struct InspectCommand: ParsableCommand {
             let quantized = try PackedLayer.layers(in: store)
             // Logical weights: a packed layer counts rows · columns, not its bytes or companions.
             let parameters = PackedCheckpoint.parameterCount(of: store, layers: quantized)
+            let nonFinite = Dictionary(NonFiniteCheck.counts(in: store).map { ($0.name, $0.count) }, uniquingKeysWith: +)
             if json {
                 var tensors: [[String: Any]] = []
                 for t in store.tensors {
-                    tensors.append(["name": t.name, "dtype": t.dtype.rawValue, "shape": t.shape, "bytes": t.byteCount])
+                    tensors.append(["name": t.name, "dtype": t.dtype.rawValue, "shape": t.shape, "bytes": t.byteCount,
+                                    "non_finite": nonFinite[t.name] ?? 0])
                 }
                 let object: [String: Any] = [
                     "file": weights, "format": store.format?.rawValue ?? "unknown", "architecture": architecture,
                     "parameters": parameters, "bytes": store.byteCount, "tensors": tensors, "metadata": store.metadata,
-                    "quantized": quantized.map(Self.jsonEntry),
+                    "quantized": quantized.map(Self.jsonEntry), "non_finite": nonFinite.values.reduce(0, +),
                 ]
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
@@ -48,6 +50,9 @@ struct InspectCommand: ParsableCommand {
                       + pad("[" + t.shape.map(String.init).joined(separator: ", ") + "]", 18) + "  \(t.byteCount)")
             }
             for layer in quantized { print("quantized " + Self.describe(layer)) }
+            for t in store.tensors {
+                if let count = nonFinite[t.name] { print("non-finite \(t.name): \(count) of \(t.elementCount) values are NaN or ±Inf") }
+            }
             for (k, v) in store.metadata.sorted(by: { $0.key < $1.key }) { print("metadata \(k): \(v.count > 120 ? String(v.prefix(117)) + "..." : v)") }
             print("tensors: \(store.count)   parameters: \(parameters) (\(String(format: "%.1f", Double(parameters) / 1e6)) M)   bytes: \(store.byteCount)"
                   + (quantized.isEmpty ? "" : "   quantized layers: \(quantized.count)"))
