@@ -48,7 +48,7 @@ fuzz:
 	scripts/fuzz.sh
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz
 
 distclean: clean
 	rm -rf .cache .venv-bench
