@@ -14,10 +14,7 @@ extension StageRunner {
         let teachers = try o.teachers.isEmpty
             ? [DistillationPass.Teacher(model: state.model)]
             : o.teachers.map { DistillationPass.Teacher(model: try EvaluatedModel.load(path: $0.path, recipe: recipe.file).model, weight: $0.weight) }
-        var loop = TrainingLoop.Configuration(o.training, seed: recipe.seed)
-        loop.checkpointDirectory = checkpointRoot.map { ($0 as NSString).appendingPathComponent("stage-\(index)") }
-        loop.resume = resume
-        var pass = DistillationPass(options: o, loop: loop)
+        var pass = DistillationPass(options: o, loop: trainingLoop(o.training, index: index))
         // The score that picks the best state: the first evaluation task's first metric
         // (cosine_mean for fidelity), negated when lower is better (perplexity).
         if let task = tasks.first, let key = task.metricKeys.first {
@@ -30,21 +27,9 @@ extension StageRunner {
         } else if o.training.evalEvery > 0 {
             log("\(label): eval_every is set but the recipe has no evaluation task; the final state is kept")
         }
-        let clock = ContinuousClock()
-        var lastLog = clock.now
-        let log = self.log
-        pass.progress = { p in
-            guard clock.now - lastLog >= .seconds(10) || p.step == p.steps else { return }
-            lastLog = clock.now
-            log("\(label): step \(p.step)/\(p.steps), loss \(String(format: "%.5f", p.loss)), \(String(format: "%.1f", p.examplesPerSecond)) examples/s, ETA \(Int(p.secondsLeft.rounded())) s")
-        }
+        pass.progress = trainingProgress(label)
         let teacherParameters = state.model.container.parameterCount
-        let result: DistillationPass.Result
-        do {
-            result = try pass.run(model: state.model, teachers: teachers)
-        } catch let error as TrainingError {
-            throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: error.description)
-        }
+        let result = try train(pass, label, state, teachers: teachers)
         if let resumed = result.training.resumedFrom { log("\(label): resumed from the checkpoint at step \(resumed)") }
         state.model = result.student
         // Every student layer is new and trained, so packed forms, weight errors and activation

@@ -14,32 +14,15 @@ extension StageRunner {
         if o.lsq {
             throw PipelineError.stageFailed(recipe: recipe.file, stage: label + ".lsq", reason: "learned step sizes (LSQ) are not implemented yet; use lsq: false")
         }
-        guard FileManager.default.fileExists(atPath: o.training.data) else {
-            throw PipelineError.missingFile(recipe: recipe.file, field: "\(label).data", path: o.training.data)
-        }
         let scheme = QuantizationScheme(bits: o.bits, symmetric: o.symmetric, granularity: o.groupSize.map { .group($0) } ?? .channel)
-        let losses: [DistillOptions.Loss]
-        switch state.model {
-        case .sentenceEncoder: losses = [.init(kind: .embeddingCosine), .init(kind: .embeddingMSE, weight: 100)]
-        case .classifier: losses = [.init(kind: .logitKL), .init(kind: .task)]
-        case .decoder: throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: "decoders cannot be trained by recipes yet")
-        }
-        var loop = TrainingLoop.Configuration(o.training, seed: recipe.seed)
-        loop.checkpointDirectory = checkpointRoot.map { ($0 as NSString).appendingPathComponent("stage-\(index)") }
-        loop.resume = resume
-        var pass = DistillationPass(options: DistillOptions(losses: losses, training: o.training), loop: loop)
+        var pass = try recoveryPass(o.training, index: index, label, state)
         let selector = o.selector
         var selectedNames: [String] = []
         var activationRanges: [String: ActivationQuantization] = [:]
         if o.activations {
             // Static input ranges from the entering model on the calibration data.
-            let layers = try selected(selector, label, state)
-            var observers = Dictionary(uniqueKeysWithValues: try layers.map { ($0.name, try ActivationObserver(observer: .minmax)) })
-            try calibrationData(state, label).forEachLinearInput(state.model) { name, input, rowMask in
-                guard observers[name] != nil else { return }
-                observers[name]!.observe(CalibrationData.realRows(input, rowMask))
-            }
-            for (name, observer) in observers {
+            let names = try selected(selector, label, state).map(\.name)
+            for (name, observer) in try inputObservers(for: names, observer: .minmax, label, state) {
                 activationRanges[name] = ActivationQuantization(parameters: observer.parameters(bits: 8, symmetric: false), bits: 8, symmetric: false)
             }
         }
@@ -50,20 +33,7 @@ extension StageRunner {
                 activationRanges[name]?.install(on: layer)
             }
         }
-        let log = self.log
-        let clock = ContinuousClock()
-        var lastLog = clock.now
-        pass.progress = { p in
-            guard clock.now - lastLog >= .seconds(10) || p.step == p.steps else { return }
-            lastLog = clock.now
-            log("\(label): step \(p.step)/\(p.steps), loss \(String(format: "%.5f", p.loss)), \(String(format: "%.1f", p.examplesPerSecond)) examples/s, ETA \(Int(p.secondsLeft.rounded())) s")
-        }
-        let result: DistillationPass.Result
-        do {
-            result = try pass.run(model: state.model, teachers: [DistillationPass.Teacher(model: state.model)])
-        } catch let error as TrainingError {
-            throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: error.description)
-        }
+        let result = try train(pass, label, state)
         guard !selectedNames.isEmpty else { throw PipelineError.noLayersSelected(recipe: recipe.file, stage: label) }
         // Convert: the trained float weights, quantized with the training scheme, stored packed.
         state.model = result.student

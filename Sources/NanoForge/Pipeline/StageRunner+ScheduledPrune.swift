@@ -10,21 +10,9 @@ import NanoTensor
 extension StageRunner {
     func scheduledPrune(_ o: PruneOptions, _ schedule: PruneOptions.Schedule, index: Int, _ label: String,
                         _ state: CompressionState) throws -> String {
-        guard FileManager.default.fileExists(atPath: schedule.training.data) else {
-            throw PipelineError.missingFile(recipe: recipe.file, field: "\(label).schedule.data", path: schedule.training.data)
-        }
-        let losses: [DistillOptions.Loss]
-        switch state.model {
-        case .sentenceEncoder: losses = [.init(kind: .embeddingCosine), .init(kind: .embeddingMSE, weight: 100)]
-        case .classifier: losses = [.init(kind: .logitKL), .init(kind: .task)]
-        case .decoder: throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: "decoders cannot be trained by recipes yet")
-        }
         _ = try selected(o.selector, label, state)   // fails early when nothing is selected
         let norms = o.method == .wanda ? try calibrationData(state, label).inputNorms(state.model) : [:]
-        var loop = TrainingLoop.Configuration(schedule.training, seed: recipe.seed)
-        loop.checkpointDirectory = checkpointRoot.map { ($0 as NSString).appendingPathComponent("stage-\(index)") }
-        loop.resume = resume
-        var pass = DistillationPass(options: DistillOptions(losses: losses, training: schedule.training), loop: loop)
+        var pass = try recoveryPass(schedule.training, index: index, label + ".schedule", state)
         var layers: [(name: String, layer: Linear)] = []
         var masks: [SparsityMask] = []
         let selector = o.selector, scope: UnstructuredPruning.Scope = o.scope == .global ? .global : .layer
@@ -46,22 +34,7 @@ extension StageRunner {
                 for ((_, layer), mask) in zip(layers, masks) { layer.weight.value = mask.apply(to: layer.weight.value) }
             }
         }
-        let log = self.log
-        let clock = ContinuousClock()
-        var lastLog = clock.now
-        pass.progress = { p in
-            guard clock.now - lastLog >= .seconds(10) || p.step == p.steps else { return }
-            lastLog = clock.now
-            log("\(label): step \(p.step)/\(p.steps), loss \(String(format: "%.5f", p.loss)), \(String(format: "%.1f", p.examplesPerSecond)) examples/s, ETA \(Int(p.secondsLeft.rounded())) s")
-        }
-        let result: DistillationPass.Result
-        do {
-            result = try pass.run(model: state.model, teachers: [DistillationPass.Teacher(model: state.model)])
-        } catch let error as TrainingError {
-            throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: error.description)
-        } catch let error as PruningError {
-            throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: "\(error)")
-        }
+        let result = try train(pass, label, state)
         // The best state kept by evaluation may predate the last update: apply the final masks.
         for ((_, layer), mask) in zip(layers, masks) { layer.weight.value = mask.apply(to: layer.weight.value) }
         state.model = result.student

@@ -109,12 +109,7 @@ struct StageRunner {
     /// inputs (with the weights already quantized), then the fake quantization installed.
     func quantizeActivations(_ settings: QuantizeOptions.Activations, layers: [(name: String, layer: Linear)],
                              _ label: String, _ state: CompressionState) throws {
-        var observers: [String: ActivationObserver] = [:]
-        for (name, _) in layers { observers[name] = try ActivationObserver(observer: Self.observer(settings.observer)) }
-        try calibrationData(state, label).forEachLinearInput(state.model) { name, input, rowMask in
-            guard observers[name] != nil else { return }
-            observers[name]!.observe(CalibrationData.realRows(input, rowMask))
-        }
+        let observers = try inputObservers(for: layers.map(\.name), observer: Self.observer(settings.observer), label, state)
         for (name, layer) in layers {
             guard let observer = observers[name], observer.sampleCount > 0 else {
                 throw PipelineError.stageFailed(recipe: recipe.file, stage: label + ".activations",

@@ -1,0 +1,69 @@
+import Foundation
+import NanoModels
+
+/// What the training stages (`distill`, `qat`, `prune` with a schedule) share: the loop's
+/// checkpoint settings, progress lines, the recovery losses of fine-tuning a copy of the model,
+/// and error mapping.
+extension StageRunner {
+    /// The loop configuration of stage `index`: the recipe's seed, checkpoints in
+    /// `<output.dir>.checkpoints/stage-<index>/`, and `--resume`.
+    func trainingLoop(_ training: TrainingOptions, index: Int) -> TrainingLoop.Configuration {
+        var loop = TrainingLoop.Configuration(training, seed: recipe.seed)
+        loop.checkpointDirectory = checkpointRoot.map { ($0 as NSString).appendingPathComponent("stage-\(index)") }
+        loop.resume = resume
+        return loop
+    }
+
+    /// A progress callback that logs step, loss, throughput and ETA about every 10 s and at the end.
+    func trainingProgress(_ label: String) -> (TrainingLoop.Progress) -> Void {
+        let clock = ContinuousClock(), log = self.log
+        var lastLog = clock.now
+        return { p in
+            guard clock.now - lastLog >= .seconds(10) || p.step == p.steps else { return }
+            lastLog = clock.now
+            log("\(label): step \(p.step)/\(p.steps), loss \(String(format: "%.5f", p.loss)), \(String(format: "%.1f", p.examplesPerSecond)) examples/s, ETA \(Int(p.secondsLeft.rounded())) s")
+        }
+    }
+
+    /// A pass that fine-tunes a copy of the model entering the stage against it (QAT, gradual
+    /// pruning): embedding cosine + MSE for sentence encoders, logit KL + labels for classifiers.
+    func recoveryPass(_ training: TrainingOptions, index: Int, _ label: String, _ state: CompressionState) throws -> DistillationPass {
+        guard FileManager.default.fileExists(atPath: training.data) else {
+            throw PipelineError.missingFile(recipe: recipe.file, field: "\(label).data", path: training.data)
+        }
+        let losses: [DistillOptions.Loss]
+        switch state.model {
+        case .sentenceEncoder: losses = [.init(kind: .embeddingCosine), .init(kind: .embeddingMSE, weight: 100)]
+        case .classifier: losses = [.init(kind: .logitKL), .init(kind: .task)]
+        case .decoder: throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: "decoders cannot be trained by recipes yet")
+        }
+        var pass = DistillationPass(options: DistillOptions(losses: losses, training: training), loop: trainingLoop(training, index: index))
+        pass.progress = trainingProgress(label)
+        return pass
+    }
+
+    /// Runs `pass` with the teachers given (default: the model entering the stage), mapping
+    /// training and pruning errors to a `PipelineError` naming the stage.
+    func train(_ pass: DistillationPass, _ label: String, _ state: CompressionState,
+               teachers: [DistillationPass.Teacher]? = nil) throws -> DistillationPass.Result {
+        do {
+            return try pass.run(model: state.model, teachers: teachers ?? [DistillationPass.Teacher(model: state.model)])
+        } catch let error as TrainingError {
+            throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: error.description)
+        } catch let error as PruningError {
+            throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: "\(error)")
+        }
+    }
+
+    /// One activation observer per named layer, fed every real row of its input on the
+    /// calibration data through the current model.
+    func inputObservers(for names: [String], observer: Observer, _ label: String, _ state: CompressionState) throws -> [String: ActivationObserver] {
+        var observers: [String: ActivationObserver] = [:]
+        for name in names { observers[name] = try ActivationObserver(observer: observer) }
+        try calibrationData(state, label).forEachLinearInput(state.model) { name, input, rowMask in
+            guard observers[name] != nil else { return }
+            observers[name]!.observe(CalibrationData.realRows(input, rowMask))
+        }
+        return observers
+    }
+}
