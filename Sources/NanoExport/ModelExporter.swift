@@ -30,7 +30,7 @@ public enum ModelExporter {
         let meta = loaded.store.metadata
         var vocabulary: [String]?
         if case .bert = loaded.model {
-            vocabulary = try SentenceEncoder.load(path: path).tokenizer.vocabulary
+            vocabulary = try SentenceEncoder(loaded.model, path: path).tokenizer.vocabulary
         }
         var metrics: [String: Double] = [:]
         let folder = (weights as NSString).deletingLastPathComponent

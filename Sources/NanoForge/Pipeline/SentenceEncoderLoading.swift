@@ -18,7 +18,7 @@ extension SentenceEncoder {
     }
 
     /// A sentence encoder from a loaded BERT and the `vocab.txt` beside `path`.
-    init(_ model: LoadedModel, path: String, maxLength: Int) throws {
+    public init(_ model: LoadedModel, path: String, maxLength: Int = 256) throws {
         guard case .bert(let bert) = model else {
             throw PipelineError.unsupportedModel(recipe: path, architecture: model.spec.architectureName,
                                                  reason: "sentence embeddings need a BERT-style encoder")
