@@ -42,6 +42,7 @@ bench:
 	$(NANOFORGE) bench core
 	$(NANOFORGE) bench minilm
 	$(NANOFORGE) bench quantize
+	$(NANOFORGE) bench distill
 
 # Coverage-guided fuzzing (docs/robustness.md); its own build folder, .build-fuzz.
 fuzz:

@@ -3,8 +3,8 @@ import NanoCheckpoint
 import NanoModels
 
 /// What the pipeline needs of a model, whatever its family: its parameters, its Linear layers and
-/// the spec to save it with. The pipeline compresses sentence encoders and classifiers; decoders
-/// are evaluated (perplexity) but need a character vocabulary file before a recipe can load them.
+/// the spec to save it with. Character-level decoders carry their vocabulary in their config
+/// (`characters`).
 extension EvaluatedModel {
     public var container: ParameterContainer {
         switch self {
@@ -60,9 +60,21 @@ extension EvaluatedModel {
         case .bert:
             return (.sentenceEncoder(try SentenceEncoder(loaded.model, path: path, maxLength: 256)), loaded.quantized, loaded.activations)
         case .mlp(let m): return (.classifier(m), loaded.quantized, loaded.activations)
-        case .decoder:
-            throw PipelineError.unsupportedModel(recipe: recipe, architecture: loaded.model.spec.architectureName,
-                                                 reason: "decoders need their character vocabulary, which checkpoints do not carry yet")
+        case .decoder(let d):
+            return (.decoder(d, try characterVocabulary(d.configuration, path: path, recipe: recipe)), loaded.quantized, loaded.activations)
         }
+    }
+
+    /// The character vocabulary a decoder's config carries.
+    static func characterVocabulary(_ c: GPTDecoder.Configuration, path: String, recipe: String) throws -> CharacterVocabulary {
+        guard let characters = c.characters else {
+            throw PipelineError.unsupportedModel(recipe: recipe, architecture: "gpt_decoder",
+                                                 reason: "\(path): the config has no `characters` (the character vocabulary); only character-level decoders saved by nanoforge can be loaded")
+        }
+        guard let vocabulary = CharacterVocabulary(characters: characters), vocabulary.count == c.vocabularySize else {
+            throw PipelineError.unsupportedModel(recipe: recipe, architecture: "gpt_decoder",
+                                                 reason: "\(path): config `characters` must hold vocabularySize (\(c.vocabularySize)) distinct characters")
+        }
+        return vocabulary
     }
 }

@@ -22,6 +22,7 @@ extension StageRunner {
             layers = student.linearLayers.filter { selector.selects(name: $0.name, kind: .linear) }
             // A resumed run's pruned weights are exactly zero: its masks are where they are not.
             masks = layers.map { SparsityMask(nonZerosOf: $0.layer.weight.value) }
+            return []
         }
         pass.afterStep = { step in
             if schedule.updates(atStep: step) {

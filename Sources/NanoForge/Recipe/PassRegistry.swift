@@ -45,7 +45,7 @@ public enum PassRegistry {
                        availability: .available,
                        fields: DistillOptions.fields, decode: { .distill(try DistillOptions.decode($0)) }),
         PassDescriptor(kind: .qat,
-                       summary: "Quantization-aware training: a copy of the model trains against the model entering the stage with fake-quantized weights (straight-through estimator) and optionally int8 inputs, then is packed with the same scheme.",
+                       summary: "Quantization-aware training: a copy of the model trains against the model entering the stage with fake-quantized weights (straight-through estimator; with `lsq`, learned scales) and optionally int8 inputs, then is packed with the same scheme and the scales it trained with.",
                        availability: .available,
                        fields: QATOptions.fields, decode: { .qat(try QATOptions.decode($0)) }),
         PassDescriptor(kind: .mixedPrecision,

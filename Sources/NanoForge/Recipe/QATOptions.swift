@@ -16,7 +16,7 @@ public struct QATOptions: Equatable {
         RecipeField("bits", "integer", default: "4", allowed: "2…8", "Weight bit width."),
         RecipeField("symmetric", "boolean", default: "true", allowed: "true | false", "Symmetric or asymmetric weights."),
         RecipeField("group_size", "integer", allowed: "≥ 1", "Group-wise scales of this size; per-channel when absent."),
-        RecipeField("lsq", "boolean", default: "false", allowed: "true | false", "Learn scales with LSQ (not implemented yet: refused when true)."),
+        RecipeField("lsq", "boolean", default: "false", allowed: "true | false", "Learn the weight scales with LSQ (Esser et al.): initialised to min-max, trained by AdamW beside the weights, used to pack."),
         RecipeField("activations", "boolean", default: "false", allowed: "true | false", "Fake-quantize Linear inputs to int8 too."),
     ] + SelectionFields.fields(defaultTargets: ["Linear"]) + TrainingOptions.fields
 

@@ -27,8 +27,9 @@ public struct DistillationPass {
     /// Scores a student (higher is better) every `eval_every` steps; the best is kept.
     public var evaluate: ((EvaluatedModel) throws -> Double)?
     public var progress: (TrainingLoop.Progress) -> Void = { _ in }
-    /// Called with the student before training starts (QAT installs its fake quantization here).
-    public var prepareStudent: (EvaluatedModel) throws -> Void = { _ in }
+    /// Called with the student before training starts (QAT installs its fake quantization here);
+    /// returns trainable parameters of its own that train beside the student's (LSQ's scales).
+    public var prepareStudent: (EvaluatedModel) throws -> [(name: String, variable: Variable)] = { _ in [] }
     /// Called after every optimizer step with the step count (scheduled pruning updates and
     /// re-applies its masks here).
     public var afterStep: ((Int) throws -> Void)?
@@ -48,7 +49,7 @@ public struct DistillationPass {
         switch model {
         case .sentenceEncoder(let encoder): return try distillEncoder(encoder, teachers)
         case .classifier(let classifier): return try distillClassifier(classifier, teachers)
-        case .decoder: throw TrainingError.unsupported(option: "distill", reason: "decoders cannot be distilled yet")
+        case .decoder(let decoder, let vocabulary): return try distillDecoder(decoder, vocabulary, teachers)
         }
     }
 
@@ -75,7 +76,7 @@ public struct DistillationPass {
             return e
         }
         let student = try encoderStudent(base)
-        try prepareStudent(.sentenceEncoder(student))
+        let extra = try prepareStudent(.sentenceEncoder(student))
         let sentences = try Self.sentences(options.training.data)
         let tokens = sentences.map { student.tokenizer.encode($0, maxLength: student.maxLength) }
         let sameTokens = teacherEncoders.map { $0.tokenizer.vocabulary == student.tokenizer.vocabulary && $0.maxLength == student.maxLength }
@@ -93,7 +94,7 @@ public struct DistillationPass {
             }
             projections.append(kinds.contains(.hiddenMSE) && teacherWidth != width ? Linear(width, teacherWidth, std: 0.02, rng: &rng) : nil)
         }
-        var parameters = student.encoder.namedParameters
+        var parameters = student.encoder.namedParameters + extra
         for (i, p) in projections.enumerated() { if let p { parameters += p.namedParameters.map { ("distill.projection.\(i).\($0.name)", $0.variable) } } }
         var configuration = loop
         configuration.batchSize = options.training.batchSize
@@ -190,9 +191,9 @@ public struct DistillationPass {
         if options.config == nil {
             for ((_, to), (_, from)) in zip(student.namedParameters, base.namedParameters) { to.value = from.value }
         }
-        try prepareStudent(.classifier(student))
+        let extra = try prepareStudent(.classifier(student))
         let rows = try Self.labeledFeatures(options.training.data, inputs: c.inputs, classes: c.classes)
-        var training = TrainingLoop(parameters: student.namedParameters, configuration: loop,
+        var training = TrainingLoop(parameters: student.namedParameters + extra, configuration: loop,
                                     batches: TrainingBatches(count: rows.count, batchSize: loop.batchSize, seed: loop.seed))
         if let evaluate, loop.evalEvery > 0 { training.evaluate = { try evaluate(.classifier(student)) } }
         training.progress = progress

@@ -62,6 +62,12 @@ public enum StudentBuilder {
         return MLPClassifier(configuration, rng: &rng)
     }
 
+    /// A freshly initialised decoder of `configuration` (GPT-2's scheme), under `seed`.
+    public static func fresh(_ configuration: GPTDecoder.Configuration, seed: UInt64) -> GPTDecoder {
+        var rng = RandomGenerator(seed: seed &+ 0x57D)
+        return GPTDecoder(configuration, rng: &rng)
+    }
+
     /// The configuration in a student `config` file (native nanoforge or Hugging Face config.json).
     public static func configuration(file: String) throws -> ModelSpec { try ModelLoader.readConfig(file) }
 

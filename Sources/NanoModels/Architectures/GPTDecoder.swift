@@ -17,6 +17,10 @@ public final class GPTDecoder: ParameterContainer {
         public var norm: NormKind
         public var positions: Positions
         public var bias: Bool
+        /// The character vocabulary of a character-level model (`CharacterVocabulary.characters`:
+        /// token i is the i-th Unicode scalar), stored with the config so a checkpoint loads with
+        /// its tokenizer; nil for models trained elsewhere.
+        public var characters: String?
 
         public enum Positions: String, Codable, Sendable { case learned, rotary }
 

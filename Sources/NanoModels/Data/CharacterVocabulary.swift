@@ -9,6 +9,19 @@ public struct CharacterVocabulary: Equatable, Sendable {
         ids = Dictionary(uniqueKeysWithValues: scalars.enumerated().map { ($1, $0) })
     }
 
+    /// The vocabulary of a stored decoder: token i is the i-th Unicode scalar of `characters`;
+    /// nil when a scalar repeats.
+    public init?(characters: String) {
+        let list = Array(characters.unicodeScalars)
+        guard !list.isEmpty, Set(list).count == list.count else { return nil }
+        scalars = list
+        ids = Dictionary(uniqueKeysWithValues: list.enumerated().map { ($1, $0) })
+    }
+
+    /// Every token's character in id order: how decoder checkpoints store the vocabulary
+    /// (`config.characters`).
+    public var characters: String { var s = String.UnicodeScalarView(); s.append(contentsOf: scalars); return String(s) }
+
     public var count: Int { scalars.count }
 
     /// Ids of `text`; scalars outside the vocabulary are dropped.

@@ -11,9 +11,10 @@ public final class Linear: ParameterContainer {
     /// Replaces the input by a transformed one before the product (simulated activation
     /// quantization). On a recording tape the gradient passes straight through (STE).
     public var inputTransform: ((Tensor) -> Tensor)?
-    /// Replaces the weight the product uses (fake quantization in quantization-aware training);
-    /// the gradient reaches the float weight straight through (STE).
-    public var weightTransform: ((Tensor) -> Tensor)?
+    /// Replaces the weight the product uses by an op on the tape (fake quantization in
+    /// quantization-aware training): its backward decides what reaches the float weight (straight
+    /// through for plain QAT) and any parameters of its own (LSQ's scales).
+    public var weightTransform: ((Variable, Tape) -> Variable)?
 
     public var inFeatures: Int { weight.shape[1] }
     public var outFeatures: Int { weight.shape[0] }
@@ -45,7 +46,7 @@ public final class Linear: ParameterContainer {
             let shape = x.shape
             input = tape.record(transform(x.value).reshaped(shape), inputs: [x]) { g, _ in [g] }
         }
-        if let transform = weightTransform { w = tape.record(transform(weight.value), inputs: [weight]) { g, _ in [g] } }
+        if let transform = weightTransform { w = transform(weight, tape) }
         return tape.linear(input, weight: w, bias: bias)
     }
 

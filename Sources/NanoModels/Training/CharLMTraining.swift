@@ -31,8 +31,9 @@ public struct CharLMTraining {
         let cut = Int(Double(tokens.count) * (1 - o.validationFraction))
         let train = Array(tokens[..<cut]), validation = Array(tokens[cut...])
         var rng = RandomGenerator(seed: o.seed)
-        let config = GPTDecoder.Configuration(vocabularySize: vocabulary.count, contextLength: o.contextLength,
+        var config = GPTDecoder.Configuration(vocabularySize: vocabulary.count, contextLength: o.contextLength,
                                               width: o.width, layers: o.layers, heads: o.heads)
+        config.characters = vocabulary.characters
         let model = GPTDecoder(config, rng: &rng)
         let optimizer = AdamW(learningRate: o.learningRate, beta2: 0.99, weightDecay: 0.01)
         let schedule = LearningRateSchedule(peak: o.learningRate, warmupSteps: o.warmupSteps, totalSteps: o.steps,

@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Run a benchmark suite against its reference in the same run and write bench/results/SUITE.json.")
 
-    enum Suite: String, ExpressibleByArgument, CaseIterable { case core, minilm, quantize }
+    enum Suite: String, ExpressibleByArgument, CaseIterable { case core, minilm, quantize, distill }
 
     @Argument(help: "The suite to run: \(Suite.allCases.map(\.rawValue).joined(separator: ", ")).")
     var suite: Suite
@@ -30,6 +30,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Recipes for the quantize suite, run in this order in one process.")
     var recipes = ["Recipes/minilm-int4-rtn.yaml", "Recipes/minilm-int4-gptq.yaml"]
 
+    @Option(help: "Recipe whose distill stage the distill suite times (its model is the teacher).")
+    var distillRecipe = "Recipes/minilm-nano.yaml"
+
     @Option(help: "Threads for the timed work (ours and the references).")
     var threads = 2
 
@@ -47,6 +50,11 @@ struct BenchCommand: ParsableCommand {
             try CLIErrors.reporting {
                 let result = try QuantizeBenchmark(recipes: recipes, threads: threads).run()
                 try BenchmarkOutput.write(result, to: output + "/quantize.json")
+            }
+        case .distill:
+            try CLIErrors.reporting {
+                let result = try DistillBenchmark(recipe: distillRecipe, torchPython: torchPython, threads: threads).run()
+                try BenchmarkOutput.write(result, to: output + "/distill.json")
             }
         }
     }

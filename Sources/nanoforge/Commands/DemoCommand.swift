@@ -4,11 +4,13 @@ import NanoCheckpoint
 import NanoModels
 import NanoTensor
 
-/// `nanoforge demo`: the bundled end-to-end job.
+/// `nanoforge demo`: the bundled end-to-end job; `--chargpt` the character-level GPT instead.
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Train the MLP classifier on the bundled digits data and print its held-out accuracy.")
+        abstract: "Train the MLP classifier on the bundled digits data and print its held-out accuracy (--chargpt: the character-level GPT on a text, with its held-out perplexity).")
+
+    @OptionGroup var chargpt: CharGPTDemo
 
     @Option(help: "The digits CSV that `make setup` extracts.")
     var data = ".cache/data/digits.csv"
@@ -20,6 +22,7 @@ struct DemoCommand: ParsableCommand {
     var save: String?
 
     func run() throws {
+        if chargpt.chargpt { return try chargpt.run(seed: seed, save: save) }
         let dataset: DigitsDataset
         do { dataset = try DigitsDataset.load(csv: data) } catch let error as DataError {
             throw ValidationError(error.description)

@@ -1,0 +1,8 @@
+#!/bin/sh
+# Trains the teacher of Recipes/chargpt-distill.yaml with nanoforge itself: the character-level GPT,
+# 4 layers × width 256, 4 heads, context 64, on the first 90 % of .cache/data/pydoc-topics.txt
+# (`make setup`), saved with train.txt / heldout.txt to out/chargpt-teacher.
+set -eu
+cd "$(dirname "$0")/.."
+exec .build/release/nanoforge demo --chargpt --layers 4 --width 256 --heads 4 --context 64 \
+    --batch-size 32 --steps "${STEPS:-600}" --seed 7 --save out/chargpt-teacher
