@@ -124,11 +124,11 @@ public struct Pipeline {
     }
 
     /// Inputs timed for the latency figures: the first calibration inputs, else the first lines
-    /// of a fidelity file.
+    /// of a fidelity (or, for decoders, perplexity) file.
     func latencyInputs(_ calibration: [String]) throws -> [String] {
         if calibration.count >= Self.latencySentences { return Array(calibration.prefix(Self.latencySentences)) }
         for e in recipe.evaluation {
-            if e.task == .fidelity, let data = e.data { return try EvaluationData.inputs(data, limit: Self.latencySentences) }
+            if e.task == .fidelity || e.task == .perplexity, let data = e.data { return try EvaluationData.inputs(data, limit: Self.latencySentences) }
         }
         guard !calibration.isEmpty else {
             throw PipelineError.missingFile(recipe: recipe.file, field: "data.calibration or a fidelity evaluation",

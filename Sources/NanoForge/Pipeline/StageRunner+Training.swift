@@ -26,15 +26,17 @@ extension StageRunner {
     }
 
     /// A pass that fine-tunes a copy of the model entering the stage against it (QAT, gradual
-    /// pruning): embedding cosine + MSE for sentence encoders, logit KL + labels for classifiers.
-    func recoveryPass(_ training: TrainingOptions, index: Int, _ label: String, _ state: CompressionState) throws -> DistillationPass {
+    /// pruning): embedding cosine + MSE for sentence encoders, logit KL for classifiers, plus the
+    /// labels' cross-entropy when `labels` (gradual pruning; QAT only reproduces the teacher).
+    func recoveryPass(_ training: TrainingOptions, index: Int, _ label: String, _ state: CompressionState,
+                      labels: Bool = true) throws -> DistillationPass {
         guard FileManager.default.fileExists(atPath: training.data) else {
             throw PipelineError.missingFile(recipe: recipe.file, field: "\(label).data", path: training.data)
         }
         let losses: [DistillOptions.Loss]
         switch state.model {
         case .sentenceEncoder: losses = [.init(kind: .embeddingCosine), .init(kind: .embeddingMSE, weight: 100)]
-        case .classifier: losses = [.init(kind: .logitKL), .init(kind: .task)]
+        case .classifier: losses = [.init(kind: .logitKL)] + (labels ? [.init(kind: .task)] : [])
         case .decoder: throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: "decoders cannot be trained by recipes yet")
         }
         var pass = DistillationPass(options: DistillOptions(losses: losses, training: training), loop: trainingLoop(training, index: index))
