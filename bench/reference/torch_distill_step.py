@@ -5,7 +5,8 @@ The pair of Recipes/minilm-nano.yaml's `distill` stage: all-MiniLM-L6-v2 as teac
 3-layer student made of its layers 0, 2 and 4 (weights copied). One step = teacher forward
 (torch.no_grad, mean pooling, L2 normalisation), student forward, the stage's loss
 (1 - cosine + 100 * MSE of the normalised sentence embeddings), backward, global-norm gradient
-clipping at 1 and an AdamW update (lr 1e-4, weight decay 0.01). Dropout is off, as in nanoforge.
+clipping at 1 and an AdamW update (weight decay 0.01, the learning rate of --learning-rate on
+nanoforge's cosine decay over all the batches, no warm-up). Dropout is off, as in nanoforge.
 
 The batches are given as token ids in a JSON file (--batches: [[ids of sentence, ...], ...], one
 list per step), written by nanoforge from the same sentences and the same grouping its training
@@ -17,6 +18,7 @@ every later batch a timed one (perf_counter), as on nanoforge's side; the figure
 import argparse
 import copy
 import json
+import math
 import os
 import statistics
 import sys
@@ -37,6 +39,7 @@ def main():
     p.add_argument("--layers", default="0,2,4")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--learning-rate", type=float, default=1e-4)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -49,7 +52,8 @@ def main():
     student.encoder.layer = torch.nn.ModuleList([student.encoder.layer[i] for i in keep])
     student.config.num_hidden_layers = len(keep)
     student.train()
-    optimizer = torch.optim.AdamW(student.parameters(), lr=1e-4, weight_decay=0.01)
+    optimizer = torch.optim.AdamW(student.parameters(), lr=args.learning_rate, weight_decay=0.01)
+    done = [0]
 
     def tensors(batch):
         t = max(len(x) for x in batch)
@@ -75,7 +79,10 @@ def main():
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+        for group in optimizer.param_groups:  # nanoforge's LearningRateSchedule: cosine to 0, no warm-up
+            group["lr"] = args.learning_rate * 0.5 * (1 + math.cos(math.pi * done[0] / len(batches)))
         optimizer.step()
+        done[0] += 1
         return loss.item()
 
     losses = [step(b) for b in batches[: args.warmup]]

@@ -42,7 +42,9 @@ struct DistillBenchmark {
         let padded = groups.dropFirst(Self.warmup).map { g in g.map { tokens[$0].count }.max() ?? 0 }
 
         options.training.data = folder + "/sentences.txt"
-        (options.training.steps, options.training.batchSize, options.training.evalEvery, options.training.checkpointEvery) = (steps, Self.batch, 0, 0)
+        // No warm-up: both sides follow the same cosine decay from the stage's learning rate.
+        (options.training.steps, options.training.batchSize, options.training.warmup) = (steps, Self.batch, 0)
+        (options.training.evalEvery, options.training.checkpointEvery) = (0, 0)
         var pass = DistillationPass(options: options, seed: r.seed)
         let stamps = Stamps()
         pass.progress = { _ in stamps.times.append(.now) }
@@ -54,7 +56,8 @@ struct DistillBenchmark {
         let torch = BenchmarkOutput.runReference(torchPython, "bench/reference/torch_distill_step.py",
                                                  ["--model", r.modelPath, "--batches", folder + "/batches.json", "--layers",
                                                   (options.layers ?? []).map(String.init).joined(separator: ","),
-                                                  "--threads", String(threads), "--warmup", String(Self.warmup)], threads: threads)
+                                                  "--threads", String(threads), "--warmup", String(Self.warmup),
+                                                  "--learning-rate", String(options.training.learningRate)], threads: threads)
         let torchMs = torch?["ms"] as? Double
         let ours = Double(Self.batch) / (ms / 1000), theirs = torchMs.map { Double(Self.batch) / ($0 / 1000) }
         print("\ndistillation step, MiniLM → 3 layers (median of \(Self.timed) steps; padded lengths \(padded.min() ?? 0)…\(padded.max() ?? 0) tokens)")
