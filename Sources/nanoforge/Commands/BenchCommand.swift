@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Run a benchmark suite against its reference in the same run and write bench/results/SUITE.json.")
 
-    enum Suite: String, ExpressibleByArgument, CaseIterable { case core, minilm, quantize }
+    enum Suite: String, ExpressibleByArgument, CaseIterable { case core, minilm, quantize, memory }
 
     @Argument(help: "The suite to run: \(Suite.allCases.map(\.rawValue).joined(separator: ", ")).")
     var suite: Suite
@@ -30,6 +30,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Recipes for the quantize suite, run in this order in one process.")
     var recipes = ["Recipes/minilm-int4-rtn.yaml", "Recipes/minilm-int4-gptq.yaml"]
 
+    @Option(help: "Recipe whose `compress` peak memory the memory suite measures.")
+    var memoryRecipe = "Recipes/minilm-int8.yaml"
+
     @Option(help: "Threads for the timed work (ours and the references).")
     var threads = 2
 
@@ -47,6 +50,11 @@ struct BenchCommand: ParsableCommand {
             try CLIErrors.reporting {
                 let result = try QuantizeBenchmark(recipes: recipes, threads: threads).run()
                 try BenchmarkOutput.write(result, to: output + "/quantize.json")
+            }
+        case .memory:
+            try CLIErrors.reporting {
+                let result = try MemoryBenchmark(recipe: memoryRecipe, model: model, executable: MemoryBenchmark.ownExecutable()).run()
+                try BenchmarkOutput.write(result, to: output + "/memory.json")
             }
         }
     }
