@@ -79,11 +79,24 @@ final class HDF5File {
             _ = try site.check(H5Pset_file_image(access.id, UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count),
                            "cannot hand the file image to HDF5")
         }
-        return try open(source, flags: nf_H5F_ACC_RDONLY(), access: access, size: data.count)
+        return try open(source, flags: nf_H5F_ACC_RDONLY(), access: access, size: data.count, name: imageName())
     }
 
-    private static func open(_ path: String, flags: UInt32, access: HDF5Handle, size: Int) throws -> HDF5File {
-        let id = H5Fopen(path, flags, access.id)
+    private static let imageLock = NSLock()
+    nonisolated(unsafe) private static var imageCount = 0
+
+    /// The name HDF5 is given for a file image: the core driver refuses a name that exists on disk
+    /// ("file already exists") and HDF5 may share an open file by name, so each image gets a
+    /// unique name that no file can have (a path through /dev/null, which is not a folder).
+    private static func imageName() -> String {
+        imageLock.lock()
+        defer { imageLock.unlock() }
+        imageCount += 1
+        return "/dev/null/nanoforge-image-\(imageCount).h5"
+    }
+
+    private static func open(_ path: String, flags: UInt32, access: HDF5Handle, size: Int, name: String? = nil) throws -> HDF5File {
+        let id = H5Fopen(name ?? path, flags, access.id)
         guard id >= 0 else {
             let message = HDF5Library.takeErrorMessage()
             if message.contains("truncated file") {
