@@ -15,8 +15,8 @@ help:
 	@echo "make build      release build of the nanoforge CLI"
 	@echo "make test       build and run every test (release, -enable-testing)"
 	@echo "make demo       compress the bundled digits classifier (Recipes/quickstart.yaml) and print the report"
-	@echo "make bench      benchmarks against numpy and PyTorch CPU, and RTN vs GPTQ on MiniLM -> bench/results/*.json"
-	@echo "make fuzz       libFuzzer + AddressSanitizer on the safetensors, GGUF, recipe and WordPiece readers (FUZZ_SECONDS each, default 60)"
+	@echo "make bench      benchmarks against numpy and PyTorch CPU, RTN vs GPTQ on MiniLM, peak memory -> bench/results/*.json"
+	@echo "make fuzz       libFuzzer + AddressSanitizer on the safetensors, GGUF, HDF5, recipe and WordPiece readers (FUZZ_SECONDS each, default 60)"
 	@echo "make clean      remove .build/;  make distclean  also .cache/ and .venv-bench/"
 
 setup:
@@ -43,6 +43,7 @@ bench:
 	$(NANOFORGE) bench minilm
 	$(NANOFORGE) bench quantize
 	$(NANOFORGE) bench distill
+	$(NANOFORGE) bench memory
 
 # Coverage-guided fuzzing (docs/robustness.md); its own build folder, .build-fuzz.
 fuzz:

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads HDF5 checkpoints in the layouts nanoforge knows, told apart by what the file holds:
 ///
 /// 1. nanoforge's native layout: the root attribute `nanoforge.format = "nanoforge-native"`;
@@ -19,7 +21,16 @@ public enum HDF5CheckpointReader {
     }
 
     public static func read(path: String) throws -> TensorStore {
-        let file = try HDF5File.open(path)
+        try read(try HDF5File.open(path))
+    }
+
+    /// Reads the bytes of a whole HDF5 file held in memory (HDF5's core driver; nothing touches
+    /// disk), with the same checks as `read(path:)`; `source` names the file in errors.
+    public static func read(data: Data, source: String) throws -> TensorStore {
+        try read(try HDF5File.open(data: data, source: source))
+    }
+
+    private static func read(_ file: HDF5File) throws -> TensorStore {
         let root = try file.root()
         switch try detect(root) {
         case .native: return try HDF5NativeLayout.read(root)

@@ -55,17 +55,48 @@ final class HDF5File {
         }
         let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
         guard size > 0 else { throw CheckpointError.unknownFormat(file: path, reason: "the file is empty") }
-        let site = HDF5Site(file: path, object: "/")
         let isHDF5 = H5Fis_hdf5(path)
         guard isHDF5 >= 0 else {
             throw CheckpointError.unreadable(file: path, reason: HDF5Library.takeErrorMessage())
         }
-        guard isHDF5 > 0 else {
-            throw CheckpointError.unknownFormat(
-                file: path, reason: "no HDF5 signature (looked at byte 0 and at 512, 1024, 2048, … as HDF5 allows)")
+        guard isHDF5 > 0 else { throw noSignature(path) }
+        let access = try accessProperties(HDF5Site(file: path, object: "/"))
+        return try open(path, flags: flags, access: access, size: size)
+    }
+
+    /// Opens the bytes of a whole HDF5 file held in memory, read-only, through HDF5's core (memory)
+    /// driver with `data` as its file image: nothing is read from or written to disk. `source`
+    /// names the file in errors. The same checks as for a file on disk apply.
+    static func open(data: Data, source: String) throws -> HDF5File {
+        HDF5Library.silenceErrorPrinting()
+        guard !data.isEmpty else { throw CheckpointError.unknownFormat(file: source, reason: "the file is empty") }
+        guard signatureOffset(data) != nil else { throw noSignature(source) }
+        let site = HDF5Site(file: source, object: "/")
+        let access = try site.handle(H5Pcreate(nf_H5P_FILE_ACCESS()), .propertyList, "cannot create file access properties")
+        // HDF5 copies the image into a buffer of its own (the 64 KiB increment only matters for writing).
+        try site.check(H5Pset_fapl_core(access.id, 1 << 16, false), "cannot select HDF5's memory driver")
+        try data.withUnsafeBytes { bytes in
+            _ = try site.check(H5Pset_file_image(access.id, UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count),
+                           "cannot hand the file image to HDF5")
         }
-        let access = try accessProperties(site)
-        let id = H5Fopen(path, flags, access.id)
+        return try open(source, flags: nf_H5F_ACC_RDONLY(), access: access, size: data.count, name: imageName())
+    }
+
+    private static let imageLock = NSLock()
+    nonisolated(unsafe) private static var imageCount = 0
+
+    /// The name HDF5 is given for a file image: the core driver refuses a name that exists on disk
+    /// ("file already exists") and HDF5 may share an open file by name, so each image gets a
+    /// unique name that no file can have (a path through /dev/null, which is not a folder).
+    private static func imageName() -> String {
+        imageLock.lock()
+        defer { imageLock.unlock() }
+        imageCount += 1
+        return "/dev/null/nanoforge-image-\(imageCount).h5"
+    }
+
+    private static func open(_ path: String, flags: UInt32, access: HDF5Handle, size: Int, name: String? = nil) throws -> HDF5File {
+        let id = H5Fopen(name ?? path, flags, access.id)
         guard id >= 0 else {
             let message = HDF5Library.takeErrorMessage()
             if message.contains("truncated file") {
@@ -74,6 +105,24 @@ final class HDF5File {
             throw CheckpointError.hdf5(file: path, object: "/", reason: "cannot open: \(message)")
         }
         return HDF5File(path: path, handle: HDF5Handle(id, kind: .file), byteCount: size)
+    }
+
+    private static func noSignature(_ path: String) -> CheckpointError {
+        .unknownFormat(file: path, reason: "no HDF5 signature (looked at byte 0 and at 512, 1024, 2048, … as HDF5 allows)")
+    }
+
+    /// HDF5's 8-byte signature, which starts the superblock.
+    static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+
+    /// Where the superblock starts: byte 0, 512, 1024, 2048, … (HDF5 looks at each), or nil.
+    static func signatureOffset(_ data: Data) -> Int? {
+        var offset = 0
+        while offset + signature.count <= data.count {
+            let start = data.startIndex + offset
+            if data[start..<start + signature.count].elementsEqual(signature) { return offset }
+            offset = offset == 0 ? 512 : offset * 2
+        }
+        return nil
     }
 
     /// Creates (or truncates) `diskPath` for writing; errors name `reportedPath` (the destination

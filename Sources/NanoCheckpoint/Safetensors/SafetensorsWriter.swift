@@ -5,9 +5,9 @@ import Foundation
 /// first (stable), with no gaps. As in the reference library, every tensor then starts at a
 /// multiple of its element size, so readers can map it without copying.
 public enum SafetensorsWriter {
-    /// The file's bytes. A tensor named `__metadata__` is refused: readers would take it for the
-    /// metadata block.
-    public static func encode(_ store: TensorStore) throws -> Data {
+    /// The file in order: the length and header, then each tensor's bytes in data-buffer order.
+    /// A tensor named `__metadata__` is refused: readers would take it for the metadata block.
+    static func parts(_ store: TensorStore) throws -> (prefix: Data, chunks: [Data]) {
         if store["__metadata__"] != nil {
             throw CheckpointError.invalidTensor(file: store.source, tensor: "__metadata__",
                                                 reason: "safetensors reserves this name for the metadata block")
@@ -33,10 +33,18 @@ public enum SafetensorsWriter {
         }
         var header = Array(JSONValue.object(members).serialized.utf8)
         while (8 + header.count) % 8 != 0 { header.append(0x20) }
-        var out = Data(capacity: 8 + header.count + offset)
-        withUnsafeBytes(of: UInt64(header.count).littleEndian) { out.append(contentsOf: $0) }
-        out.append(contentsOf: header)
-        for i in layout { out.append(store.tensors[i].data) }
+        var prefix = Data(capacity: 8 + header.count)
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { prefix.append(contentsOf: $0) }
+        prefix.append(contentsOf: header)
+        return (prefix, layout.map { store.tensors[$0].data })
+    }
+
+    /// The file's bytes (`parts(store)` joined).
+    public static func encode(_ store: TensorStore) throws -> Data {
+        let (prefix, chunks) = try parts(store)
+        var out = Data(capacity: chunks.reduce(prefix.count) { $0 + $1.count })
+        out.append(prefix)
+        for chunk in chunks { out.append(chunk) }
         return out
     }
 
@@ -44,6 +52,17 @@ public enum SafetensorsWriter {
     public static func write(_ store: TensorStore, to path: String) throws {
         var named = store
         named.source = path
-        try AtomicFile.write(encode(named), to: path)
+        // Streamed tensor by tensor: the file is never held in memory whole (MiniLM's packed
+        // output would otherwise be a second copy of the store, 59 MB, at the run's peak).
+        let (prefix, chunks) = try parts(named)
+        try AtomicFile.write(to: path) { temporaryPath in
+            guard FileManager.default.createFile(atPath: temporaryPath, contents: nil) else {
+                throw CheckpointError.writeFailed(file: path, reason: "cannot create \(temporaryPath)")
+            }
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporaryPath))
+            defer { try? handle.close() }
+            try handle.write(contentsOf: prefix)
+            for chunk in chunks { try handle.write(contentsOf: chunk) }
+        }
     }
 }

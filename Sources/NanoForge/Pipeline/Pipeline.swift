@@ -35,9 +35,25 @@ public struct Pipeline {
         try checkFiles()
         try checkBeforeLoading(outputDirectory: outputDirectory)
         let start = ContinuousClock.now
+        let outputFolder = outputDirectory ?? recipe.output.directory
+        let steps = 2 * recipe.stages.count + 2
+        // The reference model lives only inside `compress`: it is released before the output is
+        // packed and encoded, which is where a run's memory would otherwise peak.
+        let (state, report) = try compress(steps: steps, outputFolder: outputFolder)
+        MemoryRelease.returnFreePages()
+        try ModelOutput(recipe: recipe, state: state, report: report, exporter: exporter).write(to: outputFolder)
+        step(steps, steps, "done")
+        progress("done in \(String(format: "%.1f", Self.seconds(since: start))) s")
+        return report
+    }
+
+    /// Loads the model, measures the baseline, runs and measures each stage, and measures the
+    /// per-layer errors against the reference: everything but writing the output.
+    private func compress(steps: Int, outputFolder: String) throws -> (CompressionState, CompressionReport) {
         progress("loading \(recipe.modelPath)")
-        let reference = try EvaluatedModel.load(path: recipe.modelPath, recipe: recipe.file).model
         let loaded = try EvaluatedModel.load(path: recipe.modelPath, recipe: recipe.file)
+        // The reference shares every tensor with the working model until a stage replaces it.
+        let reference = try loaded.model.sharingCopy() ?? EvaluatedModel.load(path: recipe.modelPath, recipe: recipe.file).model
         let state = CompressionState(model: loaded.model)
         // A model compressed before keeps its packed layers and activation scales.
         state.quantized = loaded.quantized
@@ -45,10 +61,8 @@ public struct Pipeline {
         let calibration = try recipe.calibration.map { try EvaluationData.inputs($0.path, limit: $0.samples) } ?? []
         let timing = try latencyInputs(calibration)
         var evaluation = StageEvaluation(tasks: tasks, reference: reference, timing: timing, log: progress)
-        let steps = 2 * recipe.stages.count + 2
         step(0, steps, "measuring baseline")
         var stages = [try evaluation.measure(state, name: "baseline", pass: nil, seconds: 0)]
-        let outputFolder = outputDirectory ?? recipe.output.directory
         let runner = StageRunner(recipe: recipe, calibration: calibration, log: progress, tasks: tasks, reference: reference,
                                  resume: resume, checkpointRoot: Self.checkpointRoot(outputFolder))
         for (index, stage) in recipe.stages.enumerated() {
@@ -63,14 +77,12 @@ public struct Pipeline {
                                                  seconds: seconds))
         }
         step(steps - 1, steps, "per-layer errors and output")
+        MemoryRelease.returnFreePages()
         let outputErrors = try calibration.isEmpty ? [:] : LayerOutputError.measure(state, reference: reference,
             calibration: CalibrationData(inputs: calibration, model: state.model, file: recipe.calibration?.path ?? ""))
         let report = CompressionReport(recipe: recipe.name, model: recipe.modelPath, stages: stages,
                                        layers: layerReports(state, outputErrors: outputErrors), mixedPrecision: state.mixedPrecision)
-        try ModelOutput(recipe: recipe, state: state, report: report, exporter: exporter).write(to: outputFolder)
-        step(steps, steps, "done")
-        progress("done in \(String(format: "%.1f", Self.seconds(since: start))) s")
-        return report
+        return (state, report)
     }
 
     /// Where training stages keep their checkpoints: beside the output folder, so writing the

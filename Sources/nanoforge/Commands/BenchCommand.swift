@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Run a benchmark suite against its reference in the same run and write bench/results/SUITE.json.")
 
-    enum Suite: String, ExpressibleByArgument, CaseIterable { case core, minilm, quantize, distill }
+    enum Suite: String, ExpressibleByArgument, CaseIterable { case core, minilm, quantize, distill, memory }
 
     @Argument(help: "The suite to run: \(Suite.allCases.map(\.rawValue).joined(separator: ", ")).")
     var suite: Suite
@@ -32,6 +32,8 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Recipe whose distill stage the distill suite times (its model is the teacher).")
     var distillRecipe = "Recipes/minilm-nano.yaml"
+    @Option(help: "Recipe whose `compress` peak memory the memory suite measures.")
+    var memoryRecipe = "Recipes/minilm-int8.yaml"
 
     @Option(help: "Threads for the timed work (ours and the references).")
     var threads = 2
@@ -55,6 +57,11 @@ struct BenchCommand: ParsableCommand {
             try CLIErrors.reporting {
                 let result = try DistillBenchmark(recipe: distillRecipe, torchPython: torchPython, threads: threads).run()
                 try BenchmarkOutput.write(result, to: output + "/distill.json")
+            }
+        case .memory:
+            try CLIErrors.reporting {
+                let result = try MemoryBenchmark(recipe: memoryRecipe, model: model, executable: MemoryBenchmark.ownExecutable()).run()
+                try BenchmarkOutput.write(result, to: output + "/memory.json")
             }
         }
     }
