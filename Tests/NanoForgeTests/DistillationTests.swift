@@ -77,7 +77,7 @@ import TestSupport
         plain.layers[0].attention.query.weight.value.scalars[0] += 1     // the teacher is not written through
         #expect(plain.layers[0].attention.query.weight.value != teacher.layers[1].attention.query.weight.value)
         #expect(throws: TrainingError.self) { try StudentBuilder.shrink(teacher, layers: [3]) }
-        #expect(throws: TrainingError.self) { try StudentBuilder.shrink(teacher, hidden: 16) }
+        #expect(throws: TrainingError.self) { try StudentBuilder.shrink(teacher, hidden: 12) }   // not a multiple of the head width 8
         #expect(throws: TrainingError.self) { try StudentBuilder.shrink(teacher, heads: 8) }
     }
 
@@ -142,7 +142,7 @@ import TestSupport
 
     @Test func sentenceEncodersRefuseLossesTheyCannotUse() throws {
         let teacher = try Fixture.tinyEncoder(layers: 1)
-        for loss in ["logit_kl", "task", "attention_kl"] {
+        for loss in ["logit_kl", "task"] {
             let o = try Self.options("{ losses: [{loss: \(loss)}], data: /dev/null, steps: 1 }")
             #expect(throws: TrainingError.self) {
                 try DistillationPass(options: o, seed: 0).run(model: .sentenceEncoder(teacher), teachers: [.init(model: .sentenceEncoder(teacher))])

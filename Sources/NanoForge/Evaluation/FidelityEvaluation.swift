@@ -3,7 +3,8 @@ import NanoTensor
 /// `fidelity`: how closely the model under test reproduces the uncompressed model's outputs, as
 /// the mean and minimum row-wise cosine between their outputs on the same lines (embeddings for
 /// encoders, logits for classifiers and decoders; see `EvaluatedModel.outputs`). A line is one
-/// input, or a `label<TAB>input` record whose last field is the input.
+/// input, or a `label<TAB>input` record whose last field is the input. Outputs of another width
+/// are compared through their similarity structure (`compare`).
 public enum FidelityEvaluation {
     public static func evaluate(_ model: EvaluatedModel, reference: EvaluatedModel, data: String, limit: Int?,
                                 batchSize: Int = 32) throws -> [MetricKey: Double] {
@@ -17,7 +18,15 @@ public enum FidelityEvaluation {
 
     /// The metrics from outputs already computed, for callers that cache the reference's outputs
     /// across stages.
+    /// Outputs of another width (a student distilled with a narrower `hidden`) share no
+    /// coordinates with the reference's; they are compared through each line's similarities to
+    /// all the lines: the row-wise cosine of the two Gram matrices of normalised outputs.
     public static func compare(_ outputs: Tensor, _ referenceOutputs: Tensor) throws -> [MetricKey: Double] {
+        if outputs.rank == 2, referenceOutputs.rank == 2, outputs.shape[0] == referenceOutputs.shape[0], outputs.shape[1] != referenceOutputs.shape[1] {
+            func gram(_ x: Tensor) -> Tensor { let n = Metrics.normalizedRows(x); return Tensor.matmul(n, n, transposeB: true) }
+            let (mean, min) = Metrics.cosineSummary(gram(outputs), gram(referenceOutputs))
+            return [.cosineMean: mean, .cosineMin: min]
+        }
         guard outputs.shape == referenceOutputs.shape else {
             throw EvaluationError.referenceMismatch(task: "fidelity", expected: "outputs of shape \(referenceOutputs.shape)",
                                                     found: "\(outputs.shape)")

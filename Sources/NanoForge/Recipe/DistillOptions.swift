@@ -1,5 +1,4 @@
 /// Options of the `distill` pass (issue 5): trains a student from one or more teachers.
-/// Decoded and validated now; the pass itself is not implemented yet.
 public struct DistillOptions: Equatable {
     /// A teacher checkpoint and its weight among several teachers.
     public struct Teacher: Equatable {
@@ -30,6 +29,8 @@ public struct DistillOptions: Equatable {
     /// A fresh student configuration file instead of a shrunk teacher.
     public var config: String?
     public var losses: [Loss]
+    /// An HDF5 file caching the teachers' sentence embeddings over `data` (`TeacherCache`).
+    public var teacherCache: String?
     public var training: TrainingOptions
 
     static let lossFields: [RecipeField] = [
@@ -47,6 +48,8 @@ public struct DistillOptions: Equatable {
         RecipeField("heads", "integer", allowed: "≥ 1", "Student attention heads."),
         RecipeField("config", "string", allowed: "a file path", "A fresh student configuration; excludes layers/hidden/intermediate/heads."),
         RecipeField("losses", "list of mappings", required: true, allowed: "[{loss, weight, temperature}]", "Loss terms, summed with weights."),
+        RecipeField("teacher_cache", "string", allowed: "a file path (HDF5)",
+                    "Caches the teachers' sentence embeddings over `data`, keyed by the teachers' weights and the data file; a mismatching file is an error (delete it to rebuild)."),
     ] + TrainingOptions.fields
 
     static func decode(_ node: RecipeNode) throws -> DistillOptions {
@@ -84,6 +87,7 @@ public struct DistillOptions: Equatable {
             }
             options.layers = layers
         }
+        options.teacherCache = try map.optional("teacher_cache").map { try $0.string() }
         options.hidden = try map.optional("hidden").map { try $0.int(atLeast: 1) }
         options.intermediate = try map.optional("intermediate").map { try $0.int(atLeast: 1) }
         options.heads = try map.optional("heads").map { try $0.int(atLeast: 1) }

@@ -34,4 +34,36 @@ public enum DistillationLosses {
     public static func logitKL(student: Variable, teacher: Tensor, temperature: Float, tape: Tape) -> Variable {
         Loss.klDivergence(student: student, teacher: tape.constant(teacher), temperature: temperature, tape: tape)
     }
+
+    /// MiniLM's attention transfer: T² · KL(teacher ‖ student) of the attention distributions
+    /// softmax(scores / T) over the keys, averaged over the real (unpadded) query tokens and the
+    /// heads. Scores are the masked pre-softmax maps [B, H, T, T] (`AttentionMaps.scores`), so
+    /// padded keys get no weight in either distribution. With equal head counts the KL is taken
+    /// head by head (MiniLM); otherwise heads do not correspond and both distributions are
+    /// averaged over their heads first (KL of the head-mean distributions).
+    public static func attentionKL(student: Variable, teacher: Tensor, attentionMask: Tensor, temperature: Float,
+                                   tape: Tape) -> Variable {
+        let (b, t) = (attentionMask.shape[0], attentionMask.shape[1])
+        precondition(student.shape[0] == b && student.shape[2] == t && teacher.shape[0] == b && teacher.shape[2] == t,
+                     "attentionKL: student \(student.shape), teacher \(teacher.shape), mask \(attentionMask.shape)")
+        let queries = tape.constant(attentionMask.reshaped([b, 1, t]))
+        let tokens = Swift.max(1, attentionMask.scalars.reduce(0, +))
+        let scaledTeacher = tape.scale(tape.constant(teacher), by: 1 / temperature)
+        let scaledStudent = tape.scale(student, by: 1 / temperature)
+        let perRow: Variable, heads: Float
+        if student.shape[1] == teacher.shape[1] {
+            let logQ = tape.logSoftmax(scaledStudent, axis: -1), logP = tape.logSoftmax(scaledTeacher, axis: -1)
+            perRow = tape.sum(tape.mul(tape.exp(logP), tape.sub(logP, logQ)), axes: [-1])           // [B, H, T]
+            heads = Float(student.shape[1])
+        } else {
+            let p = tape.mean(tape.softmax(scaledTeacher, axis: -1), axes: [1], keepDims: true)
+            let q = tape.mean(tape.softmax(scaledStudent, axis: -1), axes: [1], keepDims: true)    // [B, 1, T, T]
+            let epsilon: Float = 1e-12    // padded keys: 0 · log(ε) = 0 instead of 0 · log 0
+            let logRatio = tape.sub(tape.log(tape.addScalar(p, epsilon)), tape.log(tape.addScalar(q, epsilon)))
+            perRow = tape.sum(tape.mul(p, logRatio), axes: [-1])                                      // [B, 1, T]
+            heads = 1
+        }
+        let kl = tape.sum(tape.mul(perRow, queries))
+        return tape.scale(kl, by: temperature * temperature / (heads * tokens))
+    }
 }

@@ -6,8 +6,11 @@ import NanoTensor
 /// The `distill` pass: trains a student from one or more weighted teachers through the shared
 /// `TrainingLoop`. Sentence encoders learn the teachers' pooled embeddings (`embedding_cosine`,
 /// `embedding_mse`) and last hidden states (`hidden_mse`); classifiers their softened logits
-/// (`logit_kl`, Hinton et al.) and the labels (`task`). Teacher outputs are computed per batch on a
-/// non-recording tape. The loss of a step is Σ_teachers w_t/Σw · Σ_terms w_k · L_k.
+/// (`logit_kl`, Hinton et al.) and the labels (`task`); `attention_kl` matches the last layer's
+/// attention distributions (MiniLM). Teacher outputs are computed per batch on a non-recording
+/// tape, or read from `teacher_cache`. A student narrower than a teacher is compared through a
+/// learned projection (`DistillationPass+Width`). The loss of a step is
+/// Σ_teachers w_t/Σw · Σ_terms w_k · L_k.
 public struct DistillationPass {
     public struct Teacher {
         public var model: EvaluatedModel
@@ -19,6 +22,8 @@ public struct DistillationPass {
         public var student: EvaluatedModel
         public var training: TrainingLoop.Result
         public var examples: Int
+        /// Batches served from / missing in the teacher cache (nil without `teacher_cache`).
+        public var teacherCache: (hits: Int, misses: Int)?
         public var parameterCount: Int { student.container.parameterCount }
     }
 
@@ -68,14 +73,13 @@ public struct DistillationPass {
 
     func distillEncoder(_ base: SentenceEncoder, _ teachers: [Teacher]) throws -> Result {
         try refuse([.logitKL, .task]) { _ in "sentence encoders have no logits or labels; use embedding_cosine, embedding_mse or hidden_mse" }
-        try refuse([.attentionKL]) { _ in "the attention probabilities are not exposed by MultiHeadAttention yet (not implemented)" }
         let teacherEncoders = try teachers.enumerated().map { i, t -> SentenceEncoder in
             guard case .sentenceEncoder(let e) = t.model else {
                 throw TrainingError.unsupported(option: "teachers[\(i)]", reason: "a sentence-encoder student needs sentence-encoder teachers, found a \(t.model.kindName)")
             }
             return e
         }
-        let student = try encoderStudent(base)
+        let (student, channels) = try encoderStudent(base)
         let extra = try prepareStudent(.sentenceEncoder(student))
         let sentences = try Self.sentences(options.training.data)
         let tokens = sentences.map { student.tokenizer.encode($0, maxLength: student.maxLength) }
@@ -85,14 +89,18 @@ public struct DistillationPass {
         var rng = RandomGenerator(seed: loop.seed &+ 0x9807)
         var projections: [Linear?] = []
         for (i, teacher) in teacherEncoders.enumerated() {
+            for kind in [DistillOptions.LossKind.hiddenMSE, .attentionKL] where kinds.contains(kind) && !sameTokens[i] {
+                throw TrainingError.unsupported(option: "losses.\(kind.rawValue)", reason: "teachers[\(i)] tokenizes differently from the student, so token positions do not align")
+            }
             let teacherWidth = teacher.encoder.configuration.width
-            if teacherWidth != width && (kinds.contains(.embeddingCosine) || kinds.contains(.embeddingMSE)) {
-                throw TrainingError.unsupported(option: "losses", reason: "embedding losses compare widths \(width) (student) and \(teacherWidth) (teachers[\(i)]); use hidden_mse, which projects")
-            }
-            if kinds.contains(.hiddenMSE) && !sameTokens[i] {
-                throw TrainingError.unsupported(option: "losses.hidden_mse", reason: "teachers[\(i)] tokenizes differently from the student, so hidden states do not align")
-            }
-            projections.append(kinds.contains(.hiddenMSE) && teacherWidth != width ? Linear(width, teacherWidth, std: 0.02, rng: &rng) : nil)
+            let projects = teacherWidth != width && !kinds.isDisjoint(with: [.embeddingCosine, .embeddingMSE, .hiddenMSE])
+            projections.append(projects ? Self.projection(width, teacherWidth, channels: channels, rng: &rng) : nil)
+        }
+        let attention = kinds.contains(.attentionKL) ? LastLayerAttention(student: student.encoder, teachers: teacherEncoders.map(\.encoder)) : nil
+        defer { attention?.remove() }
+        let needsTeacherForward = kinds.contains(.hiddenMSE) || kinds.contains(.attentionKL)
+        let cache = try options.teacherCache.map {
+            try TeacherCache(path: $0, teachers: teacherEncoders, dataFile: options.training.data, sentenceCount: sentences.count)
         }
         var parameters = student.encoder.namedParameters + extra
         for (i, p) in projections.enumerated() { if let p { parameters += p.namedParameters.map { ("distill.projection.\(i).\($0.name)", $0.variable) } } }
@@ -109,21 +117,32 @@ public struct DistillationPass {
             let b = student.batch(tokenIds: batch.map { tokens[$0] })
             let hidden = student.encoder(b.ids, attentionMask: b.attentionMask, tape: tape)
             let embeddings = SentencePooling.sentenceEmbeddings(hidden, attentionMask: b.attentionMask, tape: tape)
+            let studentScores = attention?.studentScores
+            let projected = projections.map { p in p.map { $0(embeddings, tape: tape) } ?? embeddings }
             var total: Variable?
             for (t, teacher) in teacherEncoders.enumerated() {
-                let tb = sameTokens[t] ? b : teacher.batch(batch.map { sentences[$0] })
-                let quiet = Tape(recording: false)
-                let teacherHidden = teacher.encoder(tb.ids, attentionMask: tb.attentionMask, tape: quiet)
-                let teacherEmbeddings = SentencePooling.sentenceEmbeddings(teacherHidden, attentionMask: tb.attentionMask, tape: quiet).value
+                var teacherEmbeddings = needsTeacherForward ? nil : cache?.embeddings(teacher: t, rows: batch)
+                var teacherHidden: Variable?
+                if teacherEmbeddings == nil {
+                    let tb = sameTokens[t] ? b : teacher.batch(batch.map { sentences[$0] })
+                    let quiet = Tape(recording: false)
+                    let h = teacher.encoder(tb.ids, attentionMask: tb.attentionMask, tape: quiet)
+                    let e = SentencePooling.sentenceEmbeddings(h, attentionMask: tb.attentionMask, tape: quiet).value
+                    cache?.store(teacher: t, rows: batch, e)
+                    (teacherHidden, teacherEmbeddings) = (h, e)
+                }
                 for loss in options.losses {
                     let term: Variable
                     switch loss.kind {
-                    case .embeddingCosine: term = DistillationLosses.embeddingCosine(student: embeddings, teacher: teacherEmbeddings, tape: tape)
-                    case .embeddingMSE: term = DistillationLosses.embeddingMSE(student: embeddings, teacher: teacherEmbeddings, tape: tape)
+                    case .embeddingCosine: term = DistillationLosses.embeddingCosine(student: projected[t], teacher: teacherEmbeddings!, tape: tape)
+                    case .embeddingMSE: term = DistillationLosses.embeddingMSE(student: projected[t], teacher: teacherEmbeddings!, tape: tape)
                     case .hiddenMSE:
-                        term = DistillationLosses.hiddenMSE(student: hidden, teacher: teacherHidden.value, attentionMask: b.attentionMask,
+                        term = DistillationLosses.hiddenMSE(student: hidden, teacher: teacherHidden!.value, attentionMask: b.attentionMask,
                                                             projection: projections[t], tape: tape)
-                    case .logitKL, .task, .attentionKL: continue   // refused above
+                    case .attentionKL:
+                        term = DistillationLosses.attentionKL(student: studentScores!, teacher: attention!.teacherScores[t]!,
+                                                              attentionMask: b.attentionMask, temperature: Float(loss.temperature), tape: tape)
+                    case .logitKL, .task: continue   // refused above
                     }
                     let weighted = tape.scale(term, by: teacherWeights[t] * Float(loss.weight))
                     total = total.map { tape.add($0, weighted) } ?? weighted
@@ -131,10 +150,13 @@ public struct DistillationPass {
             }
             return total!
         }
-        return Result(student: .sentenceEncoder(student), training: result, examples: sentences.count)
+        try cache?.save()
+        return Result(student: .sentenceEncoder(student), training: result, examples: sentences.count,
+                      teacherCache: cache.map { ($0.hits, $0.misses) })
     }
 
-    func encoderStudent(_ base: SentenceEncoder) throws -> SentenceEncoder {
+    /// The student and, when it is a narrower shrunk teacher, the teacher channels it kept.
+    func encoderStudent(_ base: SentenceEncoder) throws -> (SentenceEncoder, channels: [Int]?) {
         if let file = options.config {
             guard case .bert(let c) = try StudentBuilder.configuration(file: file) else {
                 throw TrainingError.unsupported(option: "config", reason: "\(file) does not describe a BERT encoder, the teacher is one")
@@ -142,11 +164,11 @@ public struct DistillationPass {
             guard c.vocabularySize == base.tokenizer.vocabulary.count else {
                 throw TrainingError.unsupported(option: "config", reason: "\(file) has vocab_size \(c.vocabularySize), the teacher's tokenizer \(base.tokenizer.vocabulary.count)")
             }
-            return SentenceEncoder(tokenizer: base.tokenizer, encoder: StudentBuilder.fresh(c, seed: loop.seed), maxLength: base.maxLength)
+            return (SentenceEncoder(tokenizer: base.tokenizer, encoder: StudentBuilder.fresh(c, seed: loop.seed), maxLength: base.maxLength), nil)
         }
-        let encoder = try StudentBuilder.shrink(base.encoder, layers: options.layers, intermediate: options.intermediate,
-                                                heads: options.heads, hidden: options.hidden)
-        return SentenceEncoder(tokenizer: base.tokenizer, encoder: encoder, maxLength: base.maxLength)
+        let (encoder, channels) = try StudentBuilder.shrinkKeepingChannels(base.encoder, layers: options.layers, intermediate: options.intermediate,
+                                                                           heads: options.heads, hidden: options.hidden)
+        return (SentenceEncoder(tokenizer: base.tokenizer, encoder: encoder, maxLength: base.maxLength), channels)
     }
 
     /// Training sentences: every non-empty line; a TSV line contributes each column.
@@ -165,7 +187,7 @@ public struct DistillationPass {
     func distillClassifier(_ base: MLPClassifier, _ teachers: [Teacher]) throws -> Result {
         try refuse([.embeddingCosine, .embeddingMSE, .hiddenMSE, .attentionKL]) { _ in "classifiers are distilled with logit_kl and task" }
         if let key = [("layers", options.layers != nil), ("hidden", options.hidden != nil), ("intermediate", options.intermediate != nil),
-                      ("heads", options.heads != nil)].first(where: \.1)?.0 {
+                      ("heads", options.heads != nil), ("teacher_cache", options.teacherCache != nil)].first(where: \.1)?.0 {
             throw TrainingError.unsupported(option: key, reason: "applies to BERT students; describe a classifier student with `config`")
         }
         // Without `config` the student is a copy of the model entering the stage (fine-tuning, QAT).

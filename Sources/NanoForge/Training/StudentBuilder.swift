@@ -9,13 +9,21 @@ public enum StudentBuilder {
     /// A student from `teacher`: the teacher layers `layers` (all when nil), in order, with weights
     /// copied; each kept layer then keeps its `intermediate` most important feed-forward neurons
     /// and `heads` most important heads (L2 importance, as `prune_structured` with method l2).
-    /// The configuration records the new sizes, so the saved config loads back. `hidden` (a
-    /// narrower residual width) is refused: it needs every tensor sliced consistently, not done yet.
+    /// `hidden` then keeps the most important residual channels (`channelImportance`, computed on
+    /// the shrunk layers) and slices every tensor on the residual stream; heads keep the teacher's
+    /// head dimension and default to hidden / head dimension. The configuration records the new
+    /// sizes, so the saved config loads back.
     public static func shrink(_ teacher: BertEncoder, layers: [Int]? = nil, intermediate: Int? = nil, heads: Int? = nil,
                               hidden: Int? = nil) throws -> BertEncoder {
-        if let hidden, hidden != teacher.configuration.width {
-            throw TrainingError.unsupported(option: "hidden", reason: "shrinking the hidden width is not implemented yet; keep the teacher's \(teacher.configuration.width) or give a student `config`")
-        }
+        try shrinkKeepingChannels(teacher, layers: layers, intermediate: intermediate, heads: heads, hidden: hidden).encoder
+    }
+
+    /// `shrink`, also returning the teacher's residual channels the student kept (ascending; nil
+    /// when the width is the teacher's).
+    public static func shrinkKeepingChannels(_ teacher: BertEncoder, layers: [Int]? = nil, intermediate: Int? = nil, heads: Int? = nil,
+                                             hidden: Int? = nil) throws -> (encoder: BertEncoder, channels: [Int]?) {
+        let width = try hidden.flatMap { h in h == teacher.configuration.width ? nil : try widthPlan(teacher, hidden: h, heads: heads) }
+        let heads = width?.heads ?? heads
         let kept = layers ?? Array(teacher.layers.indices)
         if let bad = kept.first(where: { $0 >= teacher.layers.count }) {
             throw TrainingError.unsupported(option: "layers", reason: "the teacher has \(teacher.layers.count) layers (0…\(teacher.layers.count - 1)); \(bad) is not one")
@@ -47,7 +55,9 @@ public enum StudentBuilder {
             }
         }
         student.recordLayerSizes()
-        return student
+        guard let width, let hidden else { return (student, nil) }
+        let channels = strongest(channelImportance(student), hidden)
+        return (narrowed(student, keeping: channels, headDimension: width.headDimension), channels)
     }
 
     /// A freshly initialised encoder of `configuration` (BERT's N(0, 0.02)), under `seed`.

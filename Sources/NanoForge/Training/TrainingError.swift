@@ -6,6 +6,7 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case unsupported(option: String, reason: String)
     case checkpointMismatch(path: String, reason: String)
     case nonFiniteLoss(step: Int)
+    case staleTeacherCache(file: String, field: String, cached: String, expected: String)
 
     public var description: String {
         switch self {
@@ -15,6 +16,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case .checkpointMismatch(let path, let reason):
             return "\(path): the checkpoint does not belong to this run: \(reason) (remove the folder to start over)"
         case .nonFiniteLoss(let step): return "the loss became NaN or infinite at step \(step) (lower learning_rate)"
+        case .staleTeacherCache(let file, let field, let cached, let expected):
+            return "\(file): the teacher cache belongs to another run: \(field) is \(cached), this run has \(expected) (delete the file to rebuild it)"
         }
     }
 }

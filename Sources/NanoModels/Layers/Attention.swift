@@ -5,8 +5,11 @@ import NanoTensor
 public enum Attention {
     /// q: [B, H, T, D]; k, v: [B, Hkv, S, D] with H a multiple of Hkv (grouped-query attention: query
     /// head h reads key/value head h / (H/Hkv), as Llama's `repeat_kv`). `mask` is additive and
-    /// broadcasts to [B, H, T, S]. Returns [B, H, T, D].
-    public static func scaledDotProduct(q: Variable, k: Variable, v: Variable, mask: Tensor?, tape: Tape) -> Variable {
+    /// broadcasts to [B, H, T, S]. Returns [B, H, T, D]. `observer`, when given, sees the masked
+    /// scores and the attention probabilities (both [B, H, T, S], on `tape`, so a loss built from
+    /// them has a gradient); without one nothing extra is computed.
+    public static func scaledDotProduct(q: Variable, k: Variable, v: Variable, mask: Tensor?, tape: Tape,
+                                        observer: ((AttentionMaps) -> Void)? = nil) -> Variable {
         let (b, h, t, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
         let hkv = k.shape[1], s = k.shape[2]
         precondition(h % hkv == 0, "attention: \(h) query heads do not divide into \(hkv) key/value heads")
@@ -23,6 +26,7 @@ public enum Attention {
         }
         if let mask { scores = tape.add(scores, tape.constant(mask)) }
         let probs = tape.softmax(scores, axis: -1)
+        observer?(AttentionMaps(scores: scores, probabilities: probs))
         if group == 1 { return tape.matmul(probs, v) }
         let p5 = tape.reshape(probs, [b, hkv, group, t, s])
         let v5 = tape.reshape(v, [b, hkv, 1, s, d])
@@ -42,6 +46,13 @@ public enum Attention {
     }
 }
 
+/// One attention call's maps, [B, H, T, S]: the scaled, masked scores (pre-softmax logits; masked
+/// keys hold `Masks.maskedValue`) and their softmax over keys, the attention probabilities.
+public struct AttentionMaps {
+    public let scores: Variable
+    public let probabilities: Variable
+}
+
 /// Multi-head self-attention with optional grouped-query heads and rotary embeddings
 /// (parameter names as in Llama checkpoints: q_proj, k_proj, v_proj, o_proj).
 public final class MultiHeadAttention: ParameterContainer {
@@ -51,6 +62,11 @@ public final class MultiHeadAttention: ParameterContainer {
     public let rotary: RotaryEmbedding?
 
     public var headDimension: Int { query.outFeatures / heads }
+
+    /// Sees every call's attention maps on the forward's tape (attention distillation reads the
+    /// probabilities here, with their gradient, as calibration reads `Linear.inputObserver`).
+    /// Nil (the default) leaves the forward pass as it is.
+    public var attentionObserver: ((AttentionMaps) -> Void)?
 
     public init(query: Linear, key: Linear, value: Linear, output: Linear, heads: Int, kvHeads: Int, rotary: RotaryEmbedding?) {
         precondition(query.outFeatures % heads == 0, "attention: width \(query.outFeatures) not divisible by \(heads) heads")
@@ -94,7 +110,7 @@ public final class MultiHeadAttention: ParameterContainer {
             q = tape.rotary(q, rotary)
             k = tape.rotary(k, rotary)
         }
-        let context = Attention.scaledDotProduct(q: q, k: k, v: v, mask: mask, tape: tape)
+        let context = Attention.scaledDotProduct(q: q, k: k, v: v, mask: mask, tape: tape, observer: attentionObserver)
         return output(Attention.mergeHeads(context, tape: tape), tape: tape)
     }
 
