@@ -1,0 +1,118 @@
+import NanoForge
+import NanoTensor
+@testable import NanoRuntime
+import TestSupport
+import XCTest
+
+/// Each runtime kernel against a plain-loop reference on random shapes, odd sizes included.
+final class KernelTests: XCTestCase {
+    /// Schemes × shapes: int8 sym/asym per channel (odd columns: the scalar tail), int4 sym/asym
+    /// groups (nibble blocks), int4 group 16 and 3-bit (byte container), 2-bit per tensor.
+    static let cases: [(QuantizationScheme, rows: Int, columns: Int, PackedWeight.Storage)] = [
+        (QuantizationScheme(bits: 8, symmetric: true, granularity: .channel), 37, 53, .int8),
+        (QuantizationScheme(bits: 8, symmetric: false, granularity: .channel), 20, 70, .int8),
+        (QuantizationScheme(bits: 4, symmetric: true, granularity: .group(32)), 19, 96, .int4),
+        (QuantizationScheme(bits: 4, symmetric: false, granularity: .group(64)), 33, 128, .int4),
+        (QuantizationScheme(bits: 4, symmetric: true, granularity: .group(16)), 9, 48, .int8),
+        (QuantizationScheme(bits: 3, symmetric: false, granularity: .channel), 11, 31, .int8),
+        (QuantizationScheme(bits: 2, symmetric: false, granularity: .tensor), 7, 30, .int8),
+    ]
+
+    static func random(_ shape: [Int], seed: UInt64) -> Tensor {
+        var rng = RandomGenerator(seed: seed)
+        return rng.normal(shape: shape, std: 0.5)
+    }
+
+    func testDequantizedPanelsMatchQuantizedTensor() throws {
+        for (i, (scheme, rows, columns, storage)) in Self.cases.enumerated() {
+            let q = try RTN.quantize(Self.random([rows, columns], seed: UInt64(i)), scheme: scheme)
+            let w = PackedWeight(q)
+            XCTAssertEqual(w.storage, storage, "\(scheme)")
+            let reference = q.dequantized()
+            // Two panels, the second starting mid-matrix, as PackedLinear cuts them.
+            let split = rows / 3
+            var panel = [Float](repeating: .nan, count: rows * columns)
+            panel.withUnsafeMutableBufferPointer { p in
+                DequantKernels.dequantize(w, rows: 0, count: split, into: p.baseAddress!)
+                DequantKernels.dequantize(w, rows: split, count: rows - split, into: p.baseAddress! + split * columns)
+            }
+            // q·s + (−z·s) against (q − z)·s: equal up to one rounding of the product.
+            XCTAssertLessThan(maxAbsDifference(Tensor(shape: [rows, columns], scalars: panel), reference), 1e-5, "\(scheme)")
+        }
+    }
+
+    /// Plain loops: x · deq(W)ᵀ + b in Double.
+    static func referenceLinear(_ x: Tensor, _ w: Tensor, _ b: Tensor) -> Tensor {
+        let (m, k, n) = (x.shape[0], x.shape[1], w.shape[0])
+        var out = [Float](repeating: 0, count: m * n)
+        for i in 0..<m {
+            for r in 0..<n {
+                var s = Double(b.scalars[r])
+                for c in 0..<k { s += Double(x.scalars[i * k + c]) * Double(w.scalars[r * k + c]) }
+                out[i * n + r] = Float(s)
+            }
+        }
+        return Tensor(shape: [m, n], scalars: out)
+    }
+
+    func testPackedLinearMatchesReference() throws {
+        let saved = Parallel.workers
+        defer { Parallel.workers = saved }
+        for workers in [1, 2] {
+            Parallel.workers = workers
+            for (i, (scheme, rows, columns, _)) in Self.cases.enumerated() {
+                // 300 rows: several panels (and a ragged last one) for the 53- and 70-column cases.
+                let n = i == 0 ? 300 : rows
+                let q = try RTN.quantize(Self.random([n, columns], seed: UInt64(10 + i)), scheme: scheme)
+                let w = PackedWeight(q)
+                let bias = Self.random([n], seed: 99)
+                for m in [1, 5, 67] {
+                    let x = Self.random([m, columns], seed: UInt64(m))
+                    let layer = RuntimeLinear(name: "l", weight: .packed(w, nil), bias: bias.scalars, input: nil)
+                    let y = layer(x, kernel: .dequant)
+                    let expected = Self.referenceLinear(x, q.dequantized(), bias)
+                    XCTAssertLessThan(maxAbsDifference(y, expected), 1e-4, "\(scheme) m=\(m) workers=\(workers)")
+                }
+            }
+        }
+    }
+
+    func testInt8GEMMMatchesIntegerReference() throws {
+        let scheme = QuantizationScheme(bits: 8, symmetric: true, granularity: .channel)
+        for (m, n, k) in [(1, 5, 17), (7, 37, 53), (64, 130, 384)] {
+            let q = try RTN.quantize(Self.random([n, k], seed: UInt64(n)), scheme: scheme)
+            let w = PackedWeight(q)
+            let gemm = try XCTUnwrap(Int8GEMM(w))
+            let x = Self.random([m, k], seed: UInt64(m + 1000))
+            let bias = Self.random([n], seed: 3)
+            var y = [Float](repeating: 0, count: m * n)
+            x.scalars.withUnsafeBufferPointer { px in
+                bias.scalars.withUnsafeBufferPointer { pb in gemm.forward(px.baseAddress!, m: m, bias: pb.baseAddress!, out: &y) }
+            }
+            // Reference: each row quantized by QuantizationNumerics itself, integer sums, then scaled.
+            let codes = QuantizationNumerics.unpack(q.packed, count: n * k, bits: 8, signed: true)
+            for i in 0..<m {
+                let row = Array(x.scalars[(i * k)..<((i + 1) * k)])
+                let absmax = row.map(abs).max() ?? 0
+                let p = QuantizationNumerics.parameters(min: -absmax, max: absmax, bits: 8, symmetric: true)
+                let qa = row.map { QuantizationNumerics.quantize($0, p, qmin: -127, qmax: 127) }
+                for r in 0..<n {
+                    var s: Int64 = 0
+                    for c in 0..<k { s += Int64(qa[c]) * Int64(codes[r * k + c]) }
+                    let expected = Float(s) * p.scale * q.scales[r] + bias.scalars[r]
+                    XCTAssertEqual(y[i * n + r], expected, accuracy: 1e-4 * max(1, abs(expected)), "m=\(m) n=\(n) k=\(k) [\(i), \(r)]")
+                }
+            }
+            // And close to the fp32 product of the dequantized weight (activation rounding only).
+            let fp = Self.referenceLinear(x, q.dequantized(), bias)
+            XCTAssertLessThan(maxAbsDifference(Tensor(shape: [m, n], scalars: y), fp), 0.05 * Float(k).squareRoot() / 4)
+        }
+    }
+
+    func testInt8GEMMDeclinesOtherSchemes() throws {
+        for (scheme, rows, columns, _) in Self.cases.dropFirst() {
+            let q = try RTN.quantize(Self.random([rows, columns], seed: 1), scheme: scheme)
+            XCTAssertNil(Int8GEMM(PackedWeight(q)), "\(scheme)")
+        }
+    }
+}
