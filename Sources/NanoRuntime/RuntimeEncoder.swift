@@ -143,3 +143,5 @@ struct EmbeddingTable: @unchecked Sendable {
         }
     }
 }
+
+extension RuntimeEncoder: SentenceEmbedding {}

@@ -25,6 +25,10 @@ public struct RuntimeLinear: Sendable {
     public let bias: [Float]?
     public let input: ActivationQuantization?
 
+    public init(name: String, weight: Weight, bias: [Float]?, input: ActivationQuantization?) {
+        self.name = name; self.weight = weight; self.bias = bias; self.input = input
+    }
+
     public var outFeatures: Int {
         switch weight { case .packed(let w, _): return w.rows; case .dense(let w): return w.shape[0] }
     }

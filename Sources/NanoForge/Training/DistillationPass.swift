@@ -49,6 +49,7 @@ public struct DistillationPass {
         case .sentenceEncoder(let encoder): return try distillEncoder(encoder, teachers)
         case .classifier(let classifier): return try distillClassifier(classifier, teachers)
         case .decoder: throw TrainingError.unsupported(option: "distill", reason: "decoders cannot be distilled yet")
+        case .sentenceEmbedding: throw TrainingError.unsupported(option: "distill", reason: "the packed runtime's encoder has no trainable parameters")
         }
     }
 

@@ -71,3 +71,15 @@ public struct SentenceEncoder {
         return Tensor(shape: [tokens.count, width], scalars: out)
     }
 }
+
+/// What evaluation and `embed` need of a sentence encoder: L2-normalised embeddings [N, width] of
+/// sentences, in input order. `SentenceEncoder` (fp32 autodiff model) and the packed runtime's
+/// encoder both provide it.
+public protocol SentenceEmbedding {
+    var width: Int { get }
+    func encode(_ sentences: [String], batchSize: Int, progress: ((Int, Int) -> Void)?) -> Tensor
+}
+
+extension SentenceEncoder: SentenceEmbedding {
+    public var width: Int { encoder.configuration.width }
+}
