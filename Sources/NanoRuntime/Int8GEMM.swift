@@ -26,8 +26,13 @@ public struct Int8GEMM: Sendable {
         rows = w.rows; columns = w.columns
         paddedColumns = (w.columns + Self.kStep - 1) / Self.kStep * Self.kStep
         var packed = [Int16](repeating: 0, count: rows * paddedColumns)
-        for r in 0..<rows {
-            for c in 0..<columns { packed[r * paddedColumns + c] = Int16(Int8(bitPattern: w.codes[r * columns + c])) }
+        let (columns, padded) = (columns, paddedColumns)
+        packed.withUnsafeMutableBufferPointer { dst in
+            w.codes.withUnsafeBufferPointer { src in
+                for r in 0..<w.rows {
+                    for c in 0..<columns { dst[r * padded + c] = Int16(Int8(bitPattern: src[r * columns + c])) }
+                }
+            }
         }
         weights = packed
         scales = w.scales

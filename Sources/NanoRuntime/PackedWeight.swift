@@ -82,16 +82,19 @@ public struct PackedWeight: Sendable {
 
     /// Codes (one per Int32) → nibble blocks: in each block of 32, byte i = code i | code (i+16) << 4.
     static func nibbleBlocks(_ codes: [Int32], count: Int) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count / 2)
-        for block in 0..<(count / int4Block) {
-            let base = block * int4Block
-            for i in 0..<16 {
-                let lo = UInt8(truncatingIfNeeded: codes[base + i]) & 0xF
-                let hi = UInt8(truncatingIfNeeded: codes[base + 16 + i]) & 0xF
-                out[block * 16 + i] = lo | (hi << 4)
+        [UInt8](unsafeUninitializedCapacity: count / 2) { out, initialized in
+            codes.withUnsafeBufferPointer { codes in
+                for block in 0..<(count / int4Block) {
+                    let base = block * int4Block
+                    for i in 0..<16 {
+                        let lo = UInt8(truncatingIfNeeded: codes[base + i]) & 0xF
+                        let hi = UInt8(truncatingIfNeeded: codes[base + 16 + i]) & 0xF
+                        out[block * 16 + i] = lo | (hi << 4)
+                    }
+                }
             }
+            initialized = count / 2
         }
-        return out
     }
 
     /// Bytes held: codes, scales and offsets.

@@ -116,3 +116,31 @@ final class KernelTests: XCTestCase {
         }
     }
 }
+
+/// The zero-skipping 2:4 kernel against the plain loop on the dequantized weight.
+final class Sparse24KernelTests: XCTestCase {
+    func testSkippingZerosMatchesReference() throws {
+        for (m, n, k) in [(1, 5, 16), (70, 33, 48), (130, 17, 96)] {
+            var w = KernelTests.random([n, k], seed: UInt64(k)).scalars
+            for g in stride(from: 0, to: w.count, by: 4) {
+                // Keep a varying number (0…2) of the four: the largest ones.
+                let order = (g..<(g + 4)).sorted { abs(w[$0]) < abs(w[$1]) }
+                for j in 0..<(2 + (g / 4) % 3) { w[order[j]] = 0 }
+            }
+            let q = try RTN.quantize(Tensor(shape: [n, k], scalars: w), scheme: QuantizationScheme(bits: 8, symmetric: true, granularity: .channel))
+            let kernel = try XCTUnwrap(Sparse24Linear(PackedWeight(q)))
+            let x = KernelTests.random([m, k], seed: 7), bias = KernelTests.random([n], seed: 8)
+            var y = [Float](repeating: .nan, count: m * n)
+            x.scalars.withUnsafeBufferPointer { px in
+                bias.scalars.withUnsafeBufferPointer { pb in kernel.forward(px.baseAddress!, m: m, bias: pb.baseAddress!, out: &y) }
+            }
+            let expected = KernelTests.referenceLinear(x, q.dequantized(), bias)
+            XCTAssertLessThan(maxAbsDifference(Tensor(shape: [m, n], scalars: y), expected), 1e-4, "m=\(m) n=\(n) k=\(k)")
+        }
+    }
+
+    func testDenseWeightsAreRejected() throws {
+        let q = try RTN.quantize(KernelTests.random([8, 16], seed: 1), scheme: QuantizationScheme(bits: 8, symmetric: true, granularity: .channel))
+        XCTAssertNil(Sparse24Linear(PackedWeight(q)))
+    }
+}

@@ -77,7 +77,8 @@ extension RuntimeBenchmark {
 
     /// GFLOP/s (2·m·n·k per call) of each Linear kernel on MiniLM's feed-forward shape
     /// [m, 384] × [1536, 384]ᵀ, at m = 64 (one sentence) and 2048 (32 sentences), with fp32
-    /// sgemm on the same shape as the ceiling. Random weights, RTN-quantized.
+    /// sgemm on the same shape as the ceiling, and a 2:4 weight run dense and by the zero-skipping
+    /// kernel (GFLOP/s counted as dense: the same work done). Random weights, RTN-quantized.
     static func kernelRates(threads: Int) throws -> [[String: Any]] {
         Parallel.workers = threads
         var rng = RandomGenerator(seed: 1)
@@ -91,12 +92,28 @@ extension RuntimeBenchmark {
             ("int8×int8→int32", RuntimeLinear(name: "int8", weight: .packed(int8, Int8GEMM(int8)), bias: nil, input: nil), .integer),
             ("fp32 sgemm (ceiling)", RuntimeLinear(name: "fp32", weight: .dense(weight), bias: nil, input: nil), .dequant),
         ]
+        // 2:4: the largest 2 of every 4 weights kept, int8; dense (dequant + sgemm) against skipping the zeros.
+        var pruned = weight.scalars
+        for g in stride(from: 0, to: pruned.count, by: 4) {
+            let order = (g..<(g + 4)).sorted { abs(pruned[$0]) < abs(pruned[$1]) }
+            pruned[order[0]] = 0; pruned[order[1]] = 0
+        }
+        let sparse = PackedWeight(try RTN.quantize(Tensor(shape: [n, k], scalars: pruned),
+                                                   scheme: QuantizationScheme(bits: 8, symmetric: true, granularity: .channel)))
+        guard let skipping = Sparse24Linear(sparse) else { throw CLIErrors.BadInput("2:4 kernel rejected a 2:4 weight") }
+        let sparseDense = RuntimeLinear(name: "2:4", weight: .packed(sparse, nil), bias: nil, input: nil)
         var rows: [[String: Any]] = []
         for m in [64, 2048] {
             let x = rng.normal(shape: [m, k])
-            for (name, layer, kernel) in layers {
-                let ms = Measurement.medianMilliseconds(repeats: m == 64 ? 50 : 8, warmup: 2) { _ = layer(x, kernel: kernel) }
+            func add(_ name: String, _ body: () -> Void) {
+                let ms = Measurement.medianMilliseconds(repeats: m == 64 ? 50 : 8, warmup: 2, body)
                 rows.append(["kernel": name, "m": m, "n": n, "k": k, "ms": ms, "gflops": 2 * Double(m * n * k) / ms / 1e6])
+            }
+            for (name, layer, kernel) in layers { add(name) { _ = layer(x, kernel: kernel) } }
+            add("int8 2:4 dense (dequant + sgemm)") { _ = sparseDense(x, kernel: .dequant) }
+            var out = [Float](repeating: 0, count: m * n)
+            add("int8 2:4 skipping zeros") {
+                x.scalars.withUnsafeBufferPointer { px in skipping.forward(px.baseAddress!, m: m, bias: nil, out: &out) }
             }
         }
         return rows
