@@ -1,11 +1,11 @@
 import NanoForge
-import NanoTensor
 @testable import NanoRuntime
+import NanoTensor
 import TestSupport
-import XCTest
+import Testing
 
 /// Each runtime kernel against a plain-loop reference on random shapes, odd sizes included.
-final class KernelTests: XCTestCase {
+@Suite struct KernelTests {
     /// Schemes × shapes: int8 sym/asym per channel (odd columns: the scalar tail), int4 sym/asym
     /// groups (nibble blocks), int4 group 16 and 3-bit (byte container), 2-bit per tensor.
     static let cases: [(QuantizationScheme, rows: Int, columns: Int, PackedWeight.Storage)] = [
@@ -23,11 +23,11 @@ final class KernelTests: XCTestCase {
         return rng.normal(shape: shape, std: 0.5)
     }
 
-    func testDequantizedPanelsMatchQuantizedTensor() throws {
+    @Test func dequantizedPanelsMatchQuantizedTensor() throws {
         for (i, (scheme, rows, columns, storage)) in Self.cases.enumerated() {
             let q = try RTN.quantize(Self.random([rows, columns], seed: UInt64(i)), scheme: scheme)
             let w = PackedWeight(q)
-            XCTAssertEqual(w.storage, storage, "\(scheme)")
+            #expect(w.storage == storage, "\(scheme)")
             let reference = q.dequantized()
             // Two panels, the second starting mid-matrix, as PackedLinear cuts them.
             let split = rows / 3
@@ -37,7 +37,7 @@ final class KernelTests: XCTestCase {
                 DequantKernels.dequantize(w, rows: split, count: rows - split, into: p.baseAddress! + split * columns)
             }
             // q·s + (−z·s) against (q − z)·s: equal up to one rounding of the product.
-            XCTAssertLessThan(maxAbsDifference(Tensor(shape: [rows, columns], scalars: panel), reference), 1e-5, "\(scheme)")
+            #expect(maxAbsDifference(Tensor(shape: [rows, columns], scalars: panel), reference) < 1e-5, "\(scheme)")
         }
     }
 
@@ -55,7 +55,7 @@ final class KernelTests: XCTestCase {
         return Tensor(shape: [m, n], scalars: out)
     }
 
-    func testPackedLinearMatchesReference() throws {
+    @Test func packedLinearMatchesReference() throws {
         let saved = Parallel.workers
         defer { Parallel.workers = saved }
         for workers in [1, 2] {
@@ -71,18 +71,18 @@ final class KernelTests: XCTestCase {
                     let layer = RuntimeLinear(name: "l", weight: .packed(w, nil), bias: bias.scalars, input: nil)
                     let y = layer(x, kernel: .dequant)
                     let expected = Self.referenceLinear(x, q.dequantized(), bias)
-                    XCTAssertLessThan(maxAbsDifference(y, expected), 1e-4, "\(scheme) m=\(m) workers=\(workers)")
+                    #expect(maxAbsDifference(y, expected) < 1e-4, "\(scheme) m=\(m) workers=\(workers)")
                 }
             }
         }
     }
 
-    func testInt8GEMMMatchesIntegerReference() throws {
+    @Test func int8GEMMMatchesIntegerReference() throws {
         let scheme = QuantizationScheme(bits: 8, symmetric: true, granularity: .channel)
         for (m, n, k) in [(1, 5, 17), (7, 37, 53), (64, 130, 384)] {
             let q = try RTN.quantize(Self.random([n, k], seed: UInt64(n)), scheme: scheme)
             let w = PackedWeight(q)
-            let gemm = try XCTUnwrap(Int8GEMM(w))
+            let gemm = try #require(Int8GEMM(w))
             let x = Self.random([m, k], seed: UInt64(m + 1000))
             let bias = Self.random([n], seed: 3)
             var y = [Float](repeating: 0, count: m * n)
@@ -100,26 +100,26 @@ final class KernelTests: XCTestCase {
                     var s: Int64 = 0
                     for c in 0..<k { s += Int64(qa[c]) * Int64(codes[r * k + c]) }
                     let expected = Float(s) * p.scale * q.scales[r] + bias.scalars[r]
-                    XCTAssertEqual(y[i * n + r], expected, accuracy: 1e-4 * max(1, abs(expected)), "m=\(m) n=\(n) k=\(k) [\(i), \(r)]")
+                    #expect(abs(y[i * n + r] - expected) <= 1e-4 * max(1, abs(expected)), "m=\(m) n=\(n) k=\(k) [\(i), \(r)]")
                 }
             }
             // And close to the fp32 product of the dequantized weight (activation rounding only).
             let fp = Self.referenceLinear(x, q.dequantized(), bias)
-            XCTAssertLessThan(maxAbsDifference(Tensor(shape: [m, n], scalars: y), fp), 0.05 * Float(k).squareRoot() / 4)
+            #expect(maxAbsDifference(Tensor(shape: [m, n], scalars: y), fp) < 0.05 * Float(k).squareRoot() / 4)
         }
     }
 
-    func testInt8GEMMDeclinesOtherSchemes() throws {
+    @Test func int8GEMMDeclinesOtherSchemes() throws {
         for (scheme, rows, columns, _) in Self.cases.dropFirst() {
             let q = try RTN.quantize(Self.random([rows, columns], seed: 1), scheme: scheme)
-            XCTAssertNil(Int8GEMM(PackedWeight(q)), "\(scheme)")
+            #expect(Int8GEMM(PackedWeight(q)) == nil, "\(scheme)")
         }
     }
 }
 
 /// The zero-skipping 2:4 kernel against the plain loop on the dequantized weight.
-final class Sparse24KernelTests: XCTestCase {
-    func testSkippingZerosMatchesReference() throws {
+@Suite struct Sparse24KernelTests {
+    @Test func skippingZerosMatchesReference() throws {
         for (m, n, k) in [(1, 5, 16), (70, 33, 48), (130, 17, 96)] {
             var w = KernelTests.random([n, k], seed: UInt64(k)).scalars
             for g in stride(from: 0, to: w.count, by: 4) {
@@ -128,19 +128,19 @@ final class Sparse24KernelTests: XCTestCase {
                 for j in 0..<(2 + (g / 4) % 3) { w[order[j]] = 0 }
             }
             let q = try RTN.quantize(Tensor(shape: [n, k], scalars: w), scheme: QuantizationScheme(bits: 8, symmetric: true, granularity: .channel))
-            let kernel = try XCTUnwrap(Sparse24Linear(PackedWeight(q)))
+            let kernel = try #require(Sparse24Linear(PackedWeight(q)))
             let x = KernelTests.random([m, k], seed: 7), bias = KernelTests.random([n], seed: 8)
             var y = [Float](repeating: .nan, count: m * n)
             x.scalars.withUnsafeBufferPointer { px in
                 bias.scalars.withUnsafeBufferPointer { pb in kernel.forward(px.baseAddress!, m: m, bias: pb.baseAddress!, out: &y) }
             }
             let expected = KernelTests.referenceLinear(x, q.dequantized(), bias)
-            XCTAssertLessThan(maxAbsDifference(Tensor(shape: [m, n], scalars: y), expected), 1e-4, "m=\(m) n=\(n) k=\(k)")
+            #expect(maxAbsDifference(Tensor(shape: [m, n], scalars: y), expected) < 1e-4, "m=\(m) n=\(n) k=\(k)")
         }
     }
 
-    func testDenseWeightsAreRejected() throws {
+    @Test func denseWeightsAreRejected() throws {
         let q = try RTN.quantize(KernelTests.random([8, 16], seed: 1), scheme: QuantizationScheme(bits: 8, symmetric: true, granularity: .channel))
-        XCTAssertNil(Sparse24Linear(PackedWeight(q)))
+        #expect(Sparse24Linear(PackedWeight(q)) == nil)
     }
 }

@@ -2,14 +2,14 @@ import Foundation
 import NanoCheckpoint
 import NanoForge
 import NanoModels
-import NanoTensor
 @testable import NanoRuntime
+import NanoTensor
 import TestSupport
-import XCTest
+import Testing
 
 /// The runtime against `PackedModel` + `SentenceEncoder` (the dequantized fp32 path) on the
 /// same packed checkpoint: the embeddings must agree to cosine ≥ 0.9999.
-final class RuntimeEncoderTests: XCTestCase {
+@Suite struct RuntimeEncoderTests {
     static let sentences = ["the cat sat on the mat", "a b c", "stars and planets move across the night sky in silence",
                             "packed weights", "x"]
 
@@ -40,15 +40,15 @@ final class RuntimeEncoderTests: XCTestCase {
         }.min() ?? 0
     }
 
-    func compare(_ dir: String, kernel: RuntimeKernel, minimum: Float, file: StaticString = #filePath, line: UInt = #line) throws {
+    func compare(_ dir: String, kernel: RuntimeKernel, minimum: Float, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let reference = try SentenceEncoder.load(path: dir, maxLength: 64).encode(Self.sentences, batchSize: 2)
         let runtime = try RuntimeEncoder.load(path: dir, maxLength: 64, kernel: kernel)
         let ours = runtime.encode(Self.sentences, batchSize: 2)
-        XCTAssertEqual(ours.shape, reference.shape, file: file, line: line)
-        XCTAssertGreaterThanOrEqual(Self.minCosine(ours, reference), minimum, "\(kernel)", file: file, line: line)
+        #expect(ours.shape == reference.shape, sourceLocation: sourceLocation)
+        #expect(Self.minCosine(ours, reference) >= minimum, "\(kernel)", sourceLocation: sourceLocation)
     }
 
-    func testTinyBertInt8AndInt4MatchTheDequantizedPath() throws {
+    @Test func tinyBertInt8AndInt4MatchTheDequantizedPath() throws {
         let words = ["the", "cat", "sat", "on", "mat", "a", "b", "c", "stars", "and", "planets", "move", "across",
                      "night", "sky", "in", "silence", "packed", "weights", "x"]
         let vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words
@@ -70,9 +70,12 @@ final class RuntimeEncoderTests: XCTestCase {
     }
 
     /// all-MiniLM-L6-v2, int8 per channel (RTN in memory, a few seconds).
-    func testMiniLMInt8MatchesTheDequantizedPath() throws {
+    @Test func miniLMInt8MatchesTheDequantizedPath() throws {
         let source = try RepositoryPaths.requireCached("models/all-MiniLM-L6-v2")
-        guard case .bert(let bert) = try ModelLoader.load(path: source).model else { return XCTFail("MiniLM is not BERT") }
+        guard case .bert(let bert) = try ModelLoader.load(path: source).model else {
+            Issue.record("MiniLM is not BERT")
+            return
+        }
         let vocabulary = try String(contentsOfFile: source + "/vocab.txt", encoding: .utf8)
             .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         try withTemporaryDirectory { dir in
@@ -84,11 +87,10 @@ final class RuntimeEncoderTests: XCTestCase {
         }
     }
 
-    func testLoadErrorsNameTheFileAndTensor() throws {
+    @Test func loadErrorNamesTheFolder() throws {
         try withTemporaryDirectory { dir in
-            XCTAssertThrowsError(try RuntimeEncoder.load(path: dir)) { error in
-                XCTAssertTrue("\(error)".contains(dir), "\(error)")
-            }
+            let error = #expect(throws: (any Error).self) { try RuntimeEncoder.load(path: dir) }
+            #expect("\(error.map { "\($0)" } ?? "")".contains(dir), "\(String(describing: error))")
         }
     }
 }
