@@ -28,6 +28,9 @@ let package = Package(
         .target(name: "NanoTensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
         .target(name: "NanoModels", dependencies: ["NanoTensor"], swiftSettings: fastMath),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5"),
+        // One-line AVX2 intrinsic wrappers (vpmaddwd) for NanoRuntime's Int8GEMM: no Swift SIMD
+        // expression lowers to it (docs/architecture.md). The header needs AVX2 enabled, as fastMath.
+        .target(name: "CSIMDIntrinsics", path: "Sources/CSIMDIntrinsics", cSettings: [.unsafeFlags(["-march=x86-64-v3"])]),
         .target(name: "NanoCheckpoint", dependencies: ["NanoTensor", "NanoModels", "CHDF5"], swiftSettings: fastMath),
         .target(name: "NanoForge",
                 dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", .product(name: "Yams", package: "Yams")],
@@ -36,7 +39,7 @@ let package = Package(
         .target(name: "NanoExport", dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", "NanoForge"],
                 swiftSettings: fastMath),
         // Packed int8/int4 inference: kernels on the packed weights, BERT sentence encoder (docs/architecture.md).
-        .target(name: "NanoRuntime", dependencies: ["CBLAS", "NanoTensor", "NanoModels", "NanoCheckpoint", "NanoForge"],
+        .target(name: "NanoRuntime", dependencies: ["CBLAS", "CSIMDIntrinsics", "NanoTensor", "NanoModels", "NanoCheckpoint", "NanoForge"],
                 swiftSettings: fastMath),
         .executableTarget(
             name: "nanoforge",

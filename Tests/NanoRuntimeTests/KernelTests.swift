@@ -109,6 +109,38 @@ import Testing
         }
     }
 
+    /// The micro-kernel's Int32 sums, bit for bit, against Int64 plain loops: odd K (the padded
+    /// pair), rows not a multiple of 4, outputs not a multiple of 16, and full-scale ±127 codes
+    /// over K = 1537 (no overflow in the pairwise sums or the accumulators).
+    @Test func int8GEMMIntegerSumsAreExact() throws {
+        let scheme = QuantizationScheme(bits: 8, symmetric: true, granularity: .channel)
+        var state: UInt64 = 7
+        func next() -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int(state >> 33)
+        }
+        for (m, n, k, fullScale) in [(1, 1, 1, false), (3, 17, 7, false), (5, 33, 129, false), (9, 130, 384, false),
+                                     (6, 16, 2, false), (7, 20, 1537, true)] {
+            let q = try RTN.quantize(Self.random([n, k], seed: UInt64(n * k)), scheme: scheme)
+            let gemm = try #require(Int8GEMM(PackedWeight(q)))
+            let codes = QuantizationNumerics.unpack(q.packed, count: n * k, bits: 8, signed: true)
+            var qa = [Int16](repeating: 0, count: m * gemm.paddedColumns)
+            for i in 0..<m {
+                for c in 0..<k { qa[i * gemm.paddedColumns + c] = Int16(fullScale ? (next() % 2 == 0 ? 127 : -127) : next() % 255 - 127) }
+            }
+            let sums = gemm.integerProducts(qa, m: m)
+            var mismatches = 0
+            for i in 0..<m {
+                for r in 0..<n {
+                    var s: Int64 = 0
+                    for c in 0..<k { s += Int64(qa[i * gemm.paddedColumns + c]) * Int64(codes[r * k + c]) }
+                    if Int64(sums[i * n + r]) != s { mismatches += 1 }
+                }
+            }
+            #expect(mismatches == 0, "m=\(m) n=\(n) k=\(k)")
+        }
+    }
+
     @Test func int8GEMMDeclinesOtherSchemes() throws {
         for (scheme, rows, columns, _) in Self.cases.dropFirst() {
             let q = try RTN.quantize(Self.random([rows, columns], seed: 1), scheme: scheme)

@@ -82,7 +82,8 @@ import Testing
             try Self.writePacked(bert, vocabulary: Array(vocabulary.prefix(bert.configuration.vocabularySize)),
                                  scheme: QuantizationScheme(bits: 8, symmetric: true, granularity: .channel), into: dir)
             try compare(dir, kernel: .dequant, minimum: 0.9999)
-            // Dynamic per-token int8 activations add their own rounding: min cosine measured 0.9922.
+            // Dynamic per-token int8 activations add their own rounding: min cosine measured 0.99218
+            // (the same codes and sums before and after the register-blocked Int8GEMM).
             try compare(dir, kernel: .integer, minimum: 0.99)
         }
     }

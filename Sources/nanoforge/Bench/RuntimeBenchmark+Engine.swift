@@ -75,6 +75,14 @@ extension RuntimeBenchmark {
                 "embedding0": first.scalars.map(Double.init)]
     }
 
+    static func printKernelRates(_ kernels: [[String: Any]]) {
+        print("\nkernels on [m, 384] × [1536, 384]ᵀ (GFLOP/s = 2·m·n·k / time)")
+        for row in kernels {
+            print("  m \(BenchmarkOutput.pad(String(row["m"] as! Int), 4))  " + BenchmarkOutput.padRight(row["kernel"] as! String, 32)
+                  + BenchmarkOutput.pad(BenchmarkOutput.format(row["gflops"] as? Double, 1), 8) + " GFLOP/s")
+        }
+    }
+
     /// GFLOP/s (2·m·n·k per call) of each Linear kernel on MiniLM's feed-forward shape
     /// [m, 384] × [1536, 384]ᵀ, at m = 64 (one sentence) and 2048 (32 sentences), with fp32
     /// sgemm on the same shape as the ceiling, and a 2:4 weight run dense and by the zero-skipping

@@ -90,11 +90,7 @@ struct RuntimeBenchmark {
         }
         let goals = Self.goals(results)
         let kernels = try Self.kernelRates(threads: threads)
-        print("\nkernels on [m, 384] × [1536, 384]ᵀ (GFLOP/s = 2·m·n·k / time)")
-        for row in kernels {
-            print("  m \(BenchmarkOutput.pad(String(row["m"] as! Int), 4))  " + BenchmarkOutput.padRight(row["kernel"] as! String, 28)
-                  + BenchmarkOutput.pad(BenchmarkOutput.format(row["gflops"] as? Double, 1), 8) + " GFLOP/s")
-        }
+        Self.printKernelRates(kernels)
         if let profile = (results["nanoforge_int8"] as? [String: Any])?["profile_ms"] as? [String: [String: Double]] {
             print("\nper-op profile of nanoforge runtime int8 (one pass, ms)")
             for batch in ["batch1", "batch32"] {

@@ -43,6 +43,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: .hidden) var engineModel: String?
     @Option(help: .hidden) var engineKernel: String = "dequant"
     @Option(help: .hidden) var inputs: String?
+    @Flag(help: "Runtime suite: only the Linear kernel rates (printed, no JSON written).") var kernelsOnly = false
 
     @Option(help: "Threads for the timed work (ours and the references).")
     var threads = 2
@@ -66,6 +67,10 @@ struct BenchCommand: ParsableCommand {
                     }
                     let row = try RuntimeBenchmark.engine(model: engineModel, kernel: kernel, inputs: inputs, threads: threads)
                     print(String(decoding: try JSONSerialization.data(withJSONObject: row), as: UTF8.self))
+                    return
+                }
+                if kernelsOnly {
+                    RuntimeBenchmark.printKernelRates(try RuntimeBenchmark.kernelRates(threads: threads))
                     return
                 }
                 let result = try RuntimeBenchmark(fp32Model: model, int8Model: int8Model, int4Model: int4Model, sentences: sentences,
