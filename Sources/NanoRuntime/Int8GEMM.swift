@@ -44,10 +44,8 @@ public struct Int8GEMM: Sendable {
         packed.withUnsafeMutableBufferPointer { dst in
             w.codes.withUnsafeBufferPointer { src in
                 for r in 0..<rows {
-                    let (b, j) = (r / bc, r % bc)
-                    for c in 0..<columns {
-                        dst[((b * pairs + c / 2) * bc + j) * 2 + c % 2] = Int16(Int8(bitPattern: src[r * columns + c]))
-                    }
+                    let out = dst.baseAddress! + (r / bc) * pairs * bc * 2 + (r % bc) * 2, row = src.baseAddress! + r * columns
+                    for c in 0..<columns { out[(c >> 1) * bc * 2 + (c & 1)] = Int16(Int8(bitPattern: row[c])) }
                 }
             }
         }
