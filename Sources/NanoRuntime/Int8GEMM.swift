@@ -187,6 +187,16 @@ public struct Int8GEMM: Sendable {
         return (c00, c01, c10, c11, c20, c21, c30, c31)
     }
 
+    /// Float(v) lane by lane, correctly rounded, inlined (stdlib's `SIMD8<Float>(_: SIMD8<Int32>)`
+    /// is an out-of-line call): the high and low 16 bits are each exact by the 1.5·2²³ / 2²³
+    /// mantissa tricks, and the one rounding is the final add.
+    @inline(__always)
+    static func float(_ v: SIMD8<Int32>) -> SIMD8<Float> {
+        let hi = unsafeBitCast((v &>> 16) &+ 0x4B40_0000, to: SIMD8<Float>.self) - 12_582_912
+        let lo = unsafeBitCast((v & 0xFFFF) | 0x4B00_0000, to: SIMD8<Float>.self) - 8_388_608
+        return hi * 65536 + lo
+    }
+
     @inline(__always)
     static func magnitude(_ v: SIMD8<Float>) -> SIMD8<Float> {
         unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: SIMD8<Float>.self)
@@ -230,7 +240,7 @@ struct FloatTile: TileStore {
     @inline(__always)
     func store(_ i: Int, _ c: Int, _ sums: SIMD8<Int32>) {
         let s = SIMD8<Float>(repeating: activationScales[i]) * UnsafeRawPointer(weightScales + c).loadUnaligned(as: SIMD8<Float>.self)
-        let y = SIMD8<Float>(sums) * s
+        let y = Int8GEMM.float(sums) * s
         if c + 8 <= n {
             let b = bias.map { UnsafeRawPointer($0 + c).loadUnaligned(as: SIMD8<Float>.self) } ?? SIMD8()
             UnsafeMutableRawPointer(out + i * n + c).storeBytes(of: y + b, as: SIMD8<Float>.self)

@@ -141,6 +141,21 @@ import Testing
         }
     }
 
+    /// The epilogue's inlined Int32 → Float against Float(Int32), bit for bit, over the full range.
+    @Test func int8GEMMFloatConversionIsExact() {
+        var state: UInt64 = 11
+        var values: [Int32] = [0, 1, -1, .max, .min, 16_777_217, -16_777_217, 65535, -65536, 24_774_019]
+        for _ in 0..<4000 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            values.append(Int32(truncatingIfNeeded: state >> 32) >> Int32(state % 24))
+        }
+        for start in stride(from: 0, to: values.count - 8, by: 8) {
+            let v = SIMD8<Int32>(values[start..<(start + 8)])
+            let converted = Int8GEMM.float(v)
+            for j in 0..<8 { #expect(converted[j].bitPattern == Float(v[j]).bitPattern, "\(v[j])") }
+        }
+    }
+
     @Test func int8GEMMDeclinesOtherSchemes() throws {
         for (scheme, rows, columns, _) in Self.cases.dropFirst() {
             let q = try RTN.quantize(Self.random([rows, columns], seed: 1), scheme: scheme)
