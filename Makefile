@@ -15,7 +15,7 @@ help:
 	@echo "make build      release build of the nanoforge CLI"
 	@echo "make test       build and run every test (release, -enable-testing)"
 	@echo "make demo       compress the bundled digits classifier (Recipes/quickstart.yaml) and print the report"
-	@echo "make bench      benchmarks against numpy and PyTorch CPU, RTN vs GPTQ on MiniLM, peak memory -> bench/results/*.json"
+	@echo "make bench      benchmarks against numpy, PyTorch CPU and onnxruntime, RTN vs GPTQ, distillation step, packed runtime, peak memory -> bench/results/*.json"
 	@echo "make fuzz       libFuzzer + AddressSanitizer on the safetensors, GGUF, HDF5, recipe and WordPiece readers (FUZZ_SECONDS each, default 60)"
 	@echo "make clean      remove .build/;  make distclean  also .cache/ and .venv-bench/"
 
@@ -44,6 +44,9 @@ bench:
 	$(NANOFORGE) bench quantize
 	$(NANOFORGE) bench distill
 	$(NANOFORGE) bench memory
+	@test -f out/minilm-int8/model.safetensors || $(NANOFORGE) compress Recipes/minilm-int8.yaml
+	@test -f out/minilm-int4-rtn/model.safetensors || $(NANOFORGE) compress Recipes/minilm-int4-rtn.yaml
+	$(NANOFORGE) bench runtime
 
 # Coverage-guided fuzzing (docs/robustness.md); its own build folder, .build-fuzz.
 fuzz:

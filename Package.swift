@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "NanoCheckpoint", targets: ["NanoCheckpoint"]),
         .library(name: "NanoForge", targets: ["NanoForge"]),
         .library(name: "NanoExport", targets: ["NanoExport"]),
+        .library(name: "NanoRuntime", targets: ["NanoRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,6 +28,9 @@ let package = Package(
         .target(name: "NanoTensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
         .target(name: "NanoModels", dependencies: ["NanoTensor"], swiftSettings: fastMath),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5"),
+        // One-line AVX2 intrinsic wrappers (vpmaddwd) for NanoRuntime's Int8GEMM: no Swift SIMD
+        // expression lowers to it (docs/architecture.md). The header needs AVX2 enabled, as fastMath.
+        .target(name: "CSIMDIntrinsics", path: "Sources/CSIMDIntrinsics", cSettings: [.unsafeFlags(["-march=x86-64-v3"])]),
         .target(name: "NanoCheckpoint", dependencies: ["NanoTensor", "NanoModels", "CHDF5"], swiftSettings: fastMath),
         .target(name: "NanoForge",
                 dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", .product(name: "Yams", package: "Yams")],
@@ -34,10 +38,13 @@ let package = Package(
         // Deployable formats (ONNX, GGUF, C): built from a compressed model and its packed weights.
         .target(name: "NanoExport", dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", "NanoForge"],
                 swiftSettings: fastMath),
+        // Packed int8/int4 inference: kernels on the packed weights, BERT sentence encoder (docs/architecture.md).
+        .target(name: "NanoRuntime", dependencies: ["CBLAS", "CSIMDIntrinsics", "NanoTensor", "NanoModels", "NanoCheckpoint", "NanoForge"],
+                swiftSettings: fastMath),
         .executableTarget(
             name: "nanoforge",
             dependencies: [
-                "NanoTensor", "NanoModels", "NanoCheckpoint", "NanoForge", "NanoExport",
+                "NanoTensor", "NanoModels", "NanoCheckpoint", "NanoForge", "NanoExport", "NanoRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastMath),
@@ -50,6 +57,9 @@ let package = Package(
                     swiftSettings: fastMath),
         .testTarget(name: "NanoExportTests",
                     dependencies: ["NanoExport", "NanoForge", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
+                    swiftSettings: fastMath),
+        .testTarget(name: "NanoRuntimeTests",
+                    dependencies: ["NanoRuntime", "NanoForge", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
                     swiftSettings: fastMath),
     ],
     swiftLanguageModes: [.v5]

@@ -79,7 +79,7 @@ has_python && "$PYTHON" -c 'import h5py, safetensors, numpy, gguf, onnx, onnxrun
 [[ -f $DATA/digits.csv.gz && -f $DATA/digits.csv && -f $MODELS/all-MiniLM-L6-v2/model.safetensors \
     && -f $DATA/weather-train.tsv && -f $DATA/weather-test.tsv ]] || need_downloads=1
 [[ -f $DATA/bible-kjv-web.tsv ]] || need_bible=1
-[[ $bench == 1 && ! -f $VENV/.nanoforge-setup-2 ]] && need_venv=1
+[[ $bench == 1 && ! -f $VENV/.nanoforge-setup-3 ]] && need_venv=1
 
 # --- system packages (apt) -------------------------------------------------------------------
 missing=()
@@ -220,14 +220,15 @@ find_torch_wheel() {
 }
 
 if [[ $bench == 1 ]]; then
-    stamp=$VENV/.nanoforge-setup-2
+    stamp=$VENV/.nanoforge-setup-3
     if ((need_venv)); then
         if [[ ! -x $VENV/bin/python ]]; then
             say "creating $VENV"
             logged venv "$PYTHON" -m venv "$VENV"
         fi
-        # transformers + tokenizers: the PyTorch side of `bench minilm` (BertModel on the same checkpoint).
-        logged venv-pip "$VENV/bin/python" -m pip install -q numpy transformers tokenizers safetensors
+        # transformers + tokenizers: the PyTorch side of `bench minilm` (BertModel on the same checkpoint);
+        # onnx + onnxruntime: the ONNX engines of `bench runtime` (quantize_dynamic, MatMulNBits).
+        logged venv-pip "$VENV/bin/python" -m pip install -q numpy transformers tokenizers safetensors onnx onnxruntime
         case ${NANOFORGE_TORCH_WHEEL:-} in
             ""|none) ;;
             *) [[ -f $NANOFORGE_TORCH_WHEEL ]] || die "NANOFORGE_TORCH_WHEEL=$NANOFORGE_TORCH_WHEEL: no such file" ;;

@@ -14,7 +14,8 @@ public enum ClassificationEvaluation {
     public static func evaluate(_ model: EvaluatedModel, train: String, test: String, batchSize: Int = 32) throws -> [MetricKey: Double] {
         let (predicted, actual): ([String], [String])
         switch model {
-        case .sentenceEncoder(let encoder):
+        case .sentenceEncoder, .sentenceEmbedding:
+            let encoder = try EvaluationTask.sentenceEncoder(model, task: "classification")
             (predicted, actual) = try nearestCentroid(encoder, train: train, test: test, batchSize: batchSize)
         case .classifier(let classifier):
             (predicted, actual) = try argmax(classifier, train: train, test: test, batchSize: batchSize)
@@ -27,13 +28,13 @@ public enum ClassificationEvaluation {
     }
 
     /// Predicted and true labels of the test file by nearest train centroid.
-    static func nearestCentroid(_ encoder: SentenceEncoder, train: String, test: String,
+    static func nearestCentroid(_ encoder: any SentenceEmbedding, train: String, test: String,
                                 batchSize: Int) throws -> (predicted: [String], actual: [String]) {
         let trainSet = try EvaluationData.labeledTexts(train)
         let testSet = try EvaluationData.labeledTexts(test)
         let labels = Array(Set(trainSet.map(\.label))).sorted()
         let index = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
-        let trainEmbeddings = encoder.encode(trainSet.map(\.text), batchSize: batchSize)
+        let trainEmbeddings = encoder.encode(trainSet.map(\.text), batchSize: batchSize, progress: nil)
         let width = trainEmbeddings.shape[1]
         var sums = [Float](repeating: 0, count: labels.count * width)
         for (row, example) in trainSet.enumerated() {
@@ -43,7 +44,7 @@ public enum ClassificationEvaluation {
         // Scaling by 1/count does not change a direction, so normalising the sums gives the
         // normalised centroids.
         let centroids = Metrics.normalizedRows(Tensor(shape: [labels.count, width], scalars: sums))
-        let testEmbeddings = Metrics.normalizedRows(encoder.encode(testSet.map(\.text), batchSize: batchSize))
+        let testEmbeddings = Metrics.normalizedRows(encoder.encode(testSet.map(\.text), batchSize: batchSize, progress: nil))
         // scores: [test, labels]
         let scores = Tensor.matmul(testEmbeddings, centroids, transposeB: true)
         let predicted = (0..<testSet.count).map { labels[argmax(scores.scalars, row: $0, width: labels.count)] }

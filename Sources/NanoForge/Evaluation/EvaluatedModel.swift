@@ -1,3 +1,4 @@
+import NanoCheckpoint
 import NanoModels
 import NanoTensor
 
@@ -6,6 +7,9 @@ import NanoTensor
 public enum EvaluatedModel {
     /// A sentence encoder: inputs are sentences, outputs L2-normalised embeddings.
     case sentenceEncoder(SentenceEncoder)
+    /// A sentence encoder that only embeds (the packed runtime), with the spec of its model:
+    /// evaluated like `sentenceEncoder`; it holds no trainable parameters, so no pass applies.
+    case sentenceEmbedding(any SentenceEmbedding, ModelSpec)
     /// A classifier over numeric features: a line of text is its features (commas and/or
     /// whitespace between numbers), outputs are class logits.
     case classifier(MLPClassifier)
@@ -16,7 +20,7 @@ public enum EvaluatedModel {
     /// A short name for messages ("sentence encoder", "classifier", "decoder").
     public var kindName: String {
         switch self {
-        case .sentenceEncoder: return "sentence encoder"
+        case .sentenceEncoder, .sentenceEmbedding: return "sentence encoder"
         case .classifier: return "classifier"
         case .decoder: return "decoder"
         }
@@ -33,8 +37,8 @@ public enum EvaluatedModel {
     public func outputs(for lines: [String], file: String, lineNumbers: [Int]? = nil, batchSize: Int = 32) throws -> Tensor {
         let numbers = lineNumbers ?? Array(1...max(1, lines.count))
         switch self {
-        case .sentenceEncoder(let encoder):
-            return encoder.encode(lines, batchSize: batchSize)
+        case .sentenceEncoder, .sentenceEmbedding:
+            return try EvaluationTask.sentenceEncoder(self, task: "outputs").encode(lines, batchSize: batchSize, progress: nil)
         case .classifier(let classifier):
             let features = try lines.enumerated().map { i, line in
                 try EvaluatedModel.checkedFeatures(line, classifier: classifier, file: file, line: numbers[i])

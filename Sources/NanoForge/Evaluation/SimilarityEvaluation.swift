@@ -7,8 +7,8 @@ public enum SimilarityEvaluation {
         guard pairs.count >= 2 else {
             throw EvaluationError.undefinedMetric(task: "similarity", metric: "spearman", reason: "\(data) has fewer than 2 pairs")
         }
-        let cosines = Metrics.rowCosines(encoder.encode(pairs.map(\.a), batchSize: batchSize),
-                                         encoder.encode(pairs.map(\.b), batchSize: batchSize))
+        let cosines = Metrics.rowCosines(encoder.encode(pairs.map(\.a), batchSize: batchSize, progress: nil),
+                                         encoder.encode(pairs.map(\.b), batchSize: batchSize, progress: nil))
         let rho = Metrics.spearman(cosines, pairs.map(\.score))
         guard rho.isFinite else {
             throw EvaluationError.undefinedMetric(task: "similarity", metric: "spearman",

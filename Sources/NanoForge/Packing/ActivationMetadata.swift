@@ -5,7 +5,7 @@ import NanoModels
 /// object keyed by Linear layer name (without `.weight`), each
 /// `{"bits": 8, "symmetric": false, "scale": 0.0123, "zero_point": -5}`. Loaders install the
 /// fake quantization on those layers' inputs, so a reloaded model computes what was evaluated.
-enum ActivationMetadata {
+public enum ActivationMetadata {
     static let key = "nanoforge.activations"
 
     static func encode(_ activations: [String: ActivationQuantization]) -> String? {
@@ -20,7 +20,7 @@ enum ActivationMetadata {
 
     /// The activation quantization of each layer named in `store`'s metadata; errors name the
     /// file and the field.
-    static func decode(_ store: TensorStore) throws -> [String: ActivationQuantization] {
+    public static func decode(_ store: TensorStore) throws -> [String: ActivationQuantization] {
         guard let text = store.metadata[key] else { return [:] }
         let file = store.source
         func bad(_ field: String, _ reason: String) -> CheckpointError {

@@ -58,20 +58,14 @@ public enum PackedCheckpoint {
     /// `nanoforge.quantization` comes back unchanged with an empty map. Every inconsistency is a
     /// `CheckpointError` naming `store.source` and the tensor or metadata field.
     public static func unpack(_ store: TensorStore) throws -> (store: TensorStore, quantized: [String: QuantizedTensor]) {
-        let layers = try PackedLayer.layers(in: store)
-        var quantized: [String: QuantizedTensor] = [:]
+        let (layers, quantized) = try quantizedLayers(in: store)
+        guard !layers.isEmpty else { return (store, [:]) }
         var byCompanion: [String: PackedLayer] = [:]
         var claimed = Set<String>()
         for layer in layers {
-            quantized[layer.name] = try decode(layer, from: store)
             byCompanion[layer.qweightName] = layer
             claimed.formUnion([layer.qweightName, layer.scalesName, layer.zeroPointsName])
         }
-        if let stray = store.names.first(where: { name in !claimed.contains(name) && companionSuffixes.contains { name.hasSuffix($0) } }) {
-            throw CheckpointError.invalidTensor(file: store.source, tensor: stray,
-                                                reason: "a packed companion whose layer has no entry in \(PackedLayer.metadataKey)")
-        }
-        guard !layers.isEmpty else { return (store, [:]) }
         var dense = TensorStore(metadata: store.metadata, source: store.source, format: store.format)
         for t in store.tensors where !claimed.contains(t.name) || byCompanion[t.name] != nil {
             if let layer = byCompanion[t.name], let q = quantized[layer.name] {
@@ -81,6 +75,24 @@ public enum PackedCheckpoint {
             }
         }
         return (dense, quantized)
+    }
+
+    /// The packed layers of a store and the `QuantizedTensor` of each (keyed by layer name),
+    /// checked as `unpack` checks them, without dequantizing anything: what the packed runtime
+    /// loads. A companion no metadata entry claims is an error naming it.
+    public static func quantizedLayers(in store: TensorStore) throws -> (layers: [PackedLayer], quantized: [String: QuantizedTensor]) {
+        let layers = try PackedLayer.layers(in: store)
+        var quantized: [String: QuantizedTensor] = [:]
+        var claimed = Set<String>()
+        for layer in layers {
+            quantized[layer.name] = try decode(layer, from: store)
+            claimed.formUnion([layer.qweightName, layer.scalesName, layer.zeroPointsName])
+        }
+        if let stray = store.names.first(where: { name in !claimed.contains(name) && companionSuffixes.contains { name.hasSuffix($0) } }) {
+            throw CheckpointError.invalidTensor(file: store.source, tensor: stray,
+                                                reason: "a packed companion whose layer has no entry in \(PackedLayer.metadataKey)")
+        }
+        return (layers, quantized)
     }
 
     /// Logical parameters of a store: rows · columns of each packed layer's weight (not its packed

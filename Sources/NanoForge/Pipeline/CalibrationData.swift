@@ -34,6 +34,8 @@ struct CalibrationData {
             }
         case .decoder:
             throw EvaluationError.unsupported(task: "calibration", model: model.kindName, hint: "decoders are not compressed by recipes yet")
+        case .sentenceEmbedding:
+            throw EvaluationError.unsupported(task: "calibration", model: model.kindName, hint: "the packed runtime's encoder is not compressed further")
         }
     }
 

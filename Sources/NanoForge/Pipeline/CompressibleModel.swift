@@ -1,6 +1,7 @@
 import Foundation
 import NanoCheckpoint
 import NanoModels
+import NanoTensor
 
 /// What the pipeline needs of a model, whatever its family: its parameters, its Linear layers and
 /// the spec to save it with. Character-level decoders carry their vocabulary in their config
@@ -9,6 +10,7 @@ extension EvaluatedModel {
     public var container: ParameterContainer {
         switch self {
         case .sentenceEncoder(let e): return e.encoder
+        case .sentenceEmbedding: return NoParameters()
         case .classifier(let c): return c
         case .decoder(let d, _): return d
         }
@@ -18,6 +20,7 @@ extension EvaluatedModel {
     public var linearLayers: [(name: String, layer: Linear)] {
         switch self {
         case .sentenceEncoder(let e): return NanoForge.linearLayers(of: e.encoder)
+        case .sentenceEmbedding: return []
         case .classifier(let c): return NanoForge.linearLayers(of: .mlp(c))
         case .decoder(let d, _): return NanoForge.linearLayers(of: d)
         }
@@ -29,7 +32,7 @@ extension EvaluatedModel {
         case .sentenceEncoder(let e):
             return [("embeddings.word_embeddings", e.encoder.wordEmbeddings), ("embeddings.position_embeddings", e.encoder.positionEmbeddings),
                     ("embeddings.token_type_embeddings", e.encoder.tokenTypeEmbeddings)]
-        case .classifier, .decoder: return []
+        case .sentenceEmbedding, .classifier, .decoder: return []
         }
     }
 
@@ -37,6 +40,7 @@ extension EvaluatedModel {
     public var spec: ModelSpec {
         switch self {
         case .sentenceEncoder(let e): return .bert(e.encoder.configuration)
+        case .sentenceEmbedding(_, let spec): return spec
         case .classifier(let c): return .mlp(c.configuration)
         case .decoder(let d, _): return .decoder(d.configuration)
         }
@@ -77,4 +81,9 @@ extension EvaluatedModel {
         }
         return vocabulary
     }
+}
+
+/// The container of a model without trainable parameters (`EvaluatedModel.sentenceEmbedding`).
+final class NoParameters: ParameterContainer {
+    func visitParameters(prefix: String, _ visit: (String, Variable) -> Void) {}
 }

@@ -23,15 +23,22 @@ extension SentenceEncoder {
             throw PipelineError.unsupportedModel(recipe: path, architecture: model.spec.architectureName,
                                                  reason: "sentence embeddings need a BERT-style encoder")
         }
+        self.init(tokenizer: try Self.tokenizer(beside: path, vocabularySize: bert.configuration.vocabularySize),
+                  encoder: bert, maxLength: maxLength)
+    }
+
+    /// The WordPiece tokenizer of the `vocab.txt` in the model folder `path` (or beside the
+    /// weights file `path`), checked to have one token per embedding row.
+    public static func tokenizer(beside path: String, vocabularySize: Int) throws -> WordPieceTokenizer {
         var isDirectory: ObjCBool = false
         _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
         let folder = isDirectory.boolValue ? path : (path as NSString).deletingLastPathComponent
         let vocab = (folder as NSString).appendingPathComponent("vocab.txt")
         let tokenizer = try WordPieceTokenizer(vocabularyFile: vocab)
-        guard tokenizer.vocabulary.count == bert.configuration.vocabularySize else {
+        guard tokenizer.vocabulary.count == vocabularySize else {
             throw CheckpointError.invalidConfig(file: vocab, field: "vocab.txt",
-                                                reason: "\(tokenizer.vocabulary.count) tokens, but the model's embedding table has \(bert.configuration.vocabularySize) rows")
+                                                reason: "\(tokenizer.vocabulary.count) tokens, but the model's embedding table has \(vocabularySize) rows")
         }
-        self.init(tokenizer: tokenizer, encoder: bert, maxLength: maxLength)
+        return tokenizer
     }
 }

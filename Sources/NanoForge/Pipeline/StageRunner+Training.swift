@@ -35,7 +35,7 @@ extension StageRunner {
         }
         let losses: [DistillOptions.Loss]
         switch state.model {
-        case .sentenceEncoder: losses = [.init(kind: .embeddingCosine), .init(kind: .embeddingMSE, weight: 100)]
+        case .sentenceEncoder, .sentenceEmbedding: losses = [.init(kind: .embeddingCosine), .init(kind: .embeddingMSE, weight: 100)]
         case .classifier: losses = [.init(kind: .logitKL)] + (labels ? [.init(kind: .task)] : [])
         case .decoder: throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: "decoders cannot be trained by recipes yet")
         }

@@ -44,6 +44,20 @@ extension QuantizationNumerics {
         let perByte = 8 / width
         let mask = UInt32((1 << bits) - 1)
         let signBit = UInt32(1) << (bits - 1)
+        if width == 8 || width == 4 {
+            // Whole bytes and nibbles, the common cases (int8, int4): one pass without per-code
+            // division, sign-extended by shifting the code's top bit into bit 31 and back.
+            let shift = UInt32(32 - bits)
+            return [Int32](unsafeUninitializedCapacity: count) { out, initialized in
+                bytes.withUnsafeBufferPointer { b in
+                    for i in 0..<count {
+                        let raw = (UInt32(b[width == 8 ? i : i >> 1]) >> UInt32(width == 8 ? 0 : (i & 1) * 4)) & mask
+                        out[i] = signed ? Int32(bitPattern: raw << shift) >> Int32(shift) : Int32(bitPattern: raw)
+                    }
+                }
+                initialized = count
+            }
+        }
         return (0..<count).map { i in
             let raw = (UInt32(bytes[i / perByte]) >> UInt32((i % perByte) * width)) & mask
             if signed && raw & signBit != 0 { return Int32(bitPattern: raw | ~mask) }

@@ -55,6 +55,7 @@ public struct DistillationPass {
         case .sentenceEncoder(let encoder): return try distillEncoder(encoder, teachers)
         case .classifier(let classifier): return try distillClassifier(classifier, teachers)
         case .decoder(let decoder, let vocabulary): return try distillDecoder(decoder, vocabulary, teachers)
+        case .sentenceEmbedding: throw TrainingError.unsupported(option: "distill", reason: "the packed runtime's encoder has no trainable parameters")
         }
     }
 

@@ -45,20 +45,41 @@ public struct SentenceEncoder {
     /// Embeddings of many sentences [N, width], in input order. Sentences are grouped by length
     /// so each batch pads little.
     public func encode(_ sentences: [String], batchSize: Int = 32, progress: ((Int, Int) -> Void)? = nil) -> Tensor {
-        let width = encoder.configuration.width
         let tokens = sentences.map { tokenizer.encode($0, maxLength: maxLength) }
+        return Self.encodeSorted(tokens, width: encoder.configuration.width, batchSize: batchSize, progress: progress) { rows in
+            embeddings(batch(tokenIds: rows), tape: Tape(recording: false)).value
+        }
+    }
+
+    /// The batching of `encode`, shared with the packed runtime: token rows grouped by length
+    /// (so each batch pads little), `embed` called per batch ([rows, width] back), results put
+    /// back in input order.
+    public static func encodeSorted(_ tokens: [[Int]], width: Int, batchSize: Int, progress: ((Int, Int) -> Void)?,
+                                    embed: ([[Int]]) -> Tensor) -> Tensor {
         let order = tokens.indices.sorted { (tokens[$0].count, $0) < (tokens[$1].count, $1) }
-        var out = [Float](repeating: 0, count: sentences.count * width)
+        var out = [Float](repeating: 0, count: tokens.count * width)
         var done = 0
         for start in stride(from: 0, to: order.count, by: max(1, batchSize)) {
             let rows = Array(order[start..<min(start + batchSize, order.count)])
-            let emb = embeddings(batch(tokenIds: rows.map { tokens[$0] }), tape: Tape(recording: false)).value
+            let emb = embed(rows.map { tokens[$0] })
             for (k, row) in rows.enumerated() {
                 for j in 0..<width { out[row * width + j] = emb.scalars[k * width + j] }
             }
             done += rows.count
-            progress?(done, sentences.count)
+            progress?(done, tokens.count)
         }
-        return Tensor(shape: [sentences.count, width], scalars: out)
+        return Tensor(shape: [tokens.count, width], scalars: out)
     }
+}
+
+/// What evaluation and `embed` need of a sentence encoder: L2-normalised embeddings [N, width] of
+/// sentences, in input order. `SentenceEncoder` (fp32 autodiff model) and the packed runtime's
+/// encoder both provide it.
+public protocol SentenceEmbedding {
+    var width: Int { get }
+    func encode(_ sentences: [String], batchSize: Int, progress: ((Int, Int) -> Void)?) -> Tensor
+}
+
+extension SentenceEncoder: SentenceEmbedding {
+    public var width: Int { encoder.configuration.width }
 }

@@ -49,6 +49,11 @@ enum BenchmarkOutput {
         return String(format: "%.\(digits)f", x)
     }
 
+    /// Left-aligns `s` in `width` columns.
+    static func padRight(_ s: String, _ width: Int) -> String {
+        s + String(repeating: " ", count: max(0, width - s.count))
+    }
+
     /// Right-aligns `s` in `width` columns.
     static func pad(_ s: String, _ width: Int) -> String {
         String(repeating: " ", count: max(0, width - s.count)) + s

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NanoRuntime
 
 /// `nanoforge bench SUITE`: prints figures and writes JSON under bench/results/.
 struct BenchCommand: ParsableCommand {
@@ -7,7 +8,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Run a benchmark suite against its reference in the same run and write bench/results/SUITE.json.")
 
-    enum Suite: String, ExpressibleByArgument, CaseIterable { case core, minilm, quantize, distill, memory }
+    enum Suite: String, ExpressibleByArgument, CaseIterable { case core, minilm, quantize, distill, memory, runtime }
 
     @Argument(help: "The suite to run: \(Suite.allCases.map(\.rawValue).joined(separator: ", ")).")
     var suite: Suite
@@ -35,6 +36,20 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Recipe whose `compress` peak memory the memory suite measures.")
     var memoryRecipe = "Recipes/minilm-int8.yaml"
 
+    @Option(help: "Packed int8 MiniLM for the runtime suite (nanoforge compress Recipes/minilm-int8.yaml).")
+    var int8Model = "out/minilm-int8"
+
+    @Option(help: "Packed int4 group-128 MiniLM for the runtime suite (nanoforge compress Recipes/minilm-int4-rtn.yaml).")
+    var int4Model = "out/minilm-int4-rtn"
+
+    @Option(help: "Python with onnxruntime for the runtime suite's ONNX engines.")
+    var ortPython = ".venv-bench/bin/python"
+
+    @Option(help: .hidden) var engineModel: String?
+    @Option(help: .hidden) var engineKernel: String = "dequant"
+    @Option(help: .hidden) var inputs: String?
+    @Flag(help: "Runtime suite: only the Linear kernel rates (printed, no JSON written).") var kernelsOnly = false
+
     @Option(help: "Threads for the timed work (ours and the references).")
     var threads = 2
 
@@ -47,6 +62,26 @@ struct BenchCommand: ParsableCommand {
             try CLIErrors.reporting {
                 let result = try MiniLMBenchmark(model: model, sentences: sentences, torchPython: torchPython, threads: threads).run()
                 try BenchmarkOutput.write(result, to: output + "/minilm.json")
+            }
+        case .runtime:
+            try CLIErrors.reporting {
+                if let engineModel {
+                    // One engine in this process (the suite runs each engine in its own process).
+                    guard let kernel = RuntimeKernel(rawValue: engineKernel), let inputs else {
+                        throw CLIErrors.BadInput("--engine-model needs --inputs and --engine-kernel dequant|integer")
+                    }
+                    let row = try RuntimeBenchmark.engine(model: engineModel, kernel: kernel, inputs: inputs, threads: threads)
+                    print(String(decoding: try JSONSerialization.data(withJSONObject: row), as: UTF8.self))
+                    return
+                }
+                if kernelsOnly {
+                    RuntimeBenchmark.printKernelRates(try RuntimeBenchmark.kernelRates(threads: threads))
+                    return
+                }
+                let result = try RuntimeBenchmark(fp32Model: model, int8Model: int8Model, int4Model: int4Model, sentences: sentences,
+                                                  python: ortPython, torchPython: torchPython, threads: threads,
+                                                  workDir: "out/bench-runtime").run()
+                try BenchmarkOutput.write(result, to: output + "/runtime.json")
             }
         case .quantize:
             try CLIErrors.reporting {

@@ -27,6 +27,9 @@ struct EmbedCommand: ParsableCommand {
     @Option(help: "Maximum tokens per sentence, [CLS] and [SEP] included.")
     var maxLength = 256
 
+    @Option(help: EngineOption.help)
+    var engine: EngineOption = .auto
+
     func validate() throws {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
         guard maxLength >= 2 else { throw ValidationError("--max-length must be at least 2, got \(maxLength)") }
@@ -34,7 +37,7 @@ struct EmbedCommand: ParsableCommand {
 
     func run() throws {
         try CLIErrors.reporting {
-            let encoder = try SentenceEncoder.load(path: model, maxLength: maxLength)
+            let encoder = try EvaluationTask.sentenceEncoder(try engine.load(model, maxLength: maxLength), task: "embed")
             guard let data = FileManager.default.contents(atPath: input), let text = String(data: data, encoding: .utf8) else {
                 throw CLIErrors.BadInput("\(input): cannot read as UTF-8 text")
             }

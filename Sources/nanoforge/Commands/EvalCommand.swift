@@ -29,18 +29,21 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Use only the first N lines of the data.")
     var limit: Int?
 
+    @Option(help: EngineOption.help)
+    var engine: EngineOption = .auto
+
     @Flag(help: "Print JSON.")
     var json = false
 
     func run() throws {
         try CLIErrors.reporting {
-            let encoded = EvaluatedModel.sentenceEncoder(try SentenceEncoder.load(path: model))
+            let encoded = try engine.load(model)
             let evaluation: EvaluationTask
             var referenceModel: EvaluatedModel? = nil
             switch task {
             case .fidelity:
                 guard let reference else { throw CLIErrors.BadInput("--task fidelity needs --reference MODEL") }
-                referenceModel = .sentenceEncoder(try SentenceEncoder.load(path: reference))
+                referenceModel = try engine.load(reference)
                 evaluation = .fidelity(data: data, limit: limit)
             case .retrieval: evaluation = .retrieval(data: data, limit: limit)
             case .classification:

@@ -1,0 +1,76 @@
+import CBLAS
+import NanoForge
+import NanoTensor
+
+/// Which GEMM a packed int8 layer runs.
+public enum RuntimeKernel: String, Sendable, CaseIterable {
+    /// Dequantize-on-the-fly panels + fp32 sgemm (every scheme).
+    case dequant
+    /// int8 × int8 → int32 with dynamic per-token activation quantization (symmetric per-channel
+    /// int8 weights; other layers keep `dequant`). The default: `Int8GEMM` measured 1.6–2× the
+    /// dequant path's GFLOP/s on MiniLM's shapes (docs/benchmarks.md).
+    case integer
+}
+
+/// One Linear layer of the runtime: packed (the usual case) or dense fp32 (layers the recipe
+/// left unquantized), with its bias and, when the checkpoint declares one, the static input
+/// fake-quantization (`nanoforge.activations`) the fp32 path applies.
+public struct RuntimeLinear: Sendable {
+    public enum Weight: Sendable {
+        case packed(PackedWeight, Int8GEMM?)
+        /// [out, in].
+        case dense(Tensor)
+    }
+    public let name: String
+    public let weight: Weight
+    public let bias: [Float]?
+    public let input: ActivationQuantization?
+
+    public init(name: String, weight: Weight, bias: [Float]?, input: ActivationQuantization?) {
+        self.name = name; self.weight = weight; self.bias = bias; self.input = input
+    }
+
+    public var outFeatures: Int {
+        switch weight { case .packed(let w, _): return w.rows; case .dense(let w): return w.shape[0] }
+    }
+    public var inFeatures: Int {
+        switch weight { case .packed(let w, _): return w.columns; case .dense(let w): return w.shape[1] }
+    }
+
+    /// x: [m, in] → [m, out].
+    public func callAsFunction(_ x: Tensor, kernel: RuntimeKernel) -> Tensor {
+        let m = x.shape[0], n = outFeatures
+        let input = self.input.map { $0.apply(x) } ?? x
+        if case .dense(let w) = weight {
+            return Tensor.linear(input, weight: w, bias: bias.map { Tensor(shape: [n], scalars: $0) })
+        }
+        var out = [Float](repeating: 0, count: m * n)
+        input.scalars.withUnsafeBufferPointer { px in
+            out.withUnsafeMutableBufferPointer { po in
+                let bias = self.bias
+                bias.withOptionalPointer { pb in
+                    switch weight {
+                    case .packed(let w, let integer):
+                        if kernel == .integer, let integer {
+                            integer.forward(px.baseAddress!, m: m, bias: pb, out: po.baseAddress!)
+                        } else {
+                            PackedLinear.forward(px.baseAddress!, m: m, weight: w, bias: pb, out: po.baseAddress!)
+                        }
+                    case .dense:
+                        break  // handled above
+                    }
+                }
+            }
+        }
+        return Tensor(shape: [m, n], scalars: out)
+    }
+}
+
+extension Optional where Wrapped == [Float] {
+    func withOptionalPointer<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        switch self {
+        case .none: return body(nil)
+        case .some(let array): return array.withUnsafeBufferPointer { body($0.baseAddress) }
+        }
+    }
+}

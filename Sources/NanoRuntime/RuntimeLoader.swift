@@ -1,0 +1,87 @@
+import Foundation
+import NanoCheckpoint
+import NanoForge
+import NanoModels
+import NanoTensor
+
+extension RuntimeEncoder {
+    /// Whether the model at `path` (folder or weights file) stores packed layers: the test
+    /// `embed` and `eval` use to pick the runtime. Reads only the header (safetensors is mapped).
+    public static func holdsPackedLayers(path: String) -> Bool {
+        guard let (weights, _) = try? ModelLoader.locateWeights(path),
+              let store = try? CheckpointReader.read(path: weights) else { return false }
+        return store.metadata[PackedLayer.metadataKey] != nil
+    }
+
+    /// Loads a packed (or plain) BERT sentence encoder for the runtime: the checkpoint is read
+    /// (memory-mapped for safetensors), each packed layer decoded by `PackedCheckpoint` and laid
+    /// out for the kernels (`PackedWeight`); no weight matrix is ever expanded to fp32 as a whole.
+    /// Unquantized Linear layers stay dense fp32. Errors name the file and tensor.
+    public static func load(path: String, maxLength: Int = 256, kernel: RuntimeKernel = .integer) throws -> RuntimeEncoder {
+        let start = ContinuousClock.now
+        let (weights, configPath) = try ModelLoader.locateWeights(path)
+        let store = try CheckpointReader.read(path: weights)
+        guard case .bert(let c) = try ModelLoader.spec(of: store, configPath: configPath) else {
+            throw RuntimeError.unsupported(file: weights, what: "architecture", reason: "the runtime runs BERT sentence encoders")
+        }
+        let prefix = store["embeddings.word_embeddings.weight"] == nil && store["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
+        let (_, quantized) = try PackedCheckpoint.quantizedLayers(in: store)
+        let activations = try ActivationMetadata.decode(store)
+        let file = store.source
+
+        func stored(_ name: String, _ shape: [Int]) throws -> StoredTensor {
+            guard let t = store[prefix + name] else { throw RuntimeError.missingTensor(file: file, tensor: prefix + name) }
+            guard t.shape == shape else { throw RuntimeError.shapeMismatch(file: file, tensor: prefix + name, expected: shape, found: t.shape) }
+            return t
+        }
+        func dense(_ name: String, _ shape: [Int]) throws -> Tensor { try stored(name, shape).floatTensor() }
+        func norm(_ name: String) throws -> (gamma: Tensor, beta: Tensor) {
+            (try dense(name + ".weight", [c.width]), try dense(name + ".bias", [c.width]))
+        }
+        func linear(_ name: String, out: Int, in inFeatures: Int) throws -> RuntimeLinear {
+            let weight: RuntimeLinear.Weight
+            if let q = quantized[prefix + name] {
+                guard q.shape == [out, inFeatures] else {
+                    throw RuntimeError.shapeMismatch(file: file, tensor: prefix + name + ".weight.qweight", expected: [out, inFeatures], found: q.shape)
+                }
+                let packed = PackedWeight(q)
+                weight = .packed(packed, kernel == .integer ? Int8GEMM(packed) : nil)
+            } else {
+                weight = .dense(try dense(name + ".weight", [out, inFeatures]))
+            }
+            let bias = store[prefix + name + ".bias"] == nil ? nil : try dense(name + ".bias", [out]).scalars
+            return RuntimeLinear(name: name, weight: weight, bias: bias, input: activations[prefix + name])
+        }
+
+        let words = try stored("embeddings.word_embeddings.weight", [c.vocabularySize, c.width])
+        guard words.dtype == .f32 || words.dtype == .f16 else {
+            throw RuntimeError.unsupported(file: file, what: prefix + "embeddings.word_embeddings.weight", reason: "dtype \(words.dtype.rawValue); F32 or F16 expected")
+        }
+        let positions = try dense("embeddings.position_embeddings.weight", [c.maxPositions, c.width])
+        let types = try dense("embeddings.token_type_embeddings.weight", [c.typeVocabularySize, c.width])
+        var positionPlusType = positions.scalars
+        for i in positionPlusType.indices { positionPlusType[i] += types.scalars[i % c.width] }
+
+        var blocks: [Block] = []
+        for i in 0..<c.layers {
+            let p = "encoder.layer.\(i)."
+            let heads = c.heads(ofLayer: i), headWidth = heads * (c.width / c.heads), hidden = c.intermediateWidth(ofLayer: i)
+            blocks.append(Block(
+                query: try linear(p + "attention.self.query", out: headWidth, in: c.width),
+                key: try linear(p + "attention.self.key", out: headWidth, in: c.width),
+                value: try linear(p + "attention.self.value", out: headWidth, in: c.width),
+                output: try linear(p + "attention.output.dense", out: c.width, in: headWidth),
+                up: try linear(p + "intermediate.dense", out: hidden, in: c.width),
+                down: try linear(p + "output.dense", out: c.width, in: hidden),
+                attentionNorm: try norm(p + "attention.output.LayerNorm"), outputNorm: try norm(p + "output.LayerNorm"),
+                heads: heads))
+        }
+        let tokenizer = try SentenceEncoder.tokenizer(beside: path, vocabularySize: c.vocabularySize)
+        let encoder = RuntimeEncoder(configuration: c, tokenizer: tokenizer, maxLength: maxLength,
+                                     wordEmbeddings: EmbeddingTable(tensor: words, rows: c.vocabularySize, width: c.width),
+                                     positionPlusType: positionPlusType, embeddingNorm: try norm("embeddings.LayerNorm"), blocks: blocks)
+        encoder.kernel = kernel
+        encoder.loadSeconds = RuntimeProfile.seconds(ContinuousClock.now - start)
+        return encoder
+    }
+}
