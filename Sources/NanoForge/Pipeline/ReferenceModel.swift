@@ -7,7 +7,7 @@ extension EvaluatedModel {
     /// input and weight transforms (the activation quantization of a model compressed before).
     /// The pipeline's reference model is such a copy of the working one: MiniLM's embeddings
     /// (47 MB of its 91) and every tensor a stage leaves alone are held once. Nil for a decoder
-    /// (the pipeline does not compress decoders yet).
+    /// (the pipeline then loads the reference again) and for the packed runtime's encoder.
     func sharingCopy() -> EvaluatedModel? {
         let copy: EvaluatedModel
         switch self {
@@ -21,7 +21,7 @@ extension EvaluatedModel {
             copy = .sentenceEncoder(SentenceEncoder(tokenizer: e.tokenizer, encoder: encoder, maxLength: e.maxLength))
         case .classifier(let c):
             copy = .classifier(MLPClassifier(configuration: c.configuration, layers: c.layers.map(StudentBuilder.copy)))
-        case .decoder:
+        case .decoder, .sentenceEmbedding:
             return nil
         }
         for (original, new) in zip(linearLayers, copy.linearLayers) {
