@@ -119,28 +119,42 @@ public final class RuntimeEncoder: @unchecked Sendable {
     }
 }
 
-/// The word-embedding table read in place from the checkpoint's (memory-mapped) bytes: a row is
-/// converted when gathered, so loading never copies the table.
+/// The word-embedding table read in place from the checkpoint's (memory-mapped) bytes, or kept
+/// packed when the table was quantized (`targets: [Embedding]`): a row is converted when
+/// gathered, so loading never expands the table.
 struct EmbeddingTable: @unchecked Sendable {
-    let tensor: StoredTensor
+    enum Storage { case stored(StoredTensor), packed(PackedWeight) }
+    let storage: Storage
     let rows: Int, width: Int
 
     func row(_ id: Int, into out: inout [Float], at offset: Int) {
         let id = min(max(id, 0), rows - 1)
-        tensor.data.withUnsafeBytes { raw in
-            out.withUnsafeMutableBufferPointer { dst in
-                switch tensor.dtype {
-                case .f32:
-                    for j in 0..<width { dst[offset + j] = raw.loadUnaligned(fromByteOffset: (id * width + j) * 4, as: Float.self) }
-                case .f16:
-                    for j in 0..<width {
-                        dst[offset + j] = HalfPrecision.float(fromFloat16: raw.loadUnaligned(fromByteOffset: (id * width + j) * 2, as: UInt16.self))
+        switch storage {
+        case .packed(let weight):
+            out.withUnsafeMutableBufferPointer { DequantKernels.dequantize(weight, rows: id, count: 1, into: $0.baseAddress! + offset) }
+        case .stored(let tensor):
+            tensor.data.withUnsafeBytes { raw in
+                out.withUnsafeMutableBufferPointer { dst in
+                    switch tensor.dtype {
+                    case .f32:
+                        for j in 0..<width { dst[offset + j] = raw.loadUnaligned(fromByteOffset: (id * width + j) * 4, as: Float.self) }
+                    case .f16:
+                        for j in 0..<width {
+                            dst[offset + j] = HalfPrecision.float(fromFloat16: raw.loadUnaligned(fromByteOffset: (id * width + j) * 2, as: UInt16.self))
+                        }
+                    default:
+                        preconditionFailure("EmbeddingTable: dtype \(tensor.dtype) was rejected at load")
                     }
-                default:
-                    preconditionFailure("EmbeddingTable: dtype \(tensor.dtype) was rejected at load")
                 }
             }
         }
+    }
+
+    /// Every row as fp32, [rows · width]: for the small tables (positions, token types).
+    func dense() -> [Float] {
+        var out = [Float](repeating: 0, count: rows * width)
+        for r in 0..<rows { row(r, into: &out, at: r * width) }
+        return out
     }
 }
 

@@ -53,14 +53,25 @@ extension RuntimeEncoder {
             return RuntimeLinear(name: name, weight: weight, bias: bias, input: activations[prefix + name])
         }
 
-        let words = try stored("embeddings.word_embeddings.weight", [c.vocabularySize, c.width])
-        guard words.dtype == .f32 || words.dtype == .f16 else {
-            throw RuntimeError.unsupported(file: file, what: prefix + "embeddings.word_embeddings.weight", reason: "dtype \(words.dtype.rawValue); F32 or F16 expected")
+        /// An embedding table, packed when the recipe quantized it, else the stored F32/F16 tensor.
+        func table(_ name: String, rows: Int) throws -> EmbeddingTable {
+            if let q = quantized[prefix + name] {
+                guard q.shape == [rows, c.width] else {
+                    throw RuntimeError.shapeMismatch(file: file, tensor: prefix + name + ".weight.qweight", expected: [rows, c.width], found: q.shape)
+                }
+                return EmbeddingTable(storage: .packed(PackedWeight(q)), rows: rows, width: c.width)
+            }
+            let t = try stored(name + ".weight", [rows, c.width])
+            guard t.dtype == .f32 || t.dtype == .f16 else {
+                throw RuntimeError.unsupported(file: file, what: prefix + name + ".weight", reason: "dtype \(t.dtype.rawValue); F32 or F16 expected")
+            }
+            return EmbeddingTable(storage: .stored(t), rows: rows, width: c.width)
         }
-        let positions = try dense("embeddings.position_embeddings.weight", [c.maxPositions, c.width])
-        let types = try dense("embeddings.token_type_embeddings.weight", [c.typeVocabularySize, c.width])
-        var positionPlusType = positions.scalars
-        for i in positionPlusType.indices { positionPlusType[i] += types.scalars[i % c.width] }
+        let words = try table("embeddings.word_embeddings", rows: c.vocabularySize)
+        let positions = try table("embeddings.position_embeddings", rows: c.maxPositions).dense()
+        let types = try table("embeddings.token_type_embeddings", rows: c.typeVocabularySize).dense()
+        var positionPlusType = positions
+        for i in positionPlusType.indices { positionPlusType[i] += types[i % c.width] }
 
         var blocks: [Block] = []
         for i in 0..<c.layers {
@@ -78,7 +89,7 @@ extension RuntimeEncoder {
         }
         let tokenizer = try SentenceEncoder.tokenizer(beside: path, vocabularySize: c.vocabularySize)
         let encoder = RuntimeEncoder(configuration: c, tokenizer: tokenizer, maxLength: maxLength,
-                                     wordEmbeddings: EmbeddingTable(tensor: words, rows: c.vocabularySize, width: c.width),
+                                     wordEmbeddings: words,
                                      positionPlusType: positionPlusType, embeddingNorm: try norm("embeddings.LayerNorm"), blocks: blocks)
         encoder.kernel = kernel
         encoder.loadSeconds = RuntimeProfile.seconds(ContinuousClock.now - start)

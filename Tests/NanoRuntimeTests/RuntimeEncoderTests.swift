@@ -13,12 +13,15 @@ import Testing
     static let sentences = ["the cat sat on the mat", "a b c", "stars and planets move across the night sky in silence",
                             "packed weights", "x"]
 
-    /// Quantizes every encoder Linear of `bert` with `scheme` (RTN), writes the packed model,
-    /// config and vocabulary into `dir`.
-    static func writePacked(_ bert: BertEncoder, vocabulary: [String], scheme: QuantizationScheme, into dir: String) throws {
+    /// Quantizes every encoder Linear of `bert` with `scheme` (RTN), and with `embeddings` its
+    /// three embedding tables too (rows as channels, as `targets: [Embedding]` does), writes the
+    /// packed model, config and vocabulary into `dir`.
+    static func writePacked(_ bert: BertEncoder, vocabulary: [String], scheme: QuantizationScheme, embeddings: Bool = false,
+                            into dir: String) throws {
         var quantized: [String: QuantizedTensor] = [:]
         for (name, variable) in bert.namedParameters.map({ ($0.name, $0.variable) })
-        where name.hasPrefix("encoder.") && name.hasSuffix(".weight") && variable.value.rank == 2 {
+        where (name.hasPrefix("encoder.") || (embeddings && name.hasPrefix("embeddings.") && !name.contains("LayerNorm")))
+            && name.hasSuffix(".weight") && variable.value.rank == 2 {
             quantized[String(name.dropLast(".weight".count))] = try RTN.quantize(variable.value, scheme: scheme)
         }
         let parameters = bert.namedParameters.map { (name: $0.name, value: $0.variable.value) }
@@ -65,6 +68,27 @@ import Testing
             try withTemporaryDirectory { dir in
                 try Self.writePacked(bert, vocabulary: vocabulary, scheme: scheme, into: dir)
                 try compare(dir, kernel: kernel, minimum: minimum)
+            }
+        }
+    }
+
+    /// A model whose embedding tables are quantized too (the nano MiniLM's mixed precision
+    /// targets Linear and Embedding): word rows are expanded when gathered, positions and token
+    /// types once at load.
+    @Test func quantizedEmbeddingTablesMatchTheDequantizedPath() throws {
+        let vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat", "a", "b", "c",
+                          "stars", "and", "planets", "move", "across", "night", "sky", "in", "silence", "packed", "weights", "x"]
+        let c = BertEncoder.Configuration(vocabularySize: vocabulary.count, width: 64, layers: 1, heads: 4,
+                                          intermediateWidth: 128, maxPositions: 32)
+        var rng = RandomGenerator(seed: 5)
+        let bert = BertEncoder(c, rng: &rng)
+        for scheme in [QuantizationScheme(bits: 8, symmetric: true, granularity: .group(32)),
+                       QuantizationScheme(bits: 4, symmetric: true, granularity: .group(32))] {
+            try withTemporaryDirectory { dir in
+                try Self.writePacked(bert, vocabulary: vocabulary, scheme: scheme, embeddings: true, into: dir)
+                let store = try CheckpointReader.read(path: dir + "/model.safetensors")
+                #expect(store["embeddings.word_embeddings.weight.qweight"] != nil, "the word table is stored packed")
+                try compare(dir, kernel: .dequant, minimum: 0.9999)
             }
         }
     }
