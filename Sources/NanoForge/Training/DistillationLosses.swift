@@ -67,3 +67,20 @@ public enum DistillationLosses {
         return tape.scale(kl, by: temperature * temperature / (heads * tokens))
     }
 }
+
+/// The weighted sum of a step's loss terms, built on the step's tape as terms arrive: the one
+/// accumulator every student family's loss uses.
+struct WeightedLossSum {
+    private(set) var total: Variable?
+
+    mutating func add(_ term: Variable, weight: Float, tape: Tape) {
+        let weighted = tape.scale(term, by: weight)
+        total = total.map { tape.add($0, weighted) } ?? weighted
+    }
+
+    /// The sum; recipes are validated to hold at least one loss term for the model's family.
+    var value: Variable {
+        guard let total else { preconditionFailure("WeightedLossSum: no loss term was added") }
+        return total
+    }
+}

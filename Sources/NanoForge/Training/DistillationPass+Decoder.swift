@@ -36,11 +36,8 @@ extension DistillationPass {
             // Window w predicts tokens[w·L + 1 … w·L + L] from tokens[w·L ..< w·L + L].
             let inputs = batch.flatMap { tokens[($0 * length)..<($0 * length + length)] }
             let logits = student(inputs, batch: batch.count, length: length, tape: tape)   // [B, L, V]
-            var total: Variable?
-            func add(_ term: Variable, _ weight: Float) {
-                let weighted = tape.scale(term, by: weight)
-                total = total.map { tape.add($0, weighted) } ?? weighted
-            }
+            var sum = WeightedLossSum()
+            func add(_ term: Variable, _ weight: Float) { sum.add(term, weight: weight, tape: tape) }
             for loss in options.losses {
                 switch loss.kind {
                 case .task:
@@ -57,7 +54,7 @@ extension DistillationPass {
                 case .embeddingCosine, .embeddingMSE, .hiddenMSE, .attentionKL: continue   // refused above
                 }
             }
-            return total!
+            return sum.value
         }
         return Result(student: .decoder(student, vocabulary), training: result, examples: windows)
     }

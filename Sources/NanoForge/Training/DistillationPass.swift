@@ -120,7 +120,7 @@ public struct DistillationPass {
             let embeddings = SentencePooling.sentenceEmbeddings(hidden, attentionMask: b.attentionMask, tape: tape)
             let studentScores = attention?.studentScores
             let projected = projections.map { p in p.map { $0(embeddings, tape: tape) } ?? embeddings }
-            var total: Variable?
+            var sum = WeightedLossSum()
             for (t, teacher) in teacherEncoders.enumerated() {
                 var teacherEmbeddings = needsTeacherForward ? nil : cache?.embeddings(teacher: t, rows: batch)
                 var teacherHidden: Variable?
@@ -145,11 +145,10 @@ public struct DistillationPass {
                                                               attentionMask: b.attentionMask, temperature: Float(loss.temperature), tape: tape)
                     case .logitKL, .task: continue   // refused above
                     }
-                    let weighted = tape.scale(term, by: teacherWeights[t] * Float(loss.weight))
-                    total = total.map { tape.add($0, weighted) } ?? weighted
+                    sum.add(term, weight: teacherWeights[t] * Float(loss.weight), tape: tape)
                 }
             }
-            return total!
+            return sum.value
         }
         try cache?.save()
         return Result(student: .sentenceEncoder(student), training: result, examples: sentences.count,
@@ -225,11 +224,8 @@ public struct DistillationPass {
         let result = try training.run { batch, tape in
             let x = Tensor(shape: [batch.count, c.inputs], scalars: batch.flatMap { rows[$0].features })
             let logits = student(tape.constant(x), tape: tape)
-            var total: Variable?
-            func add(_ term: Variable, _ weight: Float) {
-                let weighted = tape.scale(term, by: weight)
-                total = total.map { tape.add($0, weighted) } ?? weighted
-            }
+            var sum = WeightedLossSum()
+            func add(_ term: Variable, _ weight: Float) { sum.add(term, weight: weight, tape: tape) }
             for loss in options.losses {
                 switch loss.kind {
                 case .task: add(Loss.crossEntropy(logits, targets: batch.map { rows[$0].label }, tape: tape), Float(loss.weight))
@@ -242,7 +238,7 @@ public struct DistillationPass {
                 case .embeddingCosine, .embeddingMSE, .hiddenMSE, .attentionKL: continue   // refused above
                 }
             }
-            return total!
+            return sum.value
         }
         return Result(student: .classifier(student), training: result, examples: rows.count)
     }
