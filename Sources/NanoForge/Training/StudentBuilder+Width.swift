@@ -51,15 +51,7 @@ extension StudentBuilder {
         var c = encoder.configuration
         c.width = kept.count
         c.heads = kept.count / headDimension
-        let layers = encoder.layers.map { layer in
-            let a = layer.attention, f = layer.feedForward
-            return BertEncoder.Layer(
-                attention: MultiHeadAttention(query: reader(a.query), key: reader(a.key), value: reader(a.value), output: writer(a.output),
-                                              heads: a.heads, kvHeads: a.kvHeads, rotary: a.rotary),
-                attentionNorm: norm(layer.attentionNorm),
-                feedForward: FeedForward(up: reader(f.up), gate: f.gate.map(reader), down: writer(f.down), activation: f.activation),
-                outputNorm: norm(layer.outputNorm))
-        }
+        let layers = encoder.layers.map { rebuilt($0, reading: reader, writing: writer, norm: norm) }
         let student = BertEncoder(configuration: c, wordEmbeddings: table(encoder.wordEmbeddings),
                                   positionEmbeddings: table(encoder.positionEmbeddings), tokenTypeEmbeddings: table(encoder.tokenTypeEmbeddings),
                                   embeddingNorm: norm(encoder.embeddingNorm), layers: layers,

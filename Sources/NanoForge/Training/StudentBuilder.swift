@@ -94,12 +94,20 @@ public enum StudentBuilder {
     static func copy(_ n: LayerNorm) -> LayerNorm { LayerNorm(weight: n.weight.value, bias: n.bias.value, epsilon: n.epsilon) }
 
     static func copy(_ layer: BertEncoder.Layer) -> BertEncoder.Layer {
+        rebuilt(layer, reading: copy, writing: copy, norm: copy)
+    }
+
+    /// A new BERT layer of the same structure whose Linears that read the residual stream
+    /// (query, key, value, up, gate), those that write it (attention output, down) and whose
+    /// norms are made by the given functions: a copy, or a student of narrower width.
+    static func rebuilt(_ layer: BertEncoder.Layer, reading: (Linear) -> Linear, writing: (Linear) -> Linear,
+                        norm: (LayerNorm) -> LayerNorm) -> BertEncoder.Layer {
         let a = layer.attention, f = layer.feedForward
         return BertEncoder.Layer(
-            attention: MultiHeadAttention(query: copy(a.query), key: copy(a.key), value: copy(a.value), output: copy(a.output),
+            attention: MultiHeadAttention(query: reading(a.query), key: reading(a.key), value: reading(a.value), output: writing(a.output),
                                           heads: a.heads, kvHeads: a.kvHeads, rotary: a.rotary),
-            attentionNorm: copy(layer.attentionNorm),
-            feedForward: FeedForward(up: copy(f.up), gate: f.gate.map(copy), down: copy(f.down), activation: f.activation),
-            outputNorm: copy(layer.outputNorm))
+            attentionNorm: norm(layer.attentionNorm),
+            feedForward: FeedForward(up: reading(f.up), gate: f.gate.map(reading), down: writing(f.down), activation: f.activation),
+            outputNorm: norm(layer.outputNorm))
     }
 }
