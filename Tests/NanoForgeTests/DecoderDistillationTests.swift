@@ -71,6 +71,8 @@ import TestSupport
             let (vocabulary, _) = try Self.makeTeacher(dir)
             let kd = try Pipeline(recipe: try Recipe(yaml: Self.recipe(dir, losses: "[{ loss: logit_kl, temperature: 2 }, { loss: task }]", output: "kd"), file: "kd.yaml")).run()
             let plain = try Pipeline(recipe: try Recipe(yaml: Self.recipe(dir, losses: "[{ loss: task }]", output: "plain"), file: "plain.yaml")).run()
+            expectLossFell(kd.stages[1])
+            expectLossFell(plain.stages[1])
             let teacher = kd.stages[0].metrics["perplexity"]!, student = kd.stages[1].metrics["perplexity"]!, baseline = plain.stages[1].metrics["perplexity"]!
             print("tiny chargpt held-out perplexity: teacher \(teacher), KD student \(student), student without teacher \(baseline)")
             #expect(teacher < student)

@@ -137,6 +137,7 @@ import TestSupport
             print("distill digits MLP 128 → 32 hidden: test accuracy \(studentAccuracy) (teacher \(teacherAccuracy)), \(result.parameterCount) parameters")
             #expect(result.parameterCount == 64 * 32 + 32 + 32 * 10 + 10)
             #expect(studentAccuracy > 0.88)                      // measured 0.911 (teacher 0.981)
+            #expect(result.training.finalLoss < result.training.initialLoss)
         }
     }
 

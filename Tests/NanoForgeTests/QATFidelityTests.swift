@@ -19,7 +19,9 @@ import TestSupport
     @Test func int4QATRecoversHalfOfTheRTNFidelityGap() throws {
         try withTemporaryDirectory { dir in
             let rtn = try Self.run(dir, "quantize: { bits: 4 }", "rtn.yaml").stages[1].metrics["cosine_mean"]!
-            let qat = try Self.run(dir, Self.qat(bits: 4, lsq: false), "qat.yaml").stages[1].metrics["cosine_mean"]!
+            let qatStage = try Self.run(dir, Self.qat(bits: 4, lsq: false), "qat.yaml").stages[1]
+            expectLossFell(qatStage)
+            let qat = qatStage.metrics["cosine_mean"]!
             let recovered = (qat - rtn) / (1 - rtn)
             print("digits int4 fidelity (cosine_mean): RTN \(rtn), QAT \(qat), fp32 1; QAT recovers \(recovered) of the gap")
             #expect(recovered >= 0.5)
@@ -34,6 +36,8 @@ import TestSupport
         try withTemporaryDirectory { dir in
             let plain = try Self.run(dir, Self.qat(bits: bits, lsq: false), "qat.yaml")
             let lsq = try Self.run(dir, Self.qat(bits: bits, lsq: true), "lsq.yaml")
+            expectLossFell(plain.stages[1])
+            expectLossFell(lsq.stages[1])
             let (p, l) = (plain.stages[1].metrics, lsq.stages[1].metrics)
             print("digits \(bits)-bit: plain QAT accuracy \(p["accuracy"]!) fidelity \(p["cosine_mean"]!); LSQ accuracy \(l["accuracy"]!) fidelity \(l["cosine_mean"]!)")
             #expect(l["cosine_mean"]! >= p["cosine_mean"]! + fidelityMargin)

@@ -13,7 +13,8 @@ import TestSupport
             StageReport(name: "prune", pass: "prune",
                         metrics: ["cosine_mean": 0.97, "cosine_min": 0.88, "retrieval_top1": 0.76, "retrieval_mrr": 0.82],
                         sizeBytes: Int(60_000_000 * shrink), parameters: 22_713_216, sparsity: 0.25,
-                        latencyMs: .init(batch1: 13.5, batch32: 730), peakMemoryBytes: 330_000_000, seconds: 4.2),
+                        latencyMs: .init(batch1: 13.5, batch32: 730), peakMemoryBytes: 330_000_000, seconds: 4.2,
+                        training: .init(steps: 4, firstLoss: 0.4, finalLoss: 0.2, losses: [0.5, 0.3, 0.2, 0.2])),
             StageReport(name: "quantize", pass: "quantize",
                         metrics: ["cosine_mean": 0.95, "cosine_min": 0.80, "retrieval_top1": 0.74, "retrieval_mrr": 0.80],
                         sizeBytes: Int(14_000_000 * shrink), parameters: 22_713_216, sparsity: 0.25,
@@ -25,6 +26,7 @@ import TestSupport
         ])
     }
 
+    /// The issue's keys, plus `training` (null for stages that do not train).
     @Test func jsonHasExactlyTheIssuesKeys() throws {
         let json = try JSONSerialization.jsonObject(with: Self.sample().jsonData()) as? [String: Any]
         #expect(Set(json?.keys ?? [:].keys) == ["recipe", "model", "stages", "layers"])
@@ -32,10 +34,12 @@ import TestSupport
         #expect(stages.count == 3)
         for stage in stages {
             #expect(Set(stage.keys) == ["name", "pass", "metrics", "size_bytes", "parameters", "bits_per_weight", "sparsity",
-                                        "latency_ms", "peak_memory_bytes", "seconds"])
+                                        "latency_ms", "peak_memory_bytes", "seconds", "training"])
             #expect(Set((stage["latency_ms"] as? [String: Any])?.keys ?? [:].keys) == ["batch1", "batch32"])
         }
         #expect(stages[0]["pass"] is NSNull)                                  // baseline: no pass, written as null
+        #expect(stages[0]["training"] is NSNull)
+        #expect(Set((stages[1]["training"] as? [String: Any])?.keys ?? [:].keys) == ["steps", "first_loss", "final_loss", "resumed_from", "losses"])
         #expect((stages[2]["latency_ms"] as? [String: Any])?["batch32"] is NSNull)
         let metrics = stages[0]["metrics"] as? [String: Double] ?? [:]
         #expect(Set(metrics.keys).isSubset(of: Set(MetricKey.allCases.map(\.rawValue))))
@@ -44,7 +48,7 @@ import TestSupport
             #expect(Set(layer.keys) == ["name", "kind", "shape", "bits", "group_size", "sparsity", "relative_weight_error",
                                         "relative_output_error", "activation_bits"])
         }
-        #expect(StageReport.jsonKeys.count == 10 && LayerReport.jsonKeys.count == 9)
+        #expect(StageReport.jsonKeys.count == 11 && LayerReport.jsonKeys.count == 9)
     }
 
     @Test func bitsPerWeightDefaultsToSizeOverParameters() {
@@ -76,9 +80,10 @@ import TestSupport
         let md = MarkdownReport.render(Self.sample())
         let lines = md.split(separator: "\n")
         for name in ["baseline", "prune", "quantize"] {
-            // One row in the stages table and one in the metrics table.
-            #expect(lines.filter { $0.hasPrefix("| \(name) |") }.count == 2)
+            // One row in the stages table and one in the metrics table; the training stage one more.
+            #expect(lines.filter { $0.hasPrefix("| \(name) |") }.count == (name == "prune" ? 3 : 2))
         }
+        #expect(md.contains("| prune | 4 | 0.40000 | 0.20000 | – |"))
         #expect(lines.contains { $0.hasPrefix("| encoder.layer.0.attention.self.query.weight | Linear | 384×384 | 4 | 128 |") })
         #expect(md.contains("| stage | cosine_mean | cosine_min | retrieval_top1 | retrieval_mrr |"))
     }

@@ -14,6 +14,8 @@ public final class CompressionState {
     public var activationQuantization: [String: ActivationQuantization] = [:]
     /// The decisions of a `mixed_precision` stage, for the report.
     public var mixedPrecision: MixedPrecisionReport?
+    /// What the current stage's training did (training stages only), for the stage's report.
+    public var training: StageReport.Training?
 
     public init(model: EvaluatedModel) { self.model = model }
 

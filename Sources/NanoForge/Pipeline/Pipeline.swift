@@ -69,6 +69,7 @@ public struct Pipeline {
             progress("stage \(index + 1)/\(recipe.stages.count): \(stage.kind.rawValue)")
             step(1 + 2 * index, steps, "stage \(index + 1)/\(recipe.stages.count) \(stage.kind.rawValue)")
             let stageStart = ContinuousClock.now
+            state.training = nil
             let summary = try runner.run(stage, index: index, on: state)
             let seconds = Self.seconds(since: stageStart)
             progress("stage \(index + 1)/\(recipe.stages.count): \(summary) (\(String(format: "%.1f", seconds)) s)")

@@ -49,7 +49,9 @@ extension StageRunner {
     func train(_ pass: DistillationPass, _ label: String, _ state: CompressionState,
                teachers: [DistillationPass.Teacher]? = nil) throws -> DistillationPass.Result {
         do {
-            return try pass.run(model: state.model, teachers: teachers ?? [DistillationPass.Teacher(model: state.model)])
+            let result = try pass.run(model: state.model, teachers: teachers ?? [DistillationPass.Teacher(model: state.model)])
+            state.training = StageReport.Training(result.training)
+            return result
         } catch let error as TrainingError {
             throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: error.description)
         } catch let error as PruningError {

@@ -1,5 +1,6 @@
 /// `report.md`: the stages table (one row per stage: size, speed, memory, time), the metrics
-/// table (one row per stage, one column per metric) and the per-layer table.
+/// table (one row per stage, one column per metric), the training table (training stages'
+/// steps and loss at the start and end) and the per-layer table.
 public enum MarkdownReport {
     public static func render(_ report: CompressionReport) -> String {
         var s = "# \(report.recipe)\n\nModel: `\(report.model)`\n\n## Stages\n\n"
@@ -8,6 +9,11 @@ public enum MarkdownReport {
         if !keys.isEmpty {
             s += "\n## Metrics\n\n"
             s += ReportFormat.markdownTable(header: ["stage"] + keys, rows: metricRows(report, keys: keys))
+        }
+        let trained = report.stages.filter { $0.training != nil }
+        if !trained.isEmpty {
+            s += "\n## Training\n\n"
+            s += ReportFormat.markdownTable(header: ["stage", "steps", "first loss", "final loss", "resumed from"], rows: trained.map(trainingRow))
         }
         s += "\n## Layers\n\n"
         if report.layers.isEmpty {
@@ -30,6 +36,12 @@ public enum MarkdownReport {
 
     static func metricRows(_ report: CompressionReport, keys: [String]) -> [[String]] {
         report.stages.map { stage in [stage.name] + keys.map { ReportFormat.number(stage.metrics[$0]) } }
+    }
+
+    static func trainingRow(_ stage: StageReport) -> [String] {
+        let t = stage.training!
+        return [stage.name, String(t.steps), String(format: "%.5f", t.firstLoss), String(format: "%.5f", t.finalLoss),
+                t.resumedFrom.map(String.init) ?? "–"]
     }
 
     static let layerHeader = ["layer", "kind", "shape", "bits", "group", "sparsity", "weight error", "output error"]

@@ -39,13 +39,16 @@ public struct StageReport: Codable, Equatable, Sendable {
     public var peakMemoryBytes: Int?
     /// Wall-clock seconds the stage took (the pass, not the evaluation).
     public var seconds: Double
+    /// The training of a training stage (`distill`, `qat`, `prune` with a schedule); nil otherwise.
+    public var training: Training?
 
     public init(name: String, pass: String? = nil, metrics: [String: Double] = [:], sizeBytes: Int, parameters: Int,
                 bitsPerWeight: Double? = nil, sparsity: Double = 0, latencyMs: Latency = Latency(), peakMemoryBytes: Int? = nil,
-                seconds: Double = 0) {
+                seconds: Double = 0, training: Training? = nil) {
         self.name = name; self.pass = pass; self.metrics = metrics; self.sizeBytes = sizeBytes; self.parameters = parameters
         self.bitsPerWeight = bitsPerWeight ?? (parameters > 0 ? 8 * Double(sizeBytes) / Double(parameters) : 0)
         self.sparsity = sparsity; self.latencyMs = latencyMs; self.peakMemoryBytes = peakMemoryBytes; self.seconds = seconds
+        self.training = training
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -57,6 +60,7 @@ public struct StageReport: Codable, Equatable, Sendable {
         case latencyMs = "latency_ms"
         case peakMemoryBytes = "peak_memory_bytes"
         case seconds
+        case training
     }
 
     /// The JSON keys of a stage object, in the order.
@@ -74,5 +78,50 @@ public struct StageReport: Codable, Equatable, Sendable {
         try c.encode(latencyMs, forKey: .latencyMs)
         try c.encode(peakMemoryBytes, forKey: .peakMemoryBytes)
         try c.encode(seconds, forKey: .seconds)
+        try c.encode(training, forKey: .training)
+    }
+}
+
+extension StageReport {
+    /// What a training stage's loop did: its steps and its loss at the start and the end (each
+    /// the mean over up to 10 steps), so the report shows that training lowered the loss.
+    public struct Training: Codable, Equatable, Sendable {
+        /// Steps done in all, resumed ones included.
+        public var steps: Int
+        /// Mean loss of this run's first (up to 10) steps; after a resume, of the steps it ran.
+        public var firstLoss: Double
+        /// Mean loss of the last (up to 10) steps.
+        public var finalLoss: Double
+        /// The step a resumed run continued from.
+        public var resumedFrom: Int?
+        /// The loss of every step this run trained (after a resume, from `resumedFrom` on).
+        public var losses: [Double]
+
+        public init(steps: Int, firstLoss: Double, finalLoss: Double, resumedFrom: Int? = nil, losses: [Double] = []) {
+            self.steps = steps; self.firstLoss = firstLoss; self.finalLoss = finalLoss; self.resumedFrom = resumedFrom
+            self.losses = losses
+        }
+
+        public init(_ result: TrainingLoop.Result) {
+            self.init(steps: result.steps, firstLoss: Double(result.initialLoss), finalLoss: Double(result.finalLoss),
+                      resumedFrom: result.resumedFrom, losses: result.losses.map(Double.init))
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case steps
+            case firstLoss = "first_loss"
+            case finalLoss = "final_loss"
+            case resumedFrom = "resumed_from"
+            case losses
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(steps, forKey: .steps)
+            try c.encode(firstLoss, forKey: .firstLoss)
+            try c.encode(finalLoss, forKey: .finalLoss)
+            try c.encode(resumedFrom, forKey: .resumedFrom)
+            try c.encode(losses, forKey: .losses)
+        }
     }
 }

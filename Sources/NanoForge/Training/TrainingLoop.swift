@@ -57,6 +57,9 @@ public struct TrainingLoop {
         public var finalLoss: Float
         /// This run's loss per step.
         public var losses: [Float]
+        /// The mean loss of this run's first (up to 10) steps: with `finalLoss`, what training
+        /// achieved (after a resume, from where this run started).
+        public var initialLoss: Float { losses.isEmpty ? .nan : losses.prefix(10).reduce(0, +) / Float(min(10, losses.count)) }
         public var bestScore: Double?
         public var bestStep: Int?
         /// The step the run resumed from, when it did.
