@@ -38,6 +38,7 @@ import TestSupport
         case .invalidConfig: return "invalidConfig"
         case .hdf5: return "hdf5"
         case .writeFailed: return "writeFailed"
+        case .libraryFailed: return "libraryFailed"
         }
     }
 
