@@ -62,6 +62,23 @@ import TestSupport
         }
     }
 
+    /// Model folders whose checkpoint reads but does not fit the config (names ending in '/' in
+    /// expected-errors.json): refused by `ModelLoader.load`, naming the weights file.
+    @Test(arguments: ["wrong-architecture/", "int-weights/"])
+    func modelFolderThatDoesNotFitIsRejected(folder: String) throws {
+        let expected = try #require(try Self.expectations()[folder], "\(folder) has no entry in expected-errors.json")
+        let path = Self.folder + "/" + folder
+        #expect(try CheckpointReader.read(path: path + "model.safetensors").count == 4)
+        do {
+            _ = try ModelLoader.load(path: path)
+            Issue.record("\(folder) (\(expected.why)) was loaded")
+        } catch let error as CheckpointError {
+            #expect(Self.caseName(error) == expected.case, "\(folder): \(error)")
+            #expect(error.description.contains(expected.contains), "\(folder): '\(error)' lacks '\(expected.contains)'")
+            #expect(error.file == path + "model.safetensors")
+        }
+    }
+
     /// The description starts with the path it was given, wherever the file lives.
     @Test(arguments: ["truncated.safetensors", "unknown-dtype.safetensors", "empty.safetensors", "non-utf8-header.safetensors"])
     func errorDescriptionNamesTheFile(file: String) throws {
