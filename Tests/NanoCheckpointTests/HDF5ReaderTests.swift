@@ -139,6 +139,20 @@ import TestSupport
         }
     }
 
+    /// A kernel that declares 1 TiB in a 5 KB file is refused from its shape, before any allocation.
+    @Test func datasetDeclaringOneTebibyteIsRefused() throws {
+        let path = RepositoryPaths.fixture("checkpoints/corrupt/dataset-1tb.weights.h5")
+        for read in [HDF5CheckpointReader.read, CheckpointReader.read] {
+            let error = #expect(throws: CheckpointError.self) { try read(path) }
+            guard case .invalidTensor(let file, _, let reason)? = error else {
+                Issue.record("expected invalidTensor, got \(String(describing: error))")
+                continue
+            }
+            #expect(file == path)
+            #expect(reason.contains("[262144, 1048576] of F32 declares more than the 16 GiB"), "\(reason)")
+        }
+    }
+
     @Test func missingFileAndFolderAreUnreadable() throws {
         try withTemporaryDirectory { dir throws in
             #expect(throws: CheckpointError.unreadable(file: dir + "/none.h5", reason: "no such file")) {
