@@ -48,8 +48,8 @@ public enum HDF5Isolation {
     }
 
     /// Seconds the child may take on a file of `fileSize` bytes: 30 s plus 10 s for every
-    /// started 100 MB. libhdf5 reads a 90 MB checkpoint in well under a second, so only a hang
-    /// (or a machine over 30 times slower than a loaded 2-core one) reaches it; a hostile file of
+    /// started 100 MB. The check reads a 91 MB checkpoint in under 0.5 s on a loaded 2-core
+    /// machine, so only a hang (or a machine some 100 times slower) reaches it; a hostile file of
     /// a few KB that loops forever is stopped after 40 s. `NANOFORGE_HDF5_TIMEOUT` overrides it.
     public static func timeout(fileSize: Int, environment: [String: String] = ProcessInfo.processInfo.environment) -> Double {
         if let text = environment[timeoutVariable], let seconds = Double(text), seconds > 0 { return seconds }
