@@ -1,6 +1,7 @@
 /// A problem with a checkpoint file. Every case names the file, and the tensor or field where it
-/// applies, with what was expected and what was found.
-public enum CheckpointError: Error, Equatable, CustomStringConvertible {
+/// applies, with what was expected and what was found. Codable: `HDF5Isolation`'s child process
+/// hands its error to the parent as JSON.
+public enum CheckpointError: Error, Equatable, Codable, CustomStringConvertible {
     case unreadable(file: String, reason: String)
     case unknownFormat(file: String, reason: String)
     case truncated(file: String, reason: String)
@@ -13,13 +14,16 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
     case invalidConfig(file: String, field: String, reason: String)
     case hdf5(file: String, object: String, reason: String)
     case writeFailed(file: String, reason: String)
+    /// A library we hand the file to (libhdf5) crashed or hung on it in `HDF5Isolation`'s child
+    /// process; nothing was loaded.
+    case libraryFailed(file: String, reason: String)
 
     public var file: String {
         switch self {
         case .unreadable(let f, _), .unknownFormat(let f, _), .truncated(let f, _), .malformedHeader(let f, _),
              .invalidTensor(let f, _, _), .unsupportedDType(let f, _, _), .missingTensor(let f, _),
              .unexpectedTensor(let f, _), .shapeMismatch(let f, _, _, _), .invalidConfig(let f, _, _),
-             .hdf5(let f, _, _), .writeFailed(let f, _):
+             .hdf5(let f, _, _), .writeFailed(let f, _), .libraryFailed(let f, _):
             return f
         }
     }
@@ -38,6 +42,7 @@ public enum CheckpointError: Error, Equatable, CustomStringConvertible {
         case .invalidConfig(let f, let field, let r): return "\(f): config field '\(field)': \(r)"
         case .hdf5(let f, let o, let r): return "\(f): HDF5 object '\(o)': \(r)"
         case .writeFailed(let f, let r): return "\(f): cannot write: \(r)"
+        case .libraryFailed(let f, let r): return "\(f): \(r)"
         }
     }
 }

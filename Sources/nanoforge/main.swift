@@ -1,4 +1,19 @@
 import ArgumentParser
+import Foundation
+import NanoCheckpoint
+
+// `nanoforge __check-hdf5 FILE` (hidden): the child process in which HDF5Isolation reads a
+// user's HDF5 file before this process does, since libhdf5 can crash or hang on a hostile one.
+// Matched before the argument parser, so that no path is ever taken for an option.
+if CommandLine.arguments.count == 3, CommandLine.arguments[1] == HDF5Isolation.childCommand {
+    exit(HDF5Isolation.runChild(path: CommandLine.arguments[2]))
+}
+#if os(Linux)
+// The running executable itself, even if its file was replaced or deleted since.
+HDF5Isolation.configuration = .init(executable: "/proc/self/exe")
+#else
+HDF5Isolation.configuration = Bundle.main.executablePath.map { .init(executable: $0) }
+#endif
 
 struct Nanoforge: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -38,6 +38,7 @@ import TestSupport
         case .invalidConfig: return "invalidConfig"
         case .hdf5: return "hdf5"
         case .writeFailed: return "writeFailed"
+        case .libraryFailed: return "libraryFailed"
         }
     }
 
@@ -58,6 +59,23 @@ import TestSupport
             #expect(Self.caseName(error) == expected.case, "\(file): \(error)")
             #expect(error.description.contains(expected.contains), "\(file): '\(error)' lacks '\(expected.contains)'")
             #expect(error.file == path)
+        }
+    }
+
+    /// Model folders whose checkpoint reads but does not fit the config (names ending in '/' in
+    /// expected-errors.json): refused by `ModelLoader.load`, naming the weights file.
+    @Test(arguments: ["wrong-architecture/", "int-weights/"])
+    func modelFolderThatDoesNotFitIsRejected(folder: String) throws {
+        let expected = try #require(try Self.expectations()[folder], "\(folder) has no entry in expected-errors.json")
+        let path = Self.folder + "/" + folder
+        #expect(try CheckpointReader.read(path: path + "model.safetensors").count == 4)
+        do {
+            _ = try ModelLoader.load(path: path)
+            Issue.record("\(folder) (\(expected.why)) was loaded")
+        } catch let error as CheckpointError {
+            #expect(Self.caseName(error) == expected.case, "\(folder): \(error)")
+            #expect(error.description.contains(expected.contains), "\(folder): '\(error)' lacks '\(expected.contains)'")
+            #expect(error.file == path + "model.safetensors")
         }
     }
 

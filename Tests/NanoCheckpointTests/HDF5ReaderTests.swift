@@ -125,6 +125,34 @@ import TestSupport
         }
     }
 
+    /// keras/model.h5 cut at other structural boundaries (scripts/fixtures/make_keras_fixtures.py):
+    /// inside the superblock HDF5 cannot open the file; past it, the superblock's end-of-file
+    /// address gives the truncation away.
+    @Test(arguments: [("truncated-signature.h5", "cannot open"), ("truncated-superblock.h5", "cannot open"),
+                      ("truncated-root-header.h5", "120 bytes on disk"), ("truncated-data.h5", "9340 bytes on disk")])
+    func fileCutAtEachBoundaryIsRefused(name: String, message: String) throws {
+        let path = RepositoryPaths.fixture("checkpoints/corrupt/" + name)
+        for read in [HDF5CheckpointReader.read, CheckpointReader.read] {
+            let error = #expect(throws: CheckpointError.self) { try read(path) }
+            #expect(error?.file == path)
+            #expect(error?.description.contains(message) == true, "\(String(describing: error))")
+        }
+    }
+
+    /// A kernel that declares 1 TiB in a 5 KB file is refused from its shape, before any allocation.
+    @Test func datasetDeclaringOneTebibyteIsRefused() throws {
+        let path = RepositoryPaths.fixture("checkpoints/corrupt/dataset-1tb.weights.h5")
+        for read in [HDF5CheckpointReader.read, CheckpointReader.read] {
+            let error = #expect(throws: CheckpointError.self) { try read(path) }
+            guard case .invalidTensor(let file, _, let reason)? = error else {
+                Issue.record("expected invalidTensor, got \(String(describing: error))")
+                continue
+            }
+            #expect(file == path)
+            #expect(reason.contains("[262144, 1048576] of F32 declares more than the 16 GiB"), "\(reason)")
+        }
+    }
+
     @Test func missingFileAndFolderAreUnreadable() throws {
         try withTemporaryDirectory { dir throws in
             #expect(throws: CheckpointError.unreadable(file: dir + "/none.h5", reason: "no such file")) {

@@ -20,7 +20,15 @@ public enum HDF5CheckpointReader {
         case keras3 = "keras3"
     }
 
+    /// Reads the file at `path`; first in a child process when `HDF5Isolation` is configured (the
+    /// CLI), so that a file that crashes or hangs libhdf5 becomes an error instead.
     public static func read(path: String) throws -> TensorStore {
+        try HDF5Isolation.check(path: path)
+        return try readInProcess(path: path)
+    }
+
+    /// `read(path:)` without the child process: what that process itself runs.
+    static func readInProcess(path: String) throws -> TensorStore {
         try read(try HDF5File.open(path))
     }
 
@@ -41,9 +49,11 @@ public enum HDF5CheckpointReader {
         }
     }
 
-    /// The layout of the file at `path`, without reading any tensor.
+    /// The layout of the file at `path`, without reading any tensor (in this process; the file is
+    /// checked as by `read(path:)` first).
     public static func layout(path: String) throws -> Layout {
-        try detect(try HDF5File.open(path).root())
+        try HDF5Isolation.check(path: path)
+        return try detect(try HDF5File.open(path).root())
     }
 
     static func detect(_ root: HDF5Group) throws -> Layout {
