@@ -80,7 +80,7 @@ public final class RuntimeEncoder: @unchecked Sendable {
         case .dense: kind = "linear fp32"
         case .packed(let w, let integer):
             let bits = w.storage == .int8 ? "int8" : "int4"
-            kind = "linear \(bits) " + (kernel == .integer && integer != nil ? "integer" : "dequant")
+            kind = "linear \(bits) " + (kernel != .dequant && integer != nil ? kernel.rawValue : "dequant")
         }
         return profile.measure(kind) { layer(x, kernel: kernel) }
     }

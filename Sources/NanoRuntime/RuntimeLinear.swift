@@ -6,10 +6,29 @@ import NanoTensor
 public enum RuntimeKernel: String, Sendable, CaseIterable {
     /// Dequantize-on-the-fly panels + fp32 sgemm (every scheme).
     case dequant
-    /// int8 × int8 → int32 with dynamic per-token activation quantization (symmetric per-channel
-    /// int8 weights; other layers keep `dequant`). The default: `Int8GEMM` measured 1.6–2× the
-    /// dequant path's GFLOP/s on MiniLM's shapes (docs/benchmarks.md).
+    /// int8 × int8 → int32 with dynamic per-token symmetric int8 activations on Int16-widened
+    /// operands (`Int8GEMM`, `vpmaddwd`; symmetric per-channel int8 weights, other layers keep
+    /// `dequant`). The default: it measured 1.6–2× the dequant path's GFLOP/s on MiniLM's shapes
+    /// (docs/benchmarks.md).
     case integer
+    /// u8 × s8 → int32 with dynamic per-token asymmetric 7-bit activations (`U8S8GEMM`,
+    /// `vpmaddubsw`; the same weights as `integer`).
+    case u8s8
+
+    /// This kernel's integer GEMM for `w`; nil for `dequant` and for schemes it does not run.
+    public func integerGEMM(_ w: PackedWeight) -> (any IntegerGEMM)? {
+        switch self {
+        case .dequant: return nil
+        case .integer: return Int8GEMM(w)
+        case .u8s8: return U8S8GEMM(w)
+        }
+    }
+}
+
+/// A GEMM on integer codes for one packed layer: out [m, rows] = x [m, columns] · Wᵀ + bias, the
+/// activations quantized on the fly.
+public protocol IntegerGEMM: Sendable {
+    func forward(_ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>)
 }
 
 /// One Linear layer of the runtime: packed (the usual case) or dense fp32 (layers the recipe
@@ -17,7 +36,8 @@ public enum RuntimeKernel: String, Sendable, CaseIterable {
 /// fake-quantization (`nanoforge.activations`) the fp32 path applies.
 public struct RuntimeLinear: Sendable {
     public enum Weight: Sendable {
-        case packed(PackedWeight, Int8GEMM?)
+        /// The weight and, for an integer kernel, its GEMM (`RuntimeKernel.integerGEMM`).
+        case packed(PackedWeight, (any IntegerGEMM)?)
         /// [out, in].
         case dense(Tensor)
     }
@@ -51,7 +71,7 @@ public struct RuntimeLinear: Sendable {
                 bias.withOptionalPointer { pb in
                     switch weight {
                     case .packed(let w, let integer):
-                        if kernel == .integer, let integer {
+                        if kernel != .dequant, let integer {
                             integer.forward(px.baseAddress!, m: m, bias: pb, out: po.baseAddress!)
                         } else {
                             PackedLinear.forward(px.baseAddress!, m: m, weight: w, bias: pb, out: po.baseAddress!)

@@ -45,7 +45,7 @@ extension RuntimeEncoder {
                     throw RuntimeError.shapeMismatch(file: file, tensor: prefix + name + ".weight.qweight", expected: [out, inFeatures], found: q.shape)
                 }
                 let packed = PackedWeight(q)
-                weight = .packed(packed, kernel == .integer ? Int8GEMM(packed) : nil)
+                weight = .packed(packed, kernel.integerGEMM(packed))
             } else {
                 weight = .dense(try dense(name + ".weight", [out, inFeatures]))
             }
