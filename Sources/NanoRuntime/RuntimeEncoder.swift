@@ -21,7 +21,7 @@ public final class RuntimeEncoder: @unchecked Sendable {
     let positionPlusType: [Float]
     let embeddingNorm: (gamma: Tensor, beta: Tensor)
     public let blocks: [Block]
-    public var kernel: RuntimeKernel = .integer
+    public var kernel: RuntimeKernel = .standard
     public let profile = RuntimeProfile()
     /// Seconds from the call to `load` to a ready model.
     public internal(set) var loadSeconds: Double = 0

@@ -8,12 +8,15 @@ public enum RuntimeKernel: String, Sendable, CaseIterable {
     case dequant
     /// int8 × int8 → int32 with dynamic per-token symmetric int8 activations on Int16-widened
     /// operands (`Int8GEMM`, `vpmaddwd`; symmetric per-channel int8 weights, other layers keep
-    /// `dequant`). The default: it measured 1.6–2× the dequant path's GFLOP/s on MiniLM's shapes
-    /// (docs/benchmarks.md).
+    /// `dequant`): 1.6–2× the dequant path's GFLOP/s on MiniLM's shapes (docs/benchmarks.md).
     case integer
     /// u8 × s8 → int32 with dynamic per-token asymmetric 7-bit activations (`U8S8GEMM`,
-    /// `vpmaddubsw`; the same weights as `integer`).
+    /// `vpmaddubsw`; the same layers as `integer`). The default: faster than `integer` on every
+    /// shape measured, for a slightly coarser activation grid (docs/benchmarks.md).
     case u8s8
+
+    /// The runtime's kernel unless told otherwise.
+    public static let standard = RuntimeKernel.u8s8
 
     /// This kernel's integer GEMM for `w`; nil for `dequant` and for schemes it does not run.
     public func integerGEMM(_ w: PackedWeight) -> (any IntegerGEMM)? {

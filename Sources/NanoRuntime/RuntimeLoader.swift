@@ -17,7 +17,7 @@ extension RuntimeEncoder {
     /// (memory-mapped for safetensors), each packed layer decoded by `PackedCheckpoint` and laid
     /// out for the kernels (`PackedWeight`); no weight matrix is ever expanded to fp32 as a whole.
     /// Unquantized Linear layers stay dense fp32. Errors name the file and tensor.
-    public static func load(path: String, maxLength: Int = 256, kernel: RuntimeKernel = .integer) throws -> RuntimeEncoder {
+    public static func load(path: String, maxLength: Int = 256, kernel: RuntimeKernel = .standard) throws -> RuntimeEncoder {
         let start = ContinuousClock.now
         let (weights, configPath) = try ModelLoader.locateWeights(path)
         let store = try CheckpointReader.read(path: weights)
