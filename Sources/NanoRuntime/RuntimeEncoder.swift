@@ -8,7 +8,11 @@ import NanoTensor
 /// normalisation, computing what `SentenceEncoder` computes on the dequantized model.
 public final class RuntimeEncoder: @unchecked Sendable {
     public struct Block: Sendable {
-        public let query, key, value, output, up, down: RuntimeLinear
+        /// query, key and value hold no integer GEMM when `qkv` computes them.
+        public let query, key, value: RuntimeLinear
+        /// Query, key and value fused (`RuntimeLinear.concatenated`) for the integer kernels.
+        public let qkv: RuntimeLinear?
+        public let output, up, down: RuntimeLinear
         public let attentionNorm, outputNorm: (gamma: Tensor, beta: Tensor)
         public let heads: Int
     }
@@ -56,9 +60,15 @@ public final class RuntimeEncoder: @unchecked Sendable {
         let eps = configuration.layerNormEpsilon
         x = profile.measure("layernorm") { x.layerNorm(gamma: embeddingNorm.gamma, beta: embeddingNorm.beta, epsilon: eps) }
         for block in blocks {
-            let q = linear(block.query, x), k = linear(block.key, x), v = linear(block.value, x)
-            let context = profile.measure("attention") {
-                RuntimeAttention.context(q: q, k: k, v: v, batch: b, length: t, heads: block.heads, lengths: lengths)
+            let context: Tensor
+            if let qkv = block.qkv {
+                let y = linear(qkv, x)
+                context = profile.measure("attention") { RuntimeAttention.context(qkv: y, batch: b, length: t, heads: block.heads, lengths: lengths) }
+            } else {
+                let q = linear(block.query, x), k = linear(block.key, x), v = linear(block.value, x)
+                context = profile.measure("attention") {
+                    RuntimeAttention.context(q: q, k: k, v: v, batch: b, length: t, heads: block.heads, lengths: lengths)
+                }
             }
             let attended = linear(block.output, context)
             let h = profile.measure("layernorm") {

@@ -89,6 +89,34 @@ public struct RuntimeLinear: Sendable {
     }
 }
 
+extension RuntimeLinear {
+    /// This layer with `kernel`'s integer GEMM attached to its packed weight (nil where the kernel
+    /// does not run the scheme, so that layer falls back to `dequant`).
+    public func with(_ kernel: RuntimeKernel) -> RuntimeLinear {
+        guard case .packed(let w, _) = weight else { return self }
+        return RuntimeLinear(name: name, weight: .packed(w, kernel.integerGEMM(w)), bias: bias, input: input)
+    }
+
+    /// One layer computing `layers` on the same input side by side, out = [y₀ | y₁ | …]: the
+    /// attention's query, key and value as one activation quantization and one parallel GEMM
+    /// instead of three. nil unless every layer is packed, has no static input quantization and
+    /// together they form a weight `kernel`'s integer GEMM runs (same K, per-row scales).
+    public static func concatenated(_ layers: [RuntimeLinear], name: String, kernel: RuntimeKernel) -> RuntimeLinear? {
+        var weights: [PackedWeight] = []
+        for layer in layers {
+            guard case .packed(let w, _) = layer.weight, layer.input == nil, w.storage == .int8, w.offsets == nil,
+                  w.columns == layers[0].inFeatures, w.groupSize == w.columns, w.signed == weights.first?.signed ?? w.signed else { return nil }
+            weights.append(w)
+        }
+        guard let first = weights.first else { return nil }
+        let fused = PackedWeight(rows: weights.map(\.rows).reduce(0, +), columns: first.columns, storage: .int8, signed: first.signed,
+                                 groupSize: first.columns, scales: weights.flatMap(\.scales), offsets: nil, codes: weights.flatMap(\.codes))
+        guard let gemm = kernel.integerGEMM(fused) else { return nil }
+        let bias = layers.allSatisfy({ $0.bias == nil }) ? nil : layers.flatMap { $0.bias ?? [Float](repeating: 0, count: $0.outFeatures) }
+        return RuntimeLinear(name: name, weight: .packed(fused, gemm), bias: bias, input: nil)
+    }
+}
+
 extension Optional where Wrapped == [Float] {
     func withOptionalPointer<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
         switch self {
