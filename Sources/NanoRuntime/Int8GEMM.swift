@@ -17,7 +17,7 @@ import NanoTensor
 /// input rows into all lanes and multiply-adds it against the two weight vectors with AVX2's
 /// `vpmaddwd` (`madd`), keeping 4 × 2 `SIMD8<Int32>` accumulators in registers. |127·127·2| per
 /// pair and K ≤ 2¹⁷ keep every Int32 sum exact.
-public struct Int8GEMM: Sendable {
+public struct Int8GEMM: IntegerGEMM {
     public static let kStep = 2
     static let blockColumns = 16, blockRows = 4
     public let rows: Int

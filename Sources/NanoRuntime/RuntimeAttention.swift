@@ -9,41 +9,57 @@ import NanoTensor
 enum RuntimeAttention {
     /// q, k, v: [B·T, H·d]; lengths: tokens per sentence (keys past the length are masked).
     static func context(q: Tensor, k: Tensor, v: Tensor, batch: Int, length t: Int, heads: Int, lengths: [Int]) -> Tensor {
-        let width = q.shape[1], d = width / heads
+        q.scalars.withUnsafeBufferPointer { pq in
+            k.scalars.withUnsafeBufferPointer { pk in
+                v.scalars.withUnsafeBufferPointer { pv in
+                    context(q: pq.baseAddress!, k: pk.baseAddress!, v: pv.baseAddress!, rowStride: q.shape[1], width: q.shape[1],
+                            batch: batch, length: t, heads: heads, lengths: lengths)
+                }
+            }
+        }
+    }
+
+    /// qkv: [B·T, 3·H·d], each row q | k | v (the fused query-key-value layer's output), read in place.
+    static func context(qkv: Tensor, batch: Int, length t: Int, heads: Int, lengths: [Int]) -> Tensor {
+        let width = qkv.shape[1] / 3
+        return qkv.scalars.withUnsafeBufferPointer { p in
+            context(q: p.baseAddress!, k: p.baseAddress! + width, v: p.baseAddress! + 2 * width, rowStride: 3 * width, width: width,
+                    batch: batch, length: t, heads: heads, lengths: lengths)
+        }
+    }
+
+    /// q, k, v: rows of `width` values, `rowStride` apart; the context is [B·T, width].
+    static func context(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, rowStride ld: Int, width: Int,
+                        batch: Int, length t: Int, heads: Int, lengths: [Int]) -> Tensor {
+        let d = width / heads
         let scale = 1 / Float(d).squareRoot()
         var out = [Float](repeating: 0, count: batch * t * width)
         let tasks = batch * heads
         let workers = max(1, min(Parallel.workers, tasks))
         BLASThreads.ensureSingleThreaded()
-        q.scalars.withUnsafeBufferPointer { pq in
-            k.scalars.withUnsafeBufferPointer { pk in
-                v.scalars.withUnsafeBufferPointer { pv in
-                    out.withUnsafeMutableBufferPointer { po in
-                        let (q, k, v, o) = (pq.baseAddress!, pk.baseAddress!, pv.baseAddress!, po.baseAddress!)
-                        let work = { (worker: Int) in
-                            let scores = UnsafeMutablePointer<Float>.allocate(capacity: t * t)
-                            defer { scores.deallocate() }
-                            var task = worker
-                            while task < tasks {
-                                let (b, h) = (task / heads, task % heads)
-                                let base = b * t * width + h * d
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(t), Int32(d), scale,
-                                            q + base, Int32(width), k + base, Int32(width), 0, scores, Int32(t))
-                                let valid = lengths[b]
-                                for row in 0..<t {
-                                    let s = scores + row * t
-                                    for j in valid..<t { s[j] += Masks.maskedValue }
-                                    softmaxRow(s, t)
-                                }
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(d), Int32(t), 1,
-                                            scores, Int32(t), v + base, Int32(width), 0, o + base, Int32(width))
-                                task += workers
-                            }
-                        }
-                        if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+        out.withUnsafeMutableBufferPointer { po in
+            let o = po.baseAddress!
+            let work = { (worker: Int) in
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: t * t)
+                defer { scores.deallocate() }
+                var task = worker
+                while task < tasks {
+                    let (b, h) = (task / heads, task % heads)
+                    let base = b * t * ld + h * d
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(t), Int32(d), scale,
+                                q + base, Int32(ld), k + base, Int32(ld), 0, scores, Int32(t))
+                    let valid = lengths[b]
+                    for row in 0..<t {
+                        let s = scores + row * t
+                        for j in valid..<t { s[j] += Masks.maskedValue }
+                        softmaxRow(s, t)
                     }
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(d), Int32(t), 1,
+                                scores, Int32(t), v + base, Int32(ld), 0, o + b * t * width + h * d, Int32(width))
+                    task += workers
                 }
             }
+            if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
         }
         return Tensor(shape: [batch * t, width], scalars: out)
     }

@@ -8,7 +8,11 @@ import NanoTensor
 /// normalisation, computing what `SentenceEncoder` computes on the dequantized model.
 public final class RuntimeEncoder: @unchecked Sendable {
     public struct Block: Sendable {
-        public let query, key, value, output, up, down: RuntimeLinear
+        /// query, key and value hold no integer GEMM when `qkv` computes them.
+        public let query, key, value: RuntimeLinear
+        /// Query, key and value fused (`RuntimeLinear.concatenated`) for the integer kernels.
+        public let qkv: RuntimeLinear?
+        public let output, up, down: RuntimeLinear
         public let attentionNorm, outputNorm: (gamma: Tensor, beta: Tensor)
         public let heads: Int
     }
@@ -21,7 +25,7 @@ public final class RuntimeEncoder: @unchecked Sendable {
     let positionPlusType: [Float]
     let embeddingNorm: (gamma: Tensor, beta: Tensor)
     public let blocks: [Block]
-    public var kernel: RuntimeKernel = .integer
+    public var kernel: RuntimeKernel = .standard
     public let profile = RuntimeProfile()
     /// Seconds from the call to `load` to a ready model.
     public internal(set) var loadSeconds: Double = 0
@@ -56,9 +60,15 @@ public final class RuntimeEncoder: @unchecked Sendable {
         let eps = configuration.layerNormEpsilon
         x = profile.measure("layernorm") { x.layerNorm(gamma: embeddingNorm.gamma, beta: embeddingNorm.beta, epsilon: eps) }
         for block in blocks {
-            let q = linear(block.query, x), k = linear(block.key, x), v = linear(block.value, x)
-            let context = profile.measure("attention") {
-                RuntimeAttention.context(q: q, k: k, v: v, batch: b, length: t, heads: block.heads, lengths: lengths)
+            let context: Tensor
+            if let qkv = block.qkv {
+                let y = linear(qkv, x)
+                context = profile.measure("attention") { RuntimeAttention.context(qkv: y, batch: b, length: t, heads: block.heads, lengths: lengths) }
+            } else {
+                let q = linear(block.query, x), k = linear(block.key, x), v = linear(block.value, x)
+                context = profile.measure("attention") {
+                    RuntimeAttention.context(q: q, k: k, v: v, batch: b, length: t, heads: block.heads, lengths: lengths)
+                }
             }
             let attended = linear(block.output, context)
             let h = profile.measure("layernorm") {
@@ -80,7 +90,7 @@ public final class RuntimeEncoder: @unchecked Sendable {
         case .dense: kind = "linear fp32"
         case .packed(let w, let integer):
             let bits = w.storage == .int8 ? "int8" : "int4"
-            kind = "linear \(bits) " + (kernel == .integer && integer != nil ? "integer" : "dequant")
+            kind = "linear \(bits) " + (kernel != .dequant && integer != nil ? kernel.rawValue : "dequant")
         }
         return profile.measure(kind) { layer(x, kernel: kernel) }
     }

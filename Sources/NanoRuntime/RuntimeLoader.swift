@@ -17,7 +17,7 @@ extension RuntimeEncoder {
     /// (memory-mapped for safetensors), each packed layer decoded by `PackedCheckpoint` and laid
     /// out for the kernels (`PackedWeight`); no weight matrix is ever expanded to fp32 as a whole.
     /// Unquantized Linear layers stay dense fp32. Errors name the file and tensor.
-    public static func load(path: String, maxLength: Int = 256, kernel: RuntimeKernel = .integer) throws -> RuntimeEncoder {
+    public static func load(path: String, maxLength: Int = 256, kernel: RuntimeKernel = .standard) throws -> RuntimeEncoder {
         let start = ContinuousClock.now
         let (weights, configPath) = try ModelLoader.locateWeights(path)
         let store = try CheckpointReader.read(path: weights)
@@ -38,6 +38,7 @@ extension RuntimeEncoder {
         func norm(_ name: String) throws -> (gamma: Tensor, beta: Tensor) {
             (try dense(name + ".weight", [c.width]), try dense(name + ".bias", [c.width]))
         }
+        /// The layer without its integer GEMM (`with(kernel)` attaches it).
         func linear(_ name: String, out: Int, in inFeatures: Int) throws -> RuntimeLinear {
             let weight: RuntimeLinear.Weight
             if let q = quantized[prefix + name] {
@@ -45,7 +46,7 @@ extension RuntimeEncoder {
                     throw RuntimeError.shapeMismatch(file: file, tensor: prefix + name + ".weight.qweight", expected: [out, inFeatures], found: q.shape)
                 }
                 let packed = PackedWeight(q)
-                weight = .packed(packed, kernel == .integer ? Int8GEMM(packed) : nil)
+                weight = .packed(packed, nil)
             } else {
                 weight = .dense(try dense(name + ".weight", [out, inFeatures]))
             }
@@ -77,13 +78,17 @@ extension RuntimeEncoder {
         for i in 0..<c.layers {
             let p = "encoder.layer.\(i)."
             let heads = c.heads(ofLayer: i), headWidth = heads * (c.width / c.heads), hidden = c.intermediateWidth(ofLayer: i)
+            var query = try linear(p + "attention.self.query", out: headWidth, in: c.width)
+            var key = try linear(p + "attention.self.key", out: headWidth, in: c.width)
+            var value = try linear(p + "attention.self.value", out: headWidth, in: c.width)
+            // Query, key and value as one integer GEMM when they can be; else each with its own.
+            let qkv = kernel == .dequant ? nil : RuntimeLinear.concatenated([query, key, value], name: p + "attention.self.qkv", kernel: kernel)
+            if qkv == nil { (query, key, value) = (query.with(kernel), key.with(kernel), value.with(kernel)) }
             blocks.append(Block(
-                query: try linear(p + "attention.self.query", out: headWidth, in: c.width),
-                key: try linear(p + "attention.self.key", out: headWidth, in: c.width),
-                value: try linear(p + "attention.self.value", out: headWidth, in: c.width),
-                output: try linear(p + "attention.output.dense", out: c.width, in: headWidth),
-                up: try linear(p + "intermediate.dense", out: hidden, in: c.width),
-                down: try linear(p + "output.dense", out: c.width, in: hidden),
+                query: query, key: key, value: value, qkv: qkv,
+                output: try linear(p + "attention.output.dense", out: c.width, in: headWidth).with(kernel),
+                up: try linear(p + "intermediate.dense", out: hidden, in: c.width).with(kernel),
+                down: try linear(p + "output.dense", out: c.width, in: hidden).with(kernel),
                 attentionNorm: try norm(p + "attention.output.LayerNorm"), outputNorm: try norm(p + "output.LayerNorm"),
                 heads: heads))
         }

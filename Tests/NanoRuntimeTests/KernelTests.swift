@@ -156,6 +156,29 @@ import Testing
         }
     }
 
+    /// The fused query-key-value layer gives each layer's output bit for bit (the same activation
+    /// codes, weight codes and sums), bias or not; layers it cannot fuse give nil.
+    @Test func concatenatedLayersMatchEachLayer() throws {
+        let int8 = QuantizationScheme(bits: 8, symmetric: true, granularity: .channel)
+        let (m, k) = (70, 53)
+        var layers: [RuntimeLinear] = []
+        for (i, n) in [37, 16, 21].enumerated() {
+            let w = PackedWeight(try RTN.quantize(Self.random([n, k], seed: UInt64(40 + i)), scheme: int8))
+            layers.append(RuntimeLinear(name: "l\(i)", weight: .packed(w, nil), bias: i == 1 ? nil : Self.random([n], seed: UInt64(i)).scalars, input: nil))
+        }
+        let x = Self.random([m, k], seed: 9)
+        for kernel in [RuntimeKernel.integer, .u8s8] {
+            let fused = try #require(RuntimeLinear.concatenated(layers, name: "qkv", kernel: kernel))
+            let y = fused(x, kernel: kernel), parts = layers.map { $0.with(kernel)(x, kernel: kernel) }
+            var expected: [Float] = []
+            for i in 0..<m { for p in parts { expected += p.scalars[(i * p.shape[1])..<((i + 1) * p.shape[1])] } }
+            #expect(y.shape == [m, 74] && y.scalars == expected, "\(kernel)")
+        }
+        let asymmetric = PackedWeight(try RTN.quantize(Self.random([8, k], seed: 1), scheme: QuantizationScheme(bits: 8, symmetric: false, granularity: .channel)))
+        #expect(RuntimeLinear.concatenated(layers + [RuntimeLinear(name: "asymmetric", weight: .packed(asymmetric, nil), bias: nil, input: nil)],
+                                           name: "qkv", kernel: .u8s8) == nil)
+    }
+
     @Test func int8GEMMDeclinesOtherSchemes() throws {
         for (scheme, rows, columns, _) in Self.cases.dropFirst() {
             let q = try RTN.quantize(Self.random([rows, columns], seed: 1), scheme: scheme)

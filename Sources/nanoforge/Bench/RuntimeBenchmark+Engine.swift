@@ -98,6 +98,7 @@ extension RuntimeBenchmark {
             ("int8 dequant + sgemm", RuntimeLinear(name: "int8", weight: .packed(int8, nil), bias: nil, input: nil), .dequant),
             ("int4 g128 dequant + sgemm", RuntimeLinear(name: "int4", weight: .packed(int4, nil), bias: nil, input: nil), .dequant),
             ("int8×int8→int32", RuntimeLinear(name: "int8", weight: .packed(int8, Int8GEMM(int8)), bias: nil, input: nil), .integer),
+            ("u8×s8→int32 (7-bit activations)", RuntimeLinear(name: "int8", weight: .packed(int8, U8S8GEMM(int8)), bias: nil, input: nil), .u8s8),
             ("fp32 sgemm (ceiling)", RuntimeLinear(name: "fp32", weight: .dense(weight), bias: nil, input: nil), .dequant),
         ]
         // 2:4: the largest 2 of every 4 weights kept, int8; dense (dequant + sgemm) against skipping the zeros.

@@ -68,7 +68,7 @@ struct BenchCommand: ParsableCommand {
                 if let engineModel {
                     // One engine in this process (the suite runs each engine in its own process).
                     guard let kernel = RuntimeKernel(rawValue: engineKernel), let inputs else {
-                        throw CLIErrors.BadInput("--engine-model needs --inputs and --engine-kernel dequant|integer")
+                        throw CLIErrors.BadInput("--engine-model needs --inputs and --engine-kernel " + RuntimeKernel.allCases.map(\.rawValue).joined(separator: "|"))
                     }
                     let row = try RuntimeBenchmark.engine(model: engineModel, kernel: kernel, inputs: inputs, threads: threads)
                     print(String(decoding: try JSONSerialization.data(withJSONObject: row), as: UTF8.self))
