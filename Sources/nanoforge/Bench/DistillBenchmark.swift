@@ -45,6 +45,14 @@ struct DistillBenchmark {
         // No warm-up: both sides follow the same cosine decay from the stage's learning rate.
         (options.training.steps, options.training.batchSize, options.training.warmup) = (steps, Self.batch, 0)
         (options.training.evalEvery, options.training.checkpointEvery) = (0, 0)
+        // The step measured includes the teacher's forward pass, and the recipe's cache belongs
+        // to the recipe's data file, not to these sentences.
+        options.teacherCache = nil
+        // The PyTorch reference builds its student by copying teacher layers; it does not
+        // reproduce nanoforge's channel selection and projection for a narrower student, so both
+        // sides time the recipe's layers at the teacher's width (the same computation, checked by
+        // equal losses).
+        (options.hidden, options.intermediate, options.heads) = (nil, nil, nil)
         var pass = DistillationPass(options: options, seed: r.seed)
         let stamps = Stamps()
         pass.progress = { _ in stamps.times.append(.now) }
