@@ -4,8 +4,9 @@
 /// sub-block scales of 4 to 8 bits; the element codes are spread over bit planes as each loop
 /// below reads them.
 ///
-/// Float32 operations follow gguf-py's order, each rounded separately: the sub-block scale
-/// `d · sc` (and offset `dmin · m`) first, then `scale · q` (`− offset`).
+/// Float32 operations follow gguf-py's order: the sub-block scale `d · sc` (and offset
+/// `dmin · m`) first, then `scale · q` (`− offset`). The products are exact (11 + 7 + 5 bits at
+/// most), so only the subtraction rounds.
 extension GGUFBlocks {
     static let superBlock = 256
 

@@ -5,7 +5,7 @@
 /// uint32 whose bit j is the fifth bit of element j.
 ///
 /// Float32 operations follow gguf-py's order: `d · q` for the `_0` types, `(d · q) + m` for the
-/// `_1` types, each rounded separately.
+/// `_1` types (the products are exact; only the sum rounds).
 extension GGUFBlocks {
     /// Q8_0 (34 bytes): d, then 32 int8 codes; x = q · d.
     static func decodeQ8_0(_ src: UnsafePointer<UInt8>, _ blocks: Int, _ out: UnsafeMutablePointer<Float>) {
