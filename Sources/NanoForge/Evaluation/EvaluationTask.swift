@@ -11,9 +11,22 @@ public enum MetricKey: String, CaseIterable, Codable, Sendable {
     case macroF1 = "macro_f1"
     case spearman
     case perplexity
+    /// llama.cpp's standard error of the perplexity (llama.cpp's chunks only).
+    case perplexityStandardError = "perplexity_stderr"
+    case klMean = "kl_mean"
+    case klMedian = "kl_median"
+    case klP99 = "kl_p99"
+    case klMax = "kl_max"
+    case sameTop = "same_top"
+    case deltaPerplexity = "delta_perplexity"
 
-    /// Whether a larger value is better (all but perplexity).
-    public var higherIsBetter: Bool { self != .perplexity }
+    /// Whether a larger value is better: not for perplexity, its error, KL or Δ perplexity.
+    public var higherIsBetter: Bool {
+        switch self {
+        case .perplexity, .perplexityStandardError, .klMean, .klMedian, .klP99, .klMax, .deltaPerplexity: return false
+        default: return true
+        }
+    }
 }
 
 /// One evaluation of a model on a data file, as a recipe's `evaluation:` list names it. Paths are
@@ -26,13 +39,18 @@ public enum MetricKey: String, CaseIterable, Codable, Sendable {
 /// | `retrieval` | `query<TAB>target` | sentence encoder | `retrieval_top1`, `retrieval_mrr` |
 /// | `classification` | `label<TAB>text`, train and test | sentence encoder (nearest centroid), classifier (argmax) | `accuracy`, `macro_f1` |
 /// | `similarity` | `a<TAB>b<TAB>score` | sentence encoder | `spearman` |
-/// | `perplexity` | plain text | decoder | `perplexity` |
+/// | `perplexity` | plain text | decoder | `perplexity` (`perplexity_stderr`) |
+/// | `kl_divergence` | plain text | decoder; needs the reference | `kl_mean`, `kl_median`, `kl_p99`, `kl_max`, `same_top`, `delta_perplexity` |
+///
+/// `context` (tokens a chunk) selects llama.cpp's chunked scoring for the language-model tasks;
+/// see `PerplexityEvaluation` and `KLDivergenceEvaluation`.
 public enum EvaluationTask: Equatable, Sendable {
     case fidelity(data: String, limit: Int? = nil)
     case retrieval(data: String, limit: Int? = nil)
     case classification(train: String, test: String)
     case similarity(data: String)
-    case perplexity(data: String, limit: Int? = nil)
+    case perplexity(data: String, limit: Int? = nil, context: Int? = nil)
+    case klDivergence(data: String, limit: Int? = nil, context: Int? = nil)
 
     /// The task's name in recipes and reports.
     public var name: String {
@@ -42,6 +60,7 @@ public enum EvaluationTask: Equatable, Sendable {
         case .classification: return "classification"
         case .similarity: return "similarity"
         case .perplexity: return "perplexity"
+        case .klDivergence: return "kl_divergence"
         }
     }
 
@@ -52,18 +71,21 @@ public enum EvaluationTask: Equatable, Sendable {
         case .retrieval: return [.retrievalTop1, .retrievalMRR]
         case .classification: return [.accuracy, .macroF1]
         case .similarity: return [.spearman]
-        case .perplexity: return [.perplexity]
+        case .perplexity: return [.perplexity, .perplexityStandardError]
+        case .klDivergence: return [.klMean, .klMedian, .klP99, .klMax, .sameTop, .deltaPerplexity]
         }
     }
 
-    /// Whether the task compares with the uncompressed model (only `fidelity`).
+    /// Whether the task compares with the uncompressed model (`fidelity`, `kl_divergence`).
     public var needsReference: Bool {
-        if case .fidelity = self { return true }
-        return false
+        switch self {
+        case .fidelity, .klDivergence: return true
+        default: return false
+        }
     }
 
     /// The task's metrics for `model`, keyed by `MetricKey` raw values. `reference` is the
-    /// uncompressed model, required by `fidelity` and ignored by the others.
+    /// uncompressed model, required by `fidelity` and `kl_divergence` and ignored by the others.
     public func evaluate(_ model: EvaluatedModel, reference: EvaluatedModel? = nil, batchSize: Int = 32) throws -> [String: Double] {
         let metrics: [MetricKey: Double]
         switch self {
@@ -76,8 +98,12 @@ public enum EvaluationTask: Equatable, Sendable {
             metrics = try ClassificationEvaluation.evaluate(model, train: train, test: test, batchSize: batchSize)
         case .similarity(let data):
             metrics = try SimilarityEvaluation.evaluate(model, data: data, batchSize: batchSize)
-        case .perplexity(let data, let limit):
-            metrics = try PerplexityEvaluation.evaluate(model, data: data, limit: limit, batchSize: batchSize)
+        case .perplexity(let data, let limit, let context):
+            metrics = try PerplexityEvaluation.evaluate(model, data: data, limit: limit, context: context, batchSize: batchSize)
+        case .klDivergence(let data, let limit, let context):
+            guard let reference else { throw EvaluationError.referenceRequired(task: name) }
+            metrics = try KLDivergenceEvaluation.evaluate(model, reference: reference, data: data, limit: limit, context: context,
+                                                          batchSize: batchSize)
         }
         return Dictionary(uniqueKeysWithValues: metrics.map { ($0.key.rawValue, $0.value) })
     }

@@ -2,15 +2,29 @@ import Foundation
 import NanoModels
 import NanoTensor
 
-/// `perplexity`: a character-level decoder's perplexity on plain text.
+/// `perplexity`: a language model's perplexity on plain text, in one of two conventions.
 ///
-/// The first `limit` non-blank lines are joined with "\n" and encoded with the decoder's
-/// `CharacterVocabulary` (characters outside it are dropped). The text is cut into consecutive,
-/// non-overlapping windows of `contextLength` characters (the last one shorter); within a window
-/// every character after the first is predicted from those before it. Perplexity is
-/// exp(mean NLL) over all predicted characters.
+/// **llama.cpp's** (`llama-perplexity`), for token-level models always and for character-level
+/// decoders when a `context` is given: the whole file is tokenized once, cut into chunks of
+/// `context` tokens (default min(512, the model's context length)), and only each chunk's second
+/// half is scored (see `LanguageModelChunks`); `limit` keeps the first N chunks. Reports
+/// `perplexity` and `perplexity_stderr` (llama.cpp's "PPL = x +/- y").
+///
+/// **Character windows**, nanoforge's earlier convention, for a character-level decoder without
+/// a `context` (kept so earlier figures stay comparable): the first `limit` non-blank lines are
+/// joined with "\n" and encoded with the decoder's `CharacterVocabulary` (characters outside it
+/// are dropped). The text is cut into consecutive, non-overlapping windows of `contextLength`
+/// characters (the last one shorter); within a window every character after the first is
+/// predicted from those before it. Perplexity is exp(mean NLL) over all predicted characters.
 public enum PerplexityEvaluation {
-    public static func evaluate(_ model: EvaluatedModel, data: String, limit: Int?, batchSize: Int = 32) throws -> [MetricKey: Double] {
+    public static func evaluate(_ model: EvaluatedModel, data: String, limit: Int?, context: Int? = nil,
+                                batchSize: Int = 32) throws -> [MetricKey: Double] {
+        if let input = model.languageModel, context != nil || !input.characterLevel {
+            let chunks = try LanguageModelData.chunks(try LanguageModelData.input(model, task: "perplexity"), data: data, limit: limit,
+                                                      context: context, task: "perplexity")
+            let result = LanguageModelEvaluation.perplexity(input.model, chunks: chunks, batchSize: batchSize)
+            return [.perplexity: result.perplexity, .perplexityStandardError: result.standardError]
+        }
         guard case .decoder(let decoder, let vocabulary) = model else {
             throw EvaluationError.unsupported(task: "perplexity", model: model.kindName, hint: "it needs a decoder")
         }

@@ -131,17 +131,18 @@ public struct Pipeline {
                 guard let train = e.train, let test = e.test else { return nil }
                 return .classification(train: train, test: test)
             case .similarity: return e.data.map { .similarity(data: $0) }
-            case .perplexity: return e.data.map { .perplexity(data: $0, limit: e.limit) }
+            case .perplexity: return e.data.map { .perplexity(data: $0, limit: e.limit, context: e.context) }
+            case .klDivergence: return e.data.map { .klDivergence(data: $0, limit: e.limit, context: e.context) }
             }
         }
     }
 
     /// Inputs timed for the latency figures: the first calibration inputs, else the first lines
-    /// of a fidelity (or, for decoders, perplexity) file.
+    /// of a fidelity (or, for decoders, perplexity or kl_divergence) file.
     func latencyInputs(_ calibration: [String]) throws -> [String] {
         if calibration.count >= Self.latencySentences { return Array(calibration.prefix(Self.latencySentences)) }
         for e in recipe.evaluation {
-            if e.task == .fidelity || e.task == .perplexity, let data = e.data { return try EvaluationData.inputs(data, limit: Self.latencySentences) }
+            if [.fidelity, .perplexity, .klDivergence].contains(e.task), let data = e.data { return try EvaluationData.inputs(data, limit: Self.latencySentences) }
         }
         guard !calibration.isEmpty else {
             throw PipelineError.missingFile(recipe: recipe.file, field: "data.calibration or a fidelity evaluation",

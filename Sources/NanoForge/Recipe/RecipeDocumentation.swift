@@ -23,6 +23,30 @@ public enum RecipeDocumentation {
     output: { dir: out/minilm-int4, formats: [safetensors] }
     """
 
+    /// How `perplexity` and `kl_divergence` score a text (llama.cpp's `llama-perplexity`).
+    static let languageModelEvaluation: [String] = [
+        "",
+        "### Language-model tasks: `perplexity` and `kl_divergence`",
+        "",
+        "They follow llama.cpp's `llama-perplexity`, so figures compare with its output: the whole data",
+        "file is tokenized once (a BOS token first when the tokenizer adds one), cut into consecutive",
+        "chunks of `context` tokens (the tail that fills no chunk is dropped), each chunk is evaluated",
+        "on its own with its first token replaced by BOS (when there is one), and only its second half",
+        "is scored: positions `context/2 … context-2`, each predicting the next token. `limit` keeps the",
+        "first N chunks (llama.cpp's `--chunks`). `perplexity` = exp(mean NLL) over the scored tokens,",
+        "with llama.cpp's standard error as `perplexity_stderr`. `kl_divergence` runs the recipe's",
+        "unmodified input model as the reference on the same chunks and reports KL(reference ‖ model)",
+        "per scored token as `kl_mean`, `kl_median`, `kl_p99`, `kl_max` (nats), `same_top` (share of",
+        "tokens whose most likely next token agrees) and `delta_perplexity` (model − reference); the",
+        "baseline row is 0, 0, 0, 0, 1, 0 by construction. Unlike llama.cpp, which stores the",
+        "reference's log-probabilities rounded to 16 bits, every term is summed exactly in Double.",
+        "",
+        "A character-level decoder's `perplexity` without `context` keeps nanoforge's earlier",
+        "convention, so earlier reports stay comparable: `limit` non-blank lines joined by newlines,",
+        "windows of the model's context length, every character after a window's first one scored.",
+        "Give `context` to score it the llama.cpp way. Token-level models always use the chunks.",
+    ]
+
     /// The whole of `docs/recipes.md`.
     public static func markdown() -> String {
         var lines: [String] = [
@@ -59,6 +83,7 @@ public enum RecipeDocumentation {
         lines += table(Recipe.fields)
         lines += ["", "## Evaluation tasks", "", "Each item of `evaluation`:", ""]
         lines += table(EvaluationConfiguration.fields)
+        lines += languageModelEvaluation
         lines += [
             "",
             "## Layer selection: `targets` and `ignore`",

@@ -7,9 +7,16 @@ import NanoModels
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Evaluate a sentence encoder (a model folder, e.g. a compress output) on one task and print the metrics.")
+        abstract: "Evaluate a model (a folder, e.g. a compress output) on one task and print the metrics.",
+        discussion: "perplexity and kl_divergence follow llama.cpp's llama-perplexity: the file is tokenized once, cut into chunks of --context tokens, and each chunk's second half is scored; kl_divergence compares with --reference (KL(reference ‖ model) mean, median, p99, max, same top token, Δ perplexity). A character-level decoder's perplexity without --context keeps nanoforge's earlier every-character windows.")
 
-    enum Task: String, ExpressibleByArgument, CaseIterable { case fidelity, retrieval, classification, similarity }
+    enum Task: String, ExpressibleByArgument, CaseIterable {
+        case fidelity, retrieval, classification, similarity, perplexity
+        case klDivergence = "kl_divergence"
+
+        /// Tasks on language models, whose models load as decoders rather than sentence encoders.
+        var isLanguageModelTask: Bool { self == .perplexity || self == .klDivergence }
+    }
 
     @Argument(help: "Model folder (config.json, vocab.txt, weights).")
     var model: String
@@ -17,17 +24,20 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Task: \(Task.allCases.map(\.rawValue).joined(separator: ", ")).")
     var task: Task
 
-    @Option(help: "Data file: sentences (fidelity), query<TAB>target (retrieval), label<TAB>text (classification test set), a<TAB>b<TAB>score (similarity).")
+    @Option(help: "Data file: sentences (fidelity), query<TAB>target (retrieval), label<TAB>text (classification test set), a<TAB>b<TAB>score (similarity), plain text (perplexity, kl_divergence).")
     var data: String
 
     @Option(help: "Training file for classification (label<TAB>text).")
     var train: String?
 
-    @Option(help: "Reference model folder for fidelity.")
+    @Option(help: "Reference model folder for fidelity and kl_divergence.")
     var reference: String?
 
-    @Option(help: "Use only the first N lines of the data.")
+    @Option(help: "Use only the first N lines of the data (perplexity with --context, kl_divergence: the first N chunks).")
     var limit: Int?
+
+    @Option(help: "perplexity, kl_divergence: tokens a chunk (llama.cpp's -c; default min(512, the model's context length)).")
+    var context: Int?
 
     @Option(help: EngineOption.help)
     var engine: EngineOption = .auto
@@ -37,19 +47,28 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         try CLIErrors.reporting {
-            let encoded = try engine.load(model)
+            if context != nil && !task.isLanguageModelTask { throw CLIErrors.BadInput("--context applies to perplexity and kl_divergence only") }
+            func load(_ path: String) throws -> EvaluatedModel {
+                task.isLanguageModelTask ? try EvaluatedModel.load(path: path, recipe: path).model : try engine.load(path)
+            }
+            let encoded = try load(model)
             let evaluation: EvaluationTask
             var referenceModel: EvaluatedModel? = nil
             switch task {
             case .fidelity:
                 guard let reference else { throw CLIErrors.BadInput("--task fidelity needs --reference MODEL") }
-                referenceModel = try engine.load(reference)
+                referenceModel = try load(reference)
                 evaluation = .fidelity(data: data, limit: limit)
             case .retrieval: evaluation = .retrieval(data: data, limit: limit)
             case .classification:
                 guard let train else { throw CLIErrors.BadInput("--task classification needs --train FILE") }
                 evaluation = .classification(train: train, test: data)
             case .similarity: evaluation = .similarity(data: data)
+            case .perplexity: evaluation = .perplexity(data: data, limit: limit, context: context)
+            case .klDivergence:
+                guard let reference else { throw CLIErrors.BadInput("--task kl_divergence needs --reference MODEL") }
+                referenceModel = try load(reference)
+                evaluation = .klDivergence(data: data, limit: limit, context: context)
             }
             for path in [data, train, reference].compactMap({ $0 }) where !FileManager.default.fileExists(atPath: path) {
                 throw CLIErrors.BadInput("\(path): no such file")
