@@ -107,12 +107,12 @@ public enum LanguageModelEvaluation {
                             let offset = (b * chunks.context + t) * v
                             let qRow = UnsafeBufferPointer(rebasing: qs[offset..<(offset + v)])
                             let pRow = UnsafeBufferPointer(rebasing: ps[offset..<(offset + v)])
-                            let zq = LogProbabilities.logNormalizer(qRow), zp = LogProbabilities.logNormalizer(pRow)
+                            let zq = LogProbabilities.shiftedLogSum(qRow), zp = LogProbabilities.shiftedLogSum(pRow)
                             let next = sequence[t + 1]
-                            kl.append(LogProbabilities.klDivergence(reference: pRow, model: qRow, referenceNormalizer: zp, modelNormalizer: zq))
+                            kl.append(LogProbabilities.klDivergence(reference: pRow, model: qRow, referenceLogSum: zp, modelLogSum: zq))
                             same.append(LogProbabilities.argmax(qRow) == LogProbabilities.argmax(pRow))
-                            nll.append(zq - Double(qRow[next]))
-                            referenceNLL.append(zp - Double(pRow[next]))
+                            nll.append(zq.logSum - (Double(qRow[next]) - zq.max))
+                            referenceNLL.append(zp.logSum - (Double(pRow[next]) - zp.max))
                         }
                     }
                 }

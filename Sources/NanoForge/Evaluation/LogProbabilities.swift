@@ -6,31 +6,40 @@ import Foundation
 /// `LanguageModelEvaluationTests`.
 ///
 /// Why Double: a vocabulary of 50,000 logits sums 50,000 exponentials, and the KL divergence of a
-/// well-quantized model is ~1e-3 nats, a difference of two numbers near the row's entropy. The
-/// row's maximum is subtracted in Float (exact to the Float rounding of the logits themselves,
-/// as in llama.cpp's `log_softmax`), then every exponential and sum is taken in Double.
+/// well-quantized model is ~1e-3 nats, a difference of two numbers near the row's entropy. Every
+/// logit is widened to Double before the row's maximum is subtracted (llama.cpp subtracts in
+/// Float, which rounds a logit far below the maximum by up to 1e-7 of the gap), and log-probabilities
+/// are formed as (x − max) − log Σ exp(x − max), so a large maximum never cancels.
 public enum LogProbabilities {
+    /// The row's maximum m and log Σᵢ exp(xᵢ − m): log softmax(x)ᵢ = (xᵢ − m) − logSum.
+    static func shiftedLogSum(_ row: UnsafeBufferPointer<Float>) -> (max: Double, logSum: Double) {
+        precondition(!row.isEmpty, "log-probabilities of an empty row")
+        var m = row[0]
+        for x in row where x > m { m = x }
+        let dm = Double(m)
+        var sum = 0.0
+        for x in row { sum += Foundation.exp(Double(x) - dm) }
+        return (dm, Foundation.log(sum))
+    }
+
     /// log Σᵢ exp(xᵢ), computed as max + log Σᵢ exp(xᵢ − max) so no exponential overflows.
     /// An empty row has no normaliser.
     public static func logNormalizer(_ row: UnsafeBufferPointer<Float>) -> Double {
-        precondition(!row.isEmpty, "logNormalizer: empty row")
-        var m = row[0]
-        for x in row where x > m { m = x }
-        var sum = 0.0
-        for x in row { sum += Foundation.exp(Double(x - m)) }
-        return Double(m) + Foundation.log(sum)
+        let (m, logSum) = shiftedLogSum(row)
+        return m + logSum
     }
 
     /// log softmax(row), in Double.
     public static func logSoftmax(_ row: UnsafeBufferPointer<Float>) -> [Double] {
-        let z = logNormalizer(row)
-        return row.map { Double($0) - z }
+        let (m, logSum) = shiftedLogSum(row)
+        return row.map { (Double($0) - m) - logSum }
     }
 
     /// −log p(token) under softmax(row): the token's negative log-likelihood in nats.
     public static func negativeLogLikelihood(_ row: UnsafeBufferPointer<Float>, token: Int) -> Double {
         precondition(token >= 0 && token < row.count, "negativeLogLikelihood: token \(token) outside 0..<\(row.count)")
-        return logNormalizer(row) - Double(row[token])
+        let (m, logSum) = shiftedLogSum(row)
+        return logSum - (Double(row[token]) - m)
     }
 
     /// KL(P ‖ Q) = Σᵢ pᵢ (log pᵢ − log qᵢ) in nats, with P = softmax(reference) and
@@ -38,18 +47,18 @@ public enum LogProbabilities {
     /// reference (llama.cpp's `--kl-divergence` orientation). Terms whose pᵢ underflows to 0 add
     /// nothing (the limit of p log p). ≥ 0 up to rounding; exactly 0 for identical rows.
     public static func klDivergence(reference: UnsafeBufferPointer<Float>, model: UnsafeBufferPointer<Float>) -> Double {
-        klDivergence(reference: reference, model: model, referenceNormalizer: logNormalizer(reference), modelNormalizer: logNormalizer(model))
+        klDivergence(reference: reference, model: model, referenceLogSum: shiftedLogSum(reference), modelLogSum: shiftedLogSum(model))
     }
 
-    /// `klDivergence` with both rows' `logNormalizer` already computed.
+    /// `klDivergence` with both rows' `shiftedLogSum` already computed.
     static func klDivergence(reference: UnsafeBufferPointer<Float>, model: UnsafeBufferPointer<Float>,
-                             referenceNormalizer zp: Double, modelNormalizer zq: Double) -> Double {
+                             referenceLogSum p: (max: Double, logSum: Double), modelLogSum q: (max: Double, logSum: Double)) -> Double {
         precondition(reference.count == model.count, "klDivergence: rows of \(reference.count) and \(model.count) logits")
         var sum = 0.0
         for i in 0..<reference.count {
-            let logP = Double(reference[i]) - zp
-            let p = Foundation.exp(logP)
-            if p > 0 { sum += p * (logP - (Double(model[i]) - zq)) }
+            let logP = (Double(reference[i]) - p.max) - p.logSum
+            let probability = Foundation.exp(logP)
+            if probability > 0 { sum += probability * (logP - ((Double(model[i]) - q.max) - q.logSum)) }
         }
         return sum
     }
