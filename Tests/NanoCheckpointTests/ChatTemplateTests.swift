@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import NanoCheckpoint
 import NanoModels
@@ -11,6 +12,10 @@ import TestSupport
         let golden = try BPEGoldenFixtures.json("chat.json")
         let chatML = try ChatTemplate(template: golden["chatml_template"]!.string!, file: "chat.json")
         #expect(chatML == .chatML(defaultSystem: nil))
+        // Line breaks inside the literals may be written raw, as SmolLM2's GGUF does.
+        let raw = golden["chatml_template"]!.string!.replacingOccurrences(of: "\\n", with: "\n")
+        #expect(raw != golden["chatml_template"]!.string!)
+        #expect(try ChatTemplate(template: raw, file: "chat.json") == .chatML(defaultSystem: nil))
         #expect(try tokenizer.chatTemplate() == .chatML(defaultSystem: "You are a helpful AI assistant named SmolLM, trained by Hugging Face"))
         let cases = golden["cases"]!.array!
         #expect(cases.count == 16)

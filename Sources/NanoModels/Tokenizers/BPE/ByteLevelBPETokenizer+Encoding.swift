@@ -60,28 +60,4 @@ extension ByteLevelBPETokenizer {
         cache[key] = result
         for t in result { ids.append(Int(t)) }
     }
-
-    /// BPE on one word: start from its bytes' tokens and apply the lowest-ranked merge among adjacent
-    /// pairs (the leftmost on ties) until none applies, as Hugging Face's `BPE::merge_word`.
-    func mergeWord(_ word: [UInt8]) -> [Int32] {
-        if !wholeWords.isEmpty, let id = wholeWords[word] { return [id] }
-        // A byte without a token is dropped, as Hugging Face's BPE does without an unknown token.
-        var symbols = word.compactMap { byteTokens[Int($0)] >= 0 ? byteTokens[Int($0)] : nil }
-        guard symbols.count > 1 else { return symbols }
-        let none = Merge(rank: .max, result: -1)
-        func pair(_ a: Int32, _ b: Int32) -> Merge { merges[UInt64(UInt32(a)) << 32 | UInt64(UInt32(b))] ?? none }
-        // pairs[i] is the merge of symbols[i] and symbols[i + 1].
-        var pairs = (0..<symbols.count - 1).map { pair(symbols[$0], symbols[$0 + 1]) }
-        while true {
-            var best = -1, bestRank = Int32.max
-            for (i, p) in pairs.enumerated() where p.rank < bestRank { best = i; bestRank = p.rank }
-            if best < 0 { break }
-            symbols[best] = pairs[best].result
-            symbols.remove(at: best + 1)
-            pairs.remove(at: best)
-            if best > 0 { pairs[best - 1] = pair(symbols[best - 1], symbols[best]) }
-            if best < pairs.count { pairs[best] = pair(symbols[best], symbols[best + 1]) }
-        }
-        return symbols
-    }
 }

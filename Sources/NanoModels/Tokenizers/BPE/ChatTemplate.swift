@@ -24,7 +24,7 @@ public enum ChatTemplate: Sendable, Equatable {
 
     /// Recognises `template` (a Jinja source, verbatim); `file` names its origin in errors.
     public init(template: String, file: String) throws {
-        let t = template.trimmingWhitespace()
+        let t = Self.escapingNewlinesInLiterals(template.trimmingWhitespace())
         if t == Self.loop + Self.chatMLBody {
             self = .chatML(defaultSystem: nil)
             return
@@ -54,6 +54,18 @@ public enum ChatTemplate: Sendable, Equatable {
             if addGenerationPrompt { out += "<|im_start|>assistant\n" }
             return out
         }
+    }
+
+    /// `template` with raw line breaks inside single-quoted literals written as `\n`: files spell
+    /// them either way (SmolLM2's GGUF raw, tokenizer_config.json files usually escaped).
+    static func escapingNewlinesInLiterals(_ template: String) -> String {
+        var out = "", inLiteral = false, escaped = false
+        for c in template {
+            if inLiteral && c == "\n" { out += "\\n"; continue }
+            if inLiteral && escaped { escaped = false } else if inLiteral && c == "\\" { escaped = true } else if c == "'" { inLiteral.toggle() }
+            out.append(c)
+        }
+        return out
     }
 
     /// The text of a Jinja single-quoted string body (`\n`, `\t`, `\\`, `\'`); nil when it holds an
