@@ -42,12 +42,33 @@ struct ScalarClasses {
 
     static func kind(of value: UInt32) -> Kind {
         if value < 0x80 { return asciiKinds[Int(value)] }
-        guard let scalar = Unicode.Scalar(value) else { return .other }
+        guard let scalar = Unicode.Scalar(value), !isUnicode17Addition(value) else { return .other }
         switch scalar.properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: return .letter
         case .decimalNumber, .letterNumber, .otherNumber: return .number
         default: return scalar.properties.isWhitespace ? .space : .other
         }
+    }
+
+    /// Letters and numbers that Unicode 17 added. Swift's tables know them; the Oniguruma inside
+    /// Hugging Face `tokenizers` 0.23 (Unicode 16) does not, so its `\p{L}` and `\p{N}` leave them out.
+    /// Found by classifying every code point both ways (4,657 differ, all here; `\s` agrees).
+    private static let unicode17Additions: [ClosedRange<UInt32>] = [
+        0x88F...0x88F, 0xC5C...0xC5C, 0xCDC...0xCDC, 0xA7CE...0xA7CF, 0xA7D2...0xA7D2, 0xA7D4...0xA7D4,
+        0xA7F1...0xA7F1, 0x10940...0x10959, 0x10EC5...0x10EC7, 0x11DB0...0x11DDB, 0x11DE0...0x11DE9,
+        0x16EA0...0x16EB8, 0x16EBB...0x16ED3, 0x16FF2...0x16FF6, 0x187F8...0x187FF, 0x18D09...0x18D1E,
+        0x18D80...0x18DF2, 0x1E6C0...0x1E6DE, 0x1E6E0...0x1E6E2, 0x1E6E4...0x1E6E5, 0x1E6E7...0x1E6ED,
+        0x1E6F0...0x1E6F4, 0x1E6FE...0x1E6FF, 0x2B73A...0x2B73F, 0x2CEA2...0x2CEAD, 0x323B0...0x33479,
+    ]
+
+    private static func isUnicode17Addition(_ value: UInt32) -> Bool {
+        guard value >= 0x88F else { return false }
+        var lo = 0, hi = unicode17Additions.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if unicode17Additions[mid].upperBound < value { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < unicode17Additions.count && unicode17Additions[lo].contains(value)
     }
 
     private static let asciiKinds: [Kind] = (0..<128).map { (v: Int) -> Kind in
