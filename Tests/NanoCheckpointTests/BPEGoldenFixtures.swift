@@ -28,6 +28,14 @@ enum BPEGoldenFixtures {
         }
     }
 
+    /// SHA-256 of the ids as little-endian Int32, as the golden script writes it.
+    static func digest(_ ids: [Int]) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(ids.count * 4)
+        for id in ids { withUnsafeBytes(of: Int32(id).littleEndian) { bytes += $0 } }
+        return SHA256.hex(bytes)
+    }
+
     static func intArray(_ v: JSONValue?) -> [Int] { v?.array?.map { $0.int! } ?? [] }
 
     /// The SmolLM2 tokenizer read from the GGUF file that set-up provides (parsed once).

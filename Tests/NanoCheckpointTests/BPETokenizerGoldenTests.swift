@@ -70,6 +70,31 @@ import TestSupport
             #expect(tokenizer.decode(tokenizer.encode(text, allowSpecial: false)) == text)
         }
         #expect(tokenizer.encode("hi", allowSpecial: false, addBOS: true).first == 1)
+        #expect(tokenizer.decode(tokenizer.encode("<|im_start|>user\nhi<|im_end|>", allowSpecial: true), skipSpecial: true) == "user\nhi")
+    }
+
+    /// Very long words and whitespace runs (the priority-queue merge): HF's ids, and the text back.
+    @Test(.enabled(if: BPEGoldenFixtures.hasSmolLM2, BPEGoldenFixtures.missingSmolLM2Comment))
+    func longRunsRoundTrip() throws {
+        let tokenizer = try BPEGoldenFixtures.smolLM2.get()
+        let cases = try BPEGoldenFixtures.json("long-runs.json").array!
+        #expect(cases.count == 4)
+        for c in cases {
+            let text = String(repeating: c["unit"]!.string!, count: c["repeat"]!.int!)
+            let ids = tokenizer.encode(text, allowSpecial: true)
+            #expect(ids.count == c["tokens"]!.int!)
+            #expect(BPEGoldenFixtures.digest(ids) == c["sha256"]!.string!)
+            #expect(tokenizer.decode(ids) == text)
+        }
+    }
+
+    @Test(.enabled(if: BPEGoldenFixtures.hasSmolLM2, BPEGoldenFixtures.missingSmolLM2Comment))
+    func loadsByPath() throws {
+        let fromGGUF = try ByteLevelBPETokenizer(contentsOf: BPEGoldenFixtures.smolLM2Path)
+        #expect(fromGGUF.vocabularySize == 49152)
+        let fromJSON = try ByteLevelBPETokenizer(contentsOf: BPEGoldenFixtures.path("qwen2-tiny.tokenizer.json"))
+        #expect(fromJSON.preTokenizer == .qwen2)
+        #expect(throws: BPETokenizerError.self) { try ByteLevelBPETokenizer(contentsOf: "/nonexistent/tokenizer.json") }
     }
 
     /// The whole of pydoc-topics.txt (465,048 characters): the same token count and ids digest as HF.
@@ -87,9 +112,7 @@ import TestSupport
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         #expect(ids.count == expected["tokens"]!.int!)
-        var bytes: [UInt8] = []
-        for id in ids { withUnsafeBytes(of: Int32(id).littleEndian) { bytes += $0 } }
-        #expect(SHA256.hex(bytes) == expected["sha256"]!.string!)
+        #expect(BPEGoldenFixtures.digest(ids) == expected["sha256"]!.string!)
         #expect(tokenizer.decode(ids) == text)
         print("nanoforge BPE, SmolLM2, pydoc-topics.txt: \(ids.count) tokens in \(String(format: "%.1f", best * 1000)) ms = "
               + String(format: "%.2f", Double(ids.count) / best / 1e6) + " M tokens/s (one thread)")

@@ -37,10 +37,13 @@ extension ByteLevelBPETokenizer {
     }
 
     /// The text of `ids`: their bytes concatenated, invalid UTF-8 replaced by U+FFFD (as Hugging
-    /// Face's byte-level decoder). Special tokens are written out; ids out of range are skipped.
-    public func decode(_ ids: [Int]) -> String {
+    /// Face's byte-level decoder). Special tokens are written out unless `skipSpecial`; ids out of
+    /// range are skipped.
+    public func decode(_ ids: [Int], skipSpecial: Bool = false) -> String {
         var bytes: [UInt8] = []
-        for id in ids where tokenBytes.indices.contains(id) { bytes += tokenBytes[id] }
+        for id in ids where tokenBytes.indices.contains(id) && !(skipSpecial && specialTokenIDs.contains(id)) {
+            bytes += tokenBytes[id]
+        }
         return String(decoding: bytes, as: UTF8.self)
     }
 
