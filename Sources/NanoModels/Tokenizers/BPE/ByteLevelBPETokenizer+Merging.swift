@@ -42,7 +42,7 @@ extension ByteLevelBPETokenizer {
         let n = ids.count
         var next = (0..<n).map { $0 + 1 }, prev = (0..<n).map { $0 - 1 }
         var alive = [Bool](repeating: true, count: n)
-        var heap = MinHeap()
+        var heap = BPEMergeQueue()
         for i in 0..<n - 1 {
             if let m = merge(ids[i], ids[i + 1]) { heap.push(UInt64(UInt32(m.rank)) << 32 | UInt64(i)) }
         }
@@ -66,7 +66,7 @@ extension ByteLevelBPETokenizer {
 }
 
 /// A binary min-heap of packed (rank << 32 | position) keys.
-struct MinHeap {
+struct BPEMergeQueue {
     private var items: [UInt64] = []
 
     mutating func push(_ x: UInt64) {
