@@ -40,7 +40,7 @@ import TestSupport
         var quantized: [String: QuantizedTensor] = [:]
         if let scheme = variant.scheme {
             // Encoder layers only: the pooler is not part of the sentence-embedding graph.
-            for (name, layer) in linearLayers(of: encoder.encoder) where name.hasPrefix("encoder.") {
+            for (name, layer) in encoder.encoder.layers(of: Linear.self) where name.hasPrefix("encoder.") {
                 let q = try RTN.quantize(layer.weight.value, scheme: scheme)
                 layer.weight.value = q.dequantized()
                 quantized[name] = q
