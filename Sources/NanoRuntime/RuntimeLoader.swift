@@ -24,7 +24,7 @@ extension RuntimeEncoder {
         _ = RuntimeHeap.retainsFreedBuffers
         let (weights, configPath) = try ModelLoader.locateWeights(path)
         let store = try CheckpointReader.read(path: weights)
-        guard case .bert(let c) = try ModelLoader.spec(of: store, configPath: configPath) else {
+        guard let c = try ModelLoader.spec(of: store, configPath: configPath).configuration(as: BertEncoder.Configuration.self) else {
             throw RuntimeError.unsupported(file: weights, what: "architecture", reason: "the runtime runs BERT sentence encoders")
         }
         let prefix = store["embeddings.word_embeddings.weight"] == nil && store["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""

@@ -56,7 +56,7 @@ import TestSupport
         var activations: [String: ActivationQuantization] = [:]
         if let scheme = variant.scheme {
             // Encoder layers only: the pooler is not part of the sentence-embedding graph.
-            let layers = linearLayers(of: encoder.encoder).filter { $0.name.hasPrefix("encoder.") }
+            let layers = encoder.encoder.layers(of: Linear.self).filter { $0.name.hasPrefix("encoder.") }
             for (name, layer) in layers {
                 let q = try RTN.quantize(layer.weight.value, scheme: scheme)
                 layer.weight.value = q.dequantized()

@@ -17,7 +17,7 @@ import TestSupport
     /// pipeline's quantize stage does.
     static func quantize(_ model: LoadedModel, _ schemes: [String: QuantizationScheme]) throws -> [String: QuantizedTensor] {
         var packed: [String: QuantizedTensor] = [:]
-        for (name, layer) in linearLayers(of: model) {
+        for (name, layer) in model.container.layers(of: Linear.self) {
             guard let scheme = schemes[name] else { continue }
             let q = try RTN.quantize(layer.weight.value, scheme: scheme)
             layer.weight.value = q.dequantized()

@@ -73,7 +73,7 @@ public enum ActivationMetadata {
     /// Installs each layer's input quantization; a name the model does not have is an error.
     static func install(_ activations: [String: ActivationQuantization], on model: LoadedModel, file: String) throws {
         guard !activations.isEmpty else { return }
-        let layers = Dictionary(linearLayers(of: model).map { ($0.name, $0.layer) }, uniquingKeysWith: { a, _ in a })
+        let layers = Dictionary(model.container.layers(of: Linear.self).map { ($0.name, $0.layer) }, uniquingKeysWith: { a, _ in a })
         for (name, a) in activations {
             guard let layer = layers[name] else {
                 throw CheckpointError.invalidConfig(file: file, field: "\(key).\(name)", reason: "the model has no Linear layer of that name")
