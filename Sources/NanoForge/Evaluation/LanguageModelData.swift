@@ -47,7 +47,7 @@ enum LanguageModelData {
         guard let input = model.languageModel else {
             throw EvaluationError.unsupported(task: task, model: model.kindName, hint: "it needs a decoder")
         }
-        if case .decoder(let decoder, let vocabulary) = model { try EvaluatedModel.checkVocabulary(decoder, vocabulary) }
+        if let (decoder, vocabulary) = model.decoder { try EvaluatedModel.checkVocabulary(decoder, vocabulary) }
         return input
     }
 }

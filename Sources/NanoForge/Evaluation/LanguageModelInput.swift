@@ -43,11 +43,9 @@ extension EvaluatedModel {
     /// This model as a language model, nil for models that do not predict tokens. Adding a
     /// language-model family to evaluation is one case here.
     public var languageModel: LanguageModelInput? {
-        switch self {
-        case .decoder(let decoder, let vocabulary):
+        if let (decoder, vocabulary) = decoder {
             return LanguageModelInput(model: decoder, tokenizer: .characters(vocabulary), characterLevel: true)
-        default:
-            return nil
         }
+        return nil
     }
 }

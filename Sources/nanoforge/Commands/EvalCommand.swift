@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NanoForge
 import NanoModels
+import NanoRuntime
 
 /// `nanoforge eval`: one evaluation task on one model.
 struct EvalCommand: ParsableCommand {
@@ -42,6 +43,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: EngineOption.help)
     var engine: EngineOption = .auto
 
+    @Option(help: RuntimeKernel.help)
+    var kernel: RuntimeKernel = .standard
+
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -49,7 +53,7 @@ struct EvalCommand: ParsableCommand {
         try CLIErrors.reporting {
             if context != nil && !task.isLanguageModelTask { throw CLIErrors.BadInput("--context applies to perplexity and kl_divergence only") }
             func load(_ path: String) throws -> EvaluatedModel {
-                task.isLanguageModelTask ? try EvaluatedModel.load(path: path, recipe: path).model : try engine.load(path)
+                task.isLanguageModelTask ? try EvaluatedModel.load(path: path, recipe: path).model : try engine.load(path, kernel: kernel)
             }
             let encoded = try load(model)
             let evaluation: EvaluationTask
@@ -79,6 +83,7 @@ struct EvalCommand: ParsableCommand {
                 print(String(decoding: data, as: UTF8.self))
             } else {
                 for (k, v) in metrics.sorted(by: { $0.key < $1.key }) { print("\(k): \(String(format: "%.4f", v))") }
+                if let note = kernel.approximationNote { print(note) }
             }
         }
     }

@@ -97,13 +97,8 @@ struct InspectCommand: ParsableCommand {
         return "unknown (no config)"
     }
 
-    static func describe(_ spec: ModelSpec) -> String {
-        switch spec {
-        case .bert(let c): return "bert: \(c.layers) layers, width \(c.width), \(c.heads) heads, ff \(c.intermediateWidth), vocab \(c.vocabularySize)"
-        case .decoder(let c): return "gpt_decoder: \(c.layers) layers, width \(c.width), \(c.heads) heads, ff \(c.feedForwardWidth), vocab \(c.vocabularySize)"
-        case .mlp(let c): return "mlp_classifier: \(([c.inputs] + c.hidden + [c.classes]).map(String.init).joined(separator: "→"))"
-        }
-    }
+    /// The family's own one-line summary (`ModelArchitecture.summary`).
+    static func describe(_ spec: ModelSpec) -> String { spec.summary }
 
     /// One line per packed layer: `<layer> [out, in]: int4 sym group32, scales float16, 4.50 bits/weight`.
     static func describe(_ layer: PackedLayer) -> String {

@@ -5,7 +5,8 @@ import NanoTensor
 ///
 /// Row `t` of the logits is the model's unnormalised distribution of token `t + 1` given tokens
 /// `0…t` (causal: it must not depend on later tokens). Token ids are `0..<vocabularySize`;
-/// sequences are at most `contextLength` tokens long. Conformers: `GPTDecoder`.
+/// sequences are at most `contextLength` tokens long. Every `NextTokenLogitsModel` (the trainable
+/// form, e.g. `GPTDecoder`) is one; a model that only infers may conform directly.
 public protocol CausalLanguageModel {
     /// The number of logits per position (the output vocabulary).
     var vocabularySize: Int { get }
@@ -30,19 +31,18 @@ extension CausalLanguageModel {
     }
 }
 
-extension GPTDecoder: CausalLanguageModel {
-    public var vocabularySize: Int { configuration.vocabularySize }
-    public var contextLength: Int { configuration.contextLength }
-
+/// Every trainable next-token model is also a causal language model: one inference call of its
+/// forward on a non-recording tape.
+extension NextTokenLogitsModel {
     public func logits(_ tokens: [Int]) -> Tensor {
-        let out = self(tokens, batch: 1, length: tokens.count, tape: Tape(recording: false)).value
-        return Tensor(shape: [tokens.count, configuration.vocabularySize], scalars: out.scalars)
+        let out = nextTokenLogits(tokens, batch: 1, length: tokens.count, tape: Tape(recording: false)).value
+        return Tensor(shape: [tokens.count, vocabularySize], scalars: out.scalars)
     }
 
     public func logits(batch sequences: [[Int]]) -> Tensor {
         precondition(!sequences.isEmpty, "logits(batch:): no sequences")
         let length = sequences[0].count
         precondition(sequences.allSatisfy { $0.count == length }, "logits(batch:): sequences of different lengths")
-        return self(sequences.flatMap { $0 }, batch: sequences.count, length: length, tape: Tape(recording: false)).value
+        return nextTokenLogits(sequences.flatMap { $0 }, batch: sequences.count, length: length, tape: Tape(recording: false)).value
     }
 }
