@@ -40,13 +40,22 @@ public struct U8S8GEMM: IntegerGEMM {
     let columnSums: [Int32]
     /// [blocks · blockColumns], zero past `rows`.
     let scales: [Float]
+    /// Which micro-kernel runs the products (`KernelSet`; `vnni256EVEX` only in tests).
+    let microKernel: VNNIMicroKernel
 
     var blocks: Int { (rows + Self.blockColumns - 1) / Self.blockColumns }
     var quads: Int { paddedColumns / Self.kStep }
 
     /// nil when `w` is not symmetric one-scale-per-row int8 (the dequantizing path handles those).
-    public init?(_ w: PackedWeight) {
+    /// `kernels` picks the micro-kernel (`vpdpbusd` on AVX-512 VNNI or AVX-VNNI, else AVX2's
+    /// `vpmaddubsw`); a set the CPU lacks runs the AVX2 one. Every kernel computes the same Int32 sums.
+    public init?(_ w: PackedWeight, kernels: KernelSet = .current) {
+        self.init(w, microKernel: VNNIMicroKernel(kernels))
+    }
+
+    init?(_ w: PackedWeight, microKernel: VNNIMicroKernel) {
         guard w.storage == .int8, w.signed, w.offsets == nil, w.groupSize == w.columns, w.columns <= Self.maxColumns else { return nil }
+        self.microKernel = microKernel.supported ? microKernel : .avx2
         rows = w.rows; columns = w.columns
         paddedColumns = (w.columns + Self.kStep - 1) / Self.kStep * Self.kStep
         let (rows, columns, bc) = (rows, columns, Self.blockColumns)
@@ -195,9 +204,15 @@ public struct U8S8GEMM: IntegerGEMM {
                 weights.withUnsafeBytes { qw in
                     columnSums.withUnsafeBufferPointer { sums in
                         let (qa, za, qw, sums) = (qa.baseAddress!, za.baseAddress!, qw.baseAddress!, sums.baseAddress!)
+                        let microKernel = microKernel
                         let work = { (worker: Int) in
-                            Self.columnBlocks(blocks * worker / workers..<blocks * (worker + 1) / workers, a: qa, zeroPoints: za, m: m,
-                                              w: qw, columnSums: sums, quads: quads, tile)
+                            let range = blocks * worker / workers..<blocks * (worker + 1) / workers
+                            if microKernel == .avx2 {
+                                Self.columnBlocks(range, a: qa, zeroPoints: za, m: m, w: qw, columnSums: sums, quads: quads, tile)
+                            } else {
+                                Self.vnniColumnBlocks(range, a: qa, zeroPoints: za, m: m, w: qw, columnSums: sums, quads: quads,
+                                                      microKernel, tile)
+                            }
                         }
                         if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
                     }
