@@ -39,13 +39,28 @@ enum RuntimeAttention {
         BLASThreads.ensureSingleThreaded()
         out.withUnsafeMutableBufferPointer { po in
             let o = po.baseAddress!
+            let tp = (t + 7) / 8 * 8, simd = d % 8 == 0
             let work = { (worker: Int) in
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: t * t)
-                defer { scores.deallocate() }
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: t * tp)
+                let keys = UnsafeMutablePointer<Float>.allocate(capacity: simd ? d * tp : 0)
+                defer { scores.deallocate(); keys.deallocate() }
                 var task = worker
                 while task < tasks {
                     let (b, h) = (task / heads, task % heads)
                     let base = b * t * ld + h * d
+                    if simd {
+                        // Small products: the SIMD loops of RuntimeAttention+Kernel, not sgemm calls.
+                        headScores(q: q + base, k: k + base, ld: ld, t: t, d: d, scale: scale, kT: keys, scores: scores)
+                        let valid = lengths[b]
+                        for row in 0..<t {
+                            let s = scores + row * tp
+                            for j in valid..<t { s[j] += Masks.maskedValue }
+                            softmaxRow(s, t)
+                        }
+                        headContext(p: scores, pStride: tp, v: v + base, ld: ld, t: t, d: d, out: o + b * t * width + h * d, outStride: width)
+                        task += workers
+                        continue
+                    }
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(t), Int32(d), scale,
                                 q + base, Int32(ld), k + base, Int32(ld), 0, scores, Int32(t))
                     let valid = lengths[b]
