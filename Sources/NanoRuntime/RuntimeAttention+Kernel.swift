@@ -22,36 +22,47 @@ extension RuntimeAttention {
         }
         if tp > t { for c in 0..<d { for j in t..<tp { kT[c * tp + j] = 0 } } }
         let s = V(repeating: scale)
-        for i in 0..<t {
-            let qi = q + i * ld, out = UnsafeMutableRawPointer(scores + i * tp)
+        var i = 0
+        while i < t {
+            // Two query rows at a time (the last one alone when t is odd): each key load feeds two
+            // rows, and 8 independent accumulators hide the multiply-add latency.
+            let q0 = q + i * ld, q1 = i + 1 < t ? q0 + ld : q0
+            let out0 = UnsafeMutableRawPointer(scores + i * tp), out1 = UnsafeMutableRawPointer(scores + min(i + 1, t - 1) * tp)
             var j = 0
-            while j + 32 <= tp {
-                var a0 = V(), a1 = V(), a2 = V(), a3 = V()
-                var p = UnsafeRawPointer(kT + j)
-                for c in 0..<d {
-                    let b = V(repeating: qi[c])
-                    a0 = a0.addingProduct(b, p.loadUnaligned(as: V.self))
-                    a1 = a1.addingProduct(b, p.loadUnaligned(fromByteOffset: 32, as: V.self))
-                    a2 = a2.addingProduct(b, p.loadUnaligned(fromByteOffset: 64, as: V.self))
-                    a3 = a3.addingProduct(b, p.loadUnaligned(fromByteOffset: 96, as: V.self))
-                    p += 4 * tp
-                }
-                out.storeBytes(of: a0 * s, toByteOffset: 4 * j, as: V.self)
-                out.storeBytes(of: a1 * s, toByteOffset: 4 * j + 32, as: V.self)
-                out.storeBytes(of: a2 * s, toByteOffset: 4 * j + 64, as: V.self)
-                out.storeBytes(of: a3 * s, toByteOffset: 4 * j + 96, as: V.self)
-                j += 32
-            }
             while j < tp {
-                var a = V()
+                let vectors = tp - j >= 32 ? 4 : 1
+                var a0 = V(), a1 = V(), a2 = V(), a3 = V(), b0 = V(), b1 = V(), b2 = V(), b3 = V()
                 var p = UnsafeRawPointer(kT + j)
-                for c in 0..<d {
-                    a = a.addingProduct(V(repeating: qi[c]), p.loadUnaligned(as: V.self))
-                    p += 4 * tp
+                if vectors == 4 {
+                    for c in 0..<d {
+                        let x = V(repeating: q0[c]), y = V(repeating: q1[c])
+                        let k0 = p.loadUnaligned(as: V.self), k1 = p.loadUnaligned(fromByteOffset: 32, as: V.self)
+                        let k2 = p.loadUnaligned(fromByteOffset: 64, as: V.self), k3 = p.loadUnaligned(fromByteOffset: 96, as: V.self)
+                        a0 = a0.addingProduct(x, k0); a1 = a1.addingProduct(x, k1); a2 = a2.addingProduct(x, k2); a3 = a3.addingProduct(x, k3)
+                        b0 = b0.addingProduct(y, k0); b1 = b1.addingProduct(y, k1); b2 = b2.addingProduct(y, k2); b3 = b3.addingProduct(y, k3)
+                        p += 4 * tp
+                    }
+                } else {
+                    for c in 0..<d {
+                        let k0 = p.loadUnaligned(as: V.self)
+                        a0 = a0.addingProduct(V(repeating: q0[c]), k0); b0 = b0.addingProduct(V(repeating: q1[c]), k0)
+                        p += 4 * tp
+                    }
                 }
-                out.storeBytes(of: a * s, toByteOffset: 4 * j, as: V.self)
-                j += 8
+                // Row i + 1 first: when t is odd its slot is row i's, which is then written last.
+                out1.storeBytes(of: b0 * s, toByteOffset: 4 * j, as: V.self)
+                out0.storeBytes(of: a0 * s, toByteOffset: 4 * j, as: V.self)
+                if vectors == 4 {
+                    out1.storeBytes(of: b1 * s, toByteOffset: 4 * j + 32, as: V.self)
+                    out1.storeBytes(of: b2 * s, toByteOffset: 4 * j + 64, as: V.self)
+                    out1.storeBytes(of: b3 * s, toByteOffset: 4 * j + 96, as: V.self)
+                    out0.storeBytes(of: a1 * s, toByteOffset: 4 * j + 32, as: V.self)
+                    out0.storeBytes(of: a2 * s, toByteOffset: 4 * j + 64, as: V.self)
+                    out0.storeBytes(of: a3 * s, toByteOffset: 4 * j + 96, as: V.self)
+                }
+                j += 8 * vectors
             }
+            i += 2
         }
     }
 
