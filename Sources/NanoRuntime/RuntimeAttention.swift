@@ -33,34 +33,29 @@ enum RuntimeAttention {
                         batch: Int, length t: Int, heads: Int, lengths: [Int]) -> Tensor {
         let d = width / heads
         let scale = 1 / Float(d).squareRoot()
+        if d % 8 == 0, batch * t * width > 0 {
+            // Small products: the SIMD loops of RuntimeAttention+Kernel, not sgemm calls. Every
+            // element is written, so no zero-fill.
+            let out = [Float](unsafeUninitializedCapacity: batch * t * width) { po, initialized in
+                simdContext(q: q, k: k, v: v, ld: ld, width: width, batch: batch, t: t, heads: heads, scale: scale, lengths: lengths,
+                            out: po.baseAddress!)
+                initialized = batch * t * width
+            }
+            return Tensor(shape: [batch * t, width], scalars: out)
+        }
         var out = [Float](repeating: 0, count: batch * t * width)
         let tasks = batch * heads
         let workers = max(1, min(Parallel.workers, tasks))
         BLASThreads.ensureSingleThreaded()
         out.withUnsafeMutableBufferPointer { po in
             let o = po.baseAddress!
-            let tp = (t + 7) / 8 * 8, simd = d % 8 == 0
             let work = { (worker: Int) in
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: t * tp)
-                let keys = UnsafeMutablePointer<Float>.allocate(capacity: simd ? d * tp : 0)
-                defer { scores.deallocate(); keys.deallocate() }
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: t * t)
+                defer { scores.deallocate() }
                 var task = worker
                 while task < tasks {
                     let (b, h) = (task / heads, task % heads)
                     let base = b * t * ld + h * d
-                    if simd {
-                        // Small products: the SIMD loops of RuntimeAttention+Kernel, not sgemm calls.
-                        headScores(q: q + base, k: k + base, ld: ld, t: t, d: d, scale: scale, kT: keys, scores: scores)
-                        let valid = lengths[b]
-                        for row in 0..<t {
-                            let s = scores + row * tp
-                            for j in valid..<t { s[j] += Masks.maskedValue }
-                            softmaxRow(s, t)
-                        }
-                        headContext(p: scores, pStride: tp, v: v + base, ld: ld, t: t, d: d, out: o + b * t * width + h * d, outStride: width)
-                        task += workers
-                        continue
-                    }
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(t), Int32(d), scale,
                                 q + base, Int32(ld), k + base, Int32(ld), 0, scores, Int32(t))
                     let valid = lengths[b]
@@ -86,7 +81,12 @@ enum RuntimeAttention {
         let raw = UnsafeMutableRawPointer(s)
         var m8 = SIMD8<Float>(repeating: -.infinity)
         var j = 0
-        while j + 8 <= n { m8 = pointwiseMax(m8, raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD8<Float>.self)); j += 8 }
+        while j + 8 <= n {
+            // A compare and a blend: stdlib's generic pointwiseMax was an out-of-line call here.
+            let x = raw.loadUnaligned(fromByteOffset: 4 * j, as: SIMD8<Float>.self)
+            m8.replace(with: x, where: x .> m8)
+            j += 8
+        }
         var m = m8.max()
         while j < n { m = max(m, s[j]); j += 1 }
         for j in 0..<n { s[j] -= m }

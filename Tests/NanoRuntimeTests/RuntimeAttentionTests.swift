@@ -34,7 +34,7 @@ import Testing
 
     @Test func matchesPlainLoops() {
         var rng = RandomGenerator(seed: 3)
-        for (batch, t, heads, d) in [(1, 1, 1, 8), (2, 5, 2, 16), (2, 13, 3, 32), (1, 64, 2, 32), (2, 70, 1, 64), (1, 9, 2, 40), (2, 11, 2, 12)] {
+        for (batch, t, heads, d) in [(1, 1, 1, 8), (2, 5, 2, 16), (2, 13, 3, 32), (1, 64, 2, 32), (2, 70, 1, 64), (1, 9, 2, 40), (1, 13, 3, 16), (3, 6, 5, 8), (2, 11, 2, 12)] {
             let width = heads * d
             let q = rng.normal(shape: [batch * t, width], std: 1).scalars
             let k = rng.normal(shape: [batch * t, width], std: 1).scalars
