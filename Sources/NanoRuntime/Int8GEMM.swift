@@ -118,17 +118,17 @@ public struct Int8GEMM: IntegerGEMM {
 
     /// out [m, rows] = dequantized integer products + bias.
     public func forward(_ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
-        let (qa, sa) = quantizeActivations(x, m: m)
         if let vnni {
-            let a = qa.withUnsafeBufferPointer { vnni.offsetActivations($0.baseAddress!, ld: paddedColumns, m: m, scales: sa) }
+            let a = quantizeOffsetActivations(x, m: m, for: vnni)
             vnni.scales.withUnsafeBufferPointer { sw in
-                sa.withUnsafeBufferPointer { sa in
+                a.scales.withUnsafeBufferPointer { sa in
                     vnni.products(a, m: m, FloatTile(out: out, n: rows, activationScales: sa.baseAddress!,
                                                      weightScales: sw.baseAddress!, bias: bias))
                 }
             }
             return
         }
+        let (qa, sa) = quantizeActivations(x, m: m)
         scales.withUnsafeBufferPointer { sw in
             sa.withUnsafeBufferPointer { sa in
                 products(qa, m: m, FloatTile(out: out, n: rows, activationScales: sa.baseAddress!,

@@ -108,6 +108,14 @@ import Testing
                 (try #require(U8S8GEMM(w, microKernel: kernel)), try #require(U8S8GEMM(w, microKernel: .avx2)), "u8s8"),
                 (try #require(Int8GEMM(w, microKernel: kernel)), try #require(Int8GEMM(w, microKernel: .avx2)), "int8"),
             ]
+            // Int8GEMM's one-pass offset quantization: the two-pass codes (quantizeActivations, +128) byte for byte.
+            if let vnni = try #require(Int8GEMM(w, microKernel: kernel)).vnni {
+                let gemm = try #require(Int8GEMM(w, microKernel: kernel))
+                let fused = x.withUnsafeBufferPointer { gemm.quantizeOffsetActivations($0.baseAddress!, m: m, for: vnni) }
+                let (qa, sa) = x.withUnsafeBufferPointer { gemm.quantizeActivations($0.baseAddress!, m: m) }
+                let twoPass = qa.withUnsafeBufferPointer { vnni.offsetActivations($0.baseAddress!, ld: gemm.paddedColumns, m: m, scales: sa) }
+                #expect(fused.codes == twoPass.codes && fused.scales == sa && fused.zeroPoints == twoPass.zeroPoints, "\(kernel) m=\(m) k=\(k)")
+            }
             for (fast, baseline, name) in pairs {
                 let (y, y0) = (run(fast), run(baseline))
                 #expect(zip(y, y0).allSatisfy { $0.bitPattern == $1.bitPattern }, "\(name) \(kernel) m=\(m) n=\(n) k=\(k)")
