@@ -24,6 +24,8 @@ import NanoTensor
 ///   [row blocks, quads, 4 rows, 4 k], so the kernel's four broadcasts read one 16-byte line.
 /// The micro-kernel keeps 4 rows × 16 columns = 8 `SIMD8<Int32>` accumulators in registers; per
 /// quad: two weight loads, four `vpbroadcastd`, eight `vpmaddubsw` + `vpmaddwd` + `vpaddd`.
+/// Where the `KernelSet` has VNNI, the same layouts run on `vpdpbusd` micro-kernels instead
+/// (U8S8GEMM+VNNI.swift), with the same Int32 sums.
 public struct U8S8GEMM: IntegerGEMM {
     public static let kStep = 4
     static let blockColumns = 16, blockRows = 4
