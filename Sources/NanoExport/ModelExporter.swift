@@ -29,7 +29,7 @@ public enum ModelExporter {
         let (weights, _) = try ModelLoader.locateWeights(path)
         let meta = loaded.store.metadata
         var vocabulary: [String]?
-        if case .bert = loaded.model {
+        if loaded.model.architecture.inputAdapter == .wordPiece {
             vocabulary = try SentenceEncoder(loaded.model, path: path).tokenizer.vocabulary
         }
         var metrics: [String: Double] = [:]

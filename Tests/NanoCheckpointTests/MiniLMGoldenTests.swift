@@ -85,7 +85,7 @@ import TestSupport
 
     static func loadEncoder() throws -> SentenceEncoder {
         let (model, _) = try ModelLoader.load(path: modelPath)
-        guard case .bert(let bert) = model else { throw CheckpointError.invalidConfig(file: modelPath, field: "model_type", reason: "not bert") }
+        guard let bert = model.as(BertEncoder.self) else { throw CheckpointError.invalidConfig(file: modelPath, field: "model_type", reason: "not bert") }
         return SentenceEncoder(tokenizer: try WordPieceTokenizer(vocabularyFile: modelPath + "/vocab.txt"), encoder: bert)
     }
 }

@@ -12,7 +12,7 @@ import TestSupport
     /// A store holding exactly the tensors of a fresh decoder of `spec`.
     static func store() -> (TensorStore, GPTDecoder) {
         var rng = RandomGenerator(seed: 5)
-        guard case .decoder(let c) = spec else { fatalError("spec is a decoder") }
+        guard let c = spec.configuration(as: GPTDecoder.Configuration.self) else { fatalError("spec is a decoder") }
         let model = GPTDecoder(c, rng: &rng)
         let tensors = model.namedParameters.map { StoredTensor.encoding($0.variable.value, name: $0.name) }
         return (TensorStore(tensors: tensors, source: "model.safetensors"), model)
@@ -20,7 +20,7 @@ import TestSupport
 
     @Test func loadsEveryParameterByName() throws {
         let (store, original) = Self.store()
-        guard case .decoder(let loaded) = try ModelLoader.build(Self.spec, from: store) else {
+        guard let loaded = try ModelLoader.build(Self.spec, from: store).as(GPTDecoder.self) else {
             Issue.record("not a decoder"); return
         }
         for ((name, a), (_, b)) in zip(original.namedParameters, loaded.namedParameters) {

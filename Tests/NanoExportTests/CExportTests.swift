@@ -29,7 +29,7 @@ import TestSupport
 
     static func digits() throws -> (mlp: MLPClassifier, calibration: [[Float]], test: [Sample]) {
         let folder = RepositoryPaths.fixture("models/digits-mlp")
-        guard case .mlp(let mlp) = try ModelLoader.load(path: folder).model else {
+        guard let mlp = try ModelLoader.load(path: folder).model.as(MLPClassifier.self) else {
             throw CExportError.unsupportedModel(family: "fixture", reason: "digits-mlp is not an MLP")
         }
         return (mlp, try samples(folder + "/calibration.tsv").map(\.features), try samples(folder + "/test.tsv"))

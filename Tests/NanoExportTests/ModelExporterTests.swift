@@ -76,7 +76,7 @@ import TestSupport
             let loaded = try PackedModel.load(path: dir + "/out")
             #expect(loaded.activations.count == 2 && loaded.quantized.count == 2)
             let accuracy = try EvaluationTask.classification(train: Self.digits + "/calibration.tsv", test: Self.digits + "/test.tsv")
-                .evaluate(.classifier({ if case .mlp(let m) = loaded.model { return m }; fatalError() }()))
+                .evaluate(.classifier(loaded.model.as(MLPClassifier.self)!))
             #expect(accuracy["accuracy"] == report.stages.last?.metrics["accuracy"])
             try ModelExporter.export(path: dir + "/out", format: .hdf5, to: dir + "/copy.h5", gzip: 4)
             let again = try PackedModel.load(path: dir + "/copy.h5")
@@ -133,7 +133,7 @@ import TestSupport
         try withTemporaryDirectory { dir in
             _ = try ModelExporterTests.compressDigits(dir, formats: "safetensors, onnx")
             let loaded = try PackedModel.load(path: dir + "/out")
-            guard case .mlp(let mlp) = loaded.model else { Issue.record("not an MLP"); return }
+            guard let mlp = loaded.model.as(MLPClassifier.self) else { Issue.record("not an MLP"); return }
             let lines = try EvaluationData.inputs(ModelExporterTests.digits + "/test.tsv", limit: 100)
             let ours = try EvaluatedModel.classifier(mlp).outputs(for: lines, file: "test.tsv")
             let result = try ONNXRuntimeHarness.run(model: dir + "/out/model.onnx", inputs: ["features": .float32(
@@ -144,8 +144,11 @@ import TestSupport
             let worst = ONNXComparison.rowCosines(theirs, ours).min()!
             let diff = ONNXComparison.maxAbsDifference(theirs, ours)
             let fused = ONNXComparison.rowCosines(try #require(result.defaultOutputs["logits"]).tensor, ours).min()!
-            print("digits int8 weights + int8 activations, onnxruntime (basic optimizations) vs nanoforge: min cosine \(worst), max |diff| \(diff); with ORT's default fused int8 kernels: min cosine \(fused)")
+            print("digits int8 weights + int8 activations, onnxruntime (basic optimizations) vs nanoforge: min cosine \(worst), max |diff| \(diff); onnxruntime's default session: min cosine \(fused)")
             #expect(worst >= 0.9999)
+            // The weights are MatMulNBits (float arithmetic), so the default session fuses nothing
+            // into integer kernels: measured 0.99999991, as with basic optimizations.
+            #expect(fused >= 0.9999)
         }
     }
 }

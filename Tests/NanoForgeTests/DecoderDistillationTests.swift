@@ -54,13 +54,17 @@ import TestSupport
         var c = GPTDecoder.Configuration(vocabularySize: vocabulary.count, contextLength: 8, width: 8, layers: 1, heads: 2)
         c.characters = vocabulary.characters
         let parsed = try ModelSpec.parse(try JSONParser.parse(Array(ModelSpec.decoder(c).nativeJSON.serialized.utf8)), file: "config.json")
-        guard case .decoder(let back) = parsed else { Issue.record("not a decoder: \(parsed)"); return }
+        guard let back = parsed.configuration(as: GPTDecoder.Configuration.self) else { Issue.record("not a decoder: \(parsed)"); return }
         #expect(back == c)
         #expect(CharacterVocabulary(characters: back.characters!) == vocabulary)
         #expect(CharacterVocabulary(characters: "aba") == nil)
         // A decoder config without characters is refused by recipes with the reason.
         c.characters = nil
-        #expect(throws: PipelineError.self) { try EvaluatedModel.characterVocabulary(c, path: "m", recipe: "r.yaml") }
+        var rng = RandomGenerator(seed: 0)
+        let withoutCharacters = GPTDecoder(c, rng: &rng)
+        #expect(throws: PipelineError.self) {
+            try EvaluatedModel.characterVocabulary(withoutCharacters, path: "m", recipe: "r.yaml", architecture: "gpt_decoder")
+        }
     }
 
     /// Distillation from the teacher against the same student trained on the text alone, at equal
@@ -79,7 +83,7 @@ import TestSupport
             #expect(student < Double(vocabulary.count) / 4)
             #expect(student < baseline)
             let loaded = try EvaluatedModel.load(path: dir + "/kd", recipe: "kd.yaml").model
-            guard case .decoder(let d, let v) = loaded else { Issue.record("not a decoder"); return }
+            guard let d = loaded.as(GPTDecoder.self), let v = loaded.decoder?.vocabulary else { Issue.record("not a decoder"); return }
             #expect(v == vocabulary && d.configuration.layers == 1 && d.configuration.width == 24)
         }
     }

@@ -105,7 +105,7 @@ import TestSupport
             // N(0, 0.02) layers barely change a random BERT's embeddings; larger weights make the
             // second layer matter, so a one-layer student starts visibly off.
             let teacher = try Fixture.tinyEncoder(layers: 2)
-            for (_, linear) in NanoForge.linearLayers(of: teacher.encoder) { linear.weight.value = linear.weight.value * 12 }
+            for (_, linear) in teacher.encoder.layers(of: Linear.self) { linear.weight.value = linear.weight.value * 12 }
             let sentences = Fixture.sentences(72, seed: 21)
             let (train, heldOut) = (Array(sentences.prefix(48)), Array(sentences.suffix(24)))
             try (train.joined(separator: "\n") + "\n").write(toFile: dir + "/train.txt", atomically: true, encoding: .utf8)
@@ -113,7 +113,7 @@ import TestSupport
             let initial = try StudentBuilder.shrink(teacher.encoder, layers: [0])
             let before = Self.fidelity(SentenceEncoder(tokenizer: teacher.tokenizer, encoder: initial), teacher, heldOut)
             let result = try DistillationPass(options: o, seed: 3).run(model: .sentenceEncoder(teacher), teachers: [.init(model: .sentenceEncoder(teacher))])
-            guard case .sentenceEncoder(let student) = result.student else { Issue.record("not an encoder"); return }
+            guard let student = result.student.sentenceEncoder else { Issue.record("not an encoder"); return }
             let after = Self.fidelity(student, teacher, heldOut)
             print("distill tiny BERT 2 → 1 layer: held-out fidelity \(before) → \(after); loss \(result.training.losses.first!) → \(result.training.finalLoss)")
             #expect(student.encoder.configuration.layers == 1)

@@ -155,7 +155,7 @@ import TestSupport
             let fidelity = try #require(report.stages[1].metrics["cosine_mean"])    // through the Gram matrices (16 vs 32 wide)
             #expect(fidelity > 0 && fidelity <= 1.0001)
             let loaded = try PackedModel.load(path: "\(dir)/out")
-            guard case .bert(let c) = loaded.model.spec else { Issue.record("not a BERT: \(loaded.model.spec)"); return }
+            guard let c = loaded.model.spec.configuration(as: BertEncoder.Configuration.self) else { Issue.record("not a BERT: \(loaded.model.spec)"); return }
             #expect(c.width == 16 && c.heads == 2 && c.layers == 1)
             let encoder = try SentenceEncoder.load(path: "\(dir)/out")
             #expect(encoder.encoder.wordEmbeddings.weight.shape[1] == 16)

@@ -14,7 +14,7 @@ import TestSupport
             let written = try PackedFixture.write(into: dir)
             let loaded = try PackedModel.load(path: written.path)
             #expect(loaded.quantized == written.quantized)
-            guard case .mlp(let mlp) = loaded.model else { Issue.record("not an MLP"); return }
+            guard let mlp = loaded.model.as(MLPClassifier.self) else { Issue.record("not an MLP"); return }
             for (i, layer) in mlp.layers.enumerated() {
                 let q = try #require(written.quantized["layers.\(i)"])
                 #expect(PackedFixture.bits(layer.weight.value) == PackedFixture.bits(q.dequantized()), "layers.\(i)")
@@ -88,7 +88,7 @@ import TestSupport
             try SafetensorsWriter.write(store, to: dir + "/model.safetensors")
             let loaded = try PackedModel.load(path: dir)
             #expect(loaded.quantized.isEmpty)
-            guard case .mlp(let back) = loaded.model else { Issue.record("not an MLP"); return }
+            guard let back = loaded.model.as(MLPClassifier.self) else { Issue.record("not an MLP"); return }
             #expect(PackedFixture.bits(back.layers[2].weight.value) == PackedFixture.bits(mlp.layers[2].weight.value))
         }
     }

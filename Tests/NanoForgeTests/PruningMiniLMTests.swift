@@ -39,7 +39,7 @@ import TestSupport
     }
 
     static func encoderLayers(_ e: SentenceEncoder) -> [(name: String, layer: Linear)] {
-        linearLayers(of: e.encoder).filter { $0.name.hasPrefix("encoder.") }
+        e.encoder.layers(of: Linear.self).filter { $0.name.hasPrefix("encoder.") }
     }
 
     @Test func wandaBeatsMagnitudeAtTwoOfFour() throws {

@@ -97,7 +97,7 @@ import Testing
     /// all-MiniLM-L6-v2, int8 per channel (RTN in memory, a few seconds).
     @Test func miniLMInt8MatchesTheDequantizedPath() throws {
         let source = try RepositoryPaths.requireCached("models/all-MiniLM-L6-v2")
-        guard case .bert(let bert) = try ModelLoader.load(path: source).model else {
+        guard let bert = try ModelLoader.load(path: source).model.as(BertEncoder.self) else {
             Issue.record("MiniLM is not BERT")
             return
         }

@@ -67,34 +67,39 @@ public enum ModelLoader {
     /// Tensors some exporters add that are buffers, not parameters.
     static let ignoredBuffers: Set<String> = ["embeddings.position_ids"]
 
-    /// Builds the model for `spec` and fills every parameter from `store`. A missing, extra or
-    /// wrongly shaped tensor is an error naming it.
+    /// Builds the model for `spec` and fills every parameter from `store`, through the family's
+    /// stored-name map (`ModelArchitecture.tensorNames`). A missing, extra or wrongly shaped
+    /// tensor is an error naming it.
     public static func build(_ spec: ModelSpec, from store: TensorStore) throws -> LoadedModel {
-        var rng = RandomGenerator(seed: 0)
-        let model: LoadedModel
-        var prefix = ""
-        switch spec {
-        case .bert(let c):
-            if store["embeddings.word_embeddings.weight"] == nil && store["bert.embeddings.word_embeddings.weight"] != nil { prefix = "bert." }
-            model = .bert(BertEncoder(c, pooler: store[prefix + "pooler.dense.weight"] != nil, rng: &rng))
-        case .decoder(let c): model = .decoder(GPTDecoder(c, rng: &rng))
-        case .mlp(let c): model = .mlp(MLPClassifier(c, rng: &rng))
+        let convention: ConfigSource.Convention = store.format == .gguf ? .gguf : store.metadata["nanoforge.config"] != nil ? .native : .huggingFace
+        let map = spec.tensorNames(convention: convention, storedNames: Set(store.names))
+        var stored: [String: (name: String, transform: TensorNameMap.Transform)] = [:]
+        for name in store.names {
+            let (path, transform) = map.parameter(forStored: name)
+            stored[path] = (name, transform)
         }
+        var rng = RandomGenerator(seed: 0)
+        let model = spec.build(parameterPaths: Set(stored.keys), rng: &rng)
         var used = Set<String>()
-        for (name, variable) in model.container.namedParameters {
-            let stored = prefix + name
-            guard let t = store[stored] else { throw CheckpointError.missingTensor(file: store.source, tensor: stored) }
-            guard t.shape == variable.shape else {
-                throw CheckpointError.shapeMismatch(file: store.source, tensor: stored, expected: variable.shape, found: t.shape)
+        for (path, variable) in model.container.namedParameters {
+            guard let (name, transform) = stored[path], let t = store[name] else {
+                throw CheckpointError.missingTensor(file: store.source, tensor: map.stored(forParameter: path))
+            }
+            let expected = transform == .transpose ? Array(variable.shape.reversed()) : variable.shape
+            guard t.shape == expected else {
+                throw CheckpointError.shapeMismatch(file: store.source, tensor: name, expected: expected, found: t.shape)
             }
             guard t.dtype.isFloatingPoint else {
-                throw CheckpointError.invalidTensor(file: store.source, tensor: stored, reason: "\(t.dtype.rawValue) weights where a float type is expected")
+                throw CheckpointError.invalidTensor(file: store.source, tensor: name, reason: "\(t.dtype.rawValue) weights where a float type is expected")
             }
-            variable.value = t.floatTensor()
-            used.insert(stored)
+            variable.value = TensorNameMap.apply(transform, to: t.floatTensor())
+            used.insert(path)
         }
-        for name in store.names where !used.contains(name) && !ignoredBuffers.contains(String(name.dropFirst(prefix.count))) {
-            throw CheckpointError.unexpectedTensor(file: store.source, tensor: name)
+        for name in store.names {
+            let path = map.parameter(forStored: name).path
+            if !used.contains(path) && !ignoredBuffers.contains(path) {
+                throw CheckpointError.unexpectedTensor(file: store.source, tensor: name)
+            }
         }
         return model
     }

@@ -54,14 +54,8 @@ public enum CExporter {
 
     /// The integer model `export` writes: `source` must be a ReLU MLP classifier.
     public static func integerModel(_ source: ExportSource, calibration: [[Float]]) throws -> IntegerMLP {
-        guard case .mlp(let mlp) = source.model else {
-            let family: String
-            switch source.model {
-            case .bert: family = "BERT encoder"
-            case .decoder: family = "decoder"
-            case .mlp: family = "MLP"
-            }
-            throw CExportError.unsupportedModel(family: family, reason: "only MLP classifiers have a C export")
+        guard let mlp = source.model.as(MLPClassifier.self) else {
+            throw CExportError.unsupportedModel(family: source.model.architecture.tasks.first?.kindName ?? source.model.architecture.name, reason: "only MLP classifiers have a C export")
         }
         return try IntegerMLP(calibrating: mlp, features: calibration, quantized: source.quantized)
     }

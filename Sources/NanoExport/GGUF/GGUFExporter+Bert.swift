@@ -105,3 +105,9 @@ extension GGUFExporter {
         return keys
     }
 }
+
+extension BertEncoder: GGUFExportable {
+    func ggufPlan(vocabulary: [String]?, path: String) throws -> GGUFExporter.Plan {
+        try GGUFExporter.bertPlan(self, vocabulary: vocabulary, path: path)
+    }
+}

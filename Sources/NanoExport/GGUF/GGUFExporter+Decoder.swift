@@ -111,3 +111,7 @@ extension GGUFExporter {
         return Tensor(shape: w.shape, scalars: out)
     }
 }
+
+extension GPTDecoder: GGUFExportable {
+    func ggufPlan(vocabulary: [String]?, path: String) throws -> GGUFExporter.Plan { try GGUFExporter.decoderPlan(self, path: path) }
+}

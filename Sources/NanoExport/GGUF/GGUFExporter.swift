@@ -37,14 +37,11 @@ public enum GGUFExporter {
         guard exportTypes.contains(type) else {
             throw CheckpointError.invalidConfig(file: path, field: "type", reason: "GGUF export writes F32, F16, Q8_0 or Q4_0, not \(type.name)")
         }
-        var plan: Plan
-        switch source.model {
-        case .bert(let model): plan = try bertPlan(model, vocabulary: source.vocabulary, path: path)
-        case .decoder(let model): plan = try decoderPlan(model, path: path)
-        case .mlp:
+        guard let exportable = source.model.container as? GGUFExportable else {
             throw CheckpointError.invalidConfig(file: path, field: "architecture",
-                                                reason: "llama.cpp has no architecture for nanoforge's MLP classifier; export it as ONNX or safetensors")
+                                                reason: "llama.cpp has no architecture for nanoforge's \(source.model.architecture.name) model; export it as ONNX or safetensors")
         }
+        var plan = try exportable.ggufPlan(vocabulary: source.vocabulary, path: path)
         var writer = GGUFWriter()
         writer.set("general.architecture", .string(plan.architecture))
         writer.set("general.file_type", .uint32(fileType(type)))
@@ -75,6 +72,7 @@ public enum GGUFExporter {
     }
 
     /// The GGUF side of an export: architecture, keys, and tensors under llama.cpp's names.
+    /// Each family that llama.cpp runs conforms to `GGUFExportable` beside its plan.
     struct Plan {
         struct Item {
             var name: String
@@ -100,4 +98,10 @@ public enum GGUFExporter {
         if let first = values.first, values.allSatisfy({ $0 == first }) { return .uint32(UInt32(first)) }
         return .array(.uint32, values.map { .uint32(UInt32($0)) })
     }
+}
+
+/// A model family with a llama.cpp architecture (conformances beside each plan).
+protocol GGUFExportable {
+    /// Keys and tensors under llama.cpp's names; `vocabulary` is the tokenizer's, when it has one.
+    func ggufPlan(vocabulary: [String]?, path: String) throws -> GGUFExporter.Plan
 }

@@ -57,3 +57,8 @@ enum ONNXBertGraph {
         b.addOutput(embedding, as: "sentence_embedding", .float, [.parameter("batch"), .value(Int64(c.width))])
     }
 }
+
+extension BertEncoder: ONNXGraphExportable {
+    static var onnxGraphName: String { "nanoforge_bert" }
+    func buildONNXGraph(into builder: ONNXGraphBuilder) throws { try ONNXBertGraph.build(self, into: builder) }
+}

@@ -86,3 +86,8 @@ enum ONNXDecoderGraph {
         return (b.leadingRows(cosTable, length: length, name: "rotary"), b.leadingRows(sinTable, length: length, name: "rotary"))
     }
 }
+
+extension GPTDecoder: ONNXGraphExportable {
+    static var onnxGraphName: String { "nanoforge_decoder" }
+    func buildONNXGraph(into builder: ONNXGraphBuilder) throws { try ONNXDecoderGraph.build(self, into: builder) }
+}

@@ -37,18 +37,11 @@ public enum ONNXExporter {
 
     /// The ModelProto of `source`.
     static func model(_ source: ExportSource) throws -> ONNXModel {
-        let builder: ONNXGraphBuilder
-        switch source.model {
-        case .bert(let m):
-            builder = ONNXGraphBuilder(name: "nanoforge_bert", quantized: source.quantized, activations: source.activations)
-            try ONNXBertGraph.build(m, into: builder)
-        case .decoder(let m):
-            builder = ONNXGraphBuilder(name: "nanoforge_decoder", quantized: source.quantized, activations: source.activations)
-            try ONNXDecoderGraph.build(m, into: builder)
-        case .mlp(let m):
-            builder = ONNXGraphBuilder(name: "nanoforge_mlp", quantized: source.quantized, activations: source.activations)
-            try ONNXMLPGraph.build(m, into: builder)
+        guard let graph = source.model.container as? ONNXGraphExportable else {
+            throw ONNXExportError.unsupportedModel(family: source.model.architecture.name, reason: "nanoforge has no ONNX graph for this architecture")
         }
+        let builder = ONNXGraphBuilder(name: type(of: graph).onnxGraphName, quantized: source.quantized, activations: source.activations)
+        try graph.buildONNXGraph(into: builder)
         // Packed layers the graph does not compute (a BERT pooler) are left out; say so.
         for name in source.quantized.keys.sorted() where !builder.usedQuantized.contains(name) {
             builder.note("\(name): not part of the exported graph, its quantized weights are not written")
@@ -62,4 +55,12 @@ public enum ONNXExporter {
                          producerName: "nanoforge", producerVersion: source.provenance.version,
                          graph: builder.graph, metadata: metadata)
     }
+}
+
+/// A model family the ONNX exporter writes a graph for (conformances beside each graph builder).
+protocol ONNXGraphExportable {
+    /// The graph's name (`nanoforge_bert`, …).
+    static var onnxGraphName: String { get }
+    /// Adds the model's inputs, nodes and outputs to `builder`.
+    func buildONNXGraph(into builder: ONNXGraphBuilder) throws
 }

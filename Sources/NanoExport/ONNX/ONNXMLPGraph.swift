@@ -15,3 +15,8 @@ enum ONNXMLPGraph {
         b.addOutput(h, as: "logits", .float, [.parameter("batch"), .value(Int64(classes))])
     }
 }
+
+extension MLPClassifier: ONNXGraphExportable {
+    static var onnxGraphName: String { "nanoforge_mlp" }
+    func buildONNXGraph(into builder: ONNXGraphBuilder) throws { try ONNXMLPGraph.build(self, into: builder) }
+}

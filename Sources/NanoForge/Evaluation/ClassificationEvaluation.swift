@@ -13,13 +13,11 @@ import NanoTensor
 public enum ClassificationEvaluation {
     public static func evaluate(_ model: EvaluatedModel, train: String, test: String, batchSize: Int = 32) throws -> [MetricKey: Double] {
         let (predicted, actual): ([String], [String])
-        switch model {
-        case .sentenceEncoder, .sentenceEmbedding:
-            let encoder = try EvaluationTask.sentenceEncoder(model, task: "classification")
+        if let encoder = model.embedder {
             (predicted, actual) = try nearestCentroid(encoder, train: train, test: test, batchSize: batchSize)
-        case .classifier(let classifier):
+        } else if let classifier = model.classifier {
             (predicted, actual) = try argmax(classifier, train: train, test: test, batchSize: batchSize)
-        case .decoder:
+        } else {
             throw EvaluationError.unsupported(task: "classification", model: model.kindName,
                                               hint: "it needs a sentence encoder or a classifier")
         }
@@ -52,10 +50,10 @@ public enum ClassificationEvaluation {
     }
 
     /// Predicted and true class indices (as strings) of the test file by the classifier's argmax.
-    static func argmax(_ classifier: MLPClassifier, train: String, test: String,
+    static func argmax(_ classifier: any ClassLogitsModel, train: String, test: String,
                        batchSize: Int) throws -> (predicted: [String], actual: [String]) {
         _ = try EvaluationData.labeledTexts(train)
-        let classes = classifier.configuration.classes
+        let classes = classifier.classCount
         var features: [[Float]] = [], actual: [String] = []
         // Line numbers for messages come from a second, numbered pass over the same records.
         let numbered = try EvaluationData.records(test, limit: nil) { line, number in (line, number) }

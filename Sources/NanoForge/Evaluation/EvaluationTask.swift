@@ -94,10 +94,9 @@ public enum EvaluationTask: Equatable, Sendable {
 
     /// The sentence encoder inside `model`, or the error saying this task needs one.
     public static func sentenceEncoder(_ model: EvaluatedModel, task: String) throws -> any SentenceEmbedding {
-        switch model {
-        case .sentenceEncoder(let encoder): return encoder
-        case .sentenceEmbedding(let encoder, _): return encoder
-        default: throw EvaluationError.unsupported(task: task, model: model.kindName, hint: "it needs a sentence encoder")
+        guard let encoder = model.embedder else {
+            throw EvaluationError.unsupported(task: task, model: model.kindName, hint: "it needs a sentence encoder")
         }
+        return encoder
     }
 }

@@ -11,7 +11,7 @@ import NanoTensor
 /// exp(mean NLL) over all predicted characters.
 public enum PerplexityEvaluation {
     public static func evaluate(_ model: EvaluatedModel, data: String, limit: Int?, batchSize: Int = 32) throws -> [MetricKey: Double] {
-        guard case .decoder(let decoder, let vocabulary) = model else {
+        guard let (decoder, vocabulary) = model.decoder else {
             throw EvaluationError.unsupported(task: "perplexity", model: model.kindName, hint: "it needs a decoder")
         }
         try EvaluatedModel.checkVocabulary(decoder, vocabulary)
@@ -25,9 +25,9 @@ public enum PerplexityEvaluation {
     }
 
     /// Mean next-token NLL (nats) over consecutive windows of `tokens` (see the type's comment).
-    public static func meanNegativeLogLikelihood(_ decoder: GPTDecoder, tokens: [Int], batchSize: Int = 32) -> Double {
+    public static func meanNegativeLogLikelihood(_ decoder: any NextTokenLogitsModel, tokens: [Int], batchSize: Int = 32) -> Double {
         // A window of L+1 tokens gives L predictions; windows share their boundary token.
-        let length = decoder.configuration.contextLength
+        let length = decoder.contextLength
         var starts: [Int] = []
         var s = 0
         while s + 1 < tokens.count { starts.append(s); s += length }
@@ -48,11 +48,11 @@ public enum PerplexityEvaluation {
     }
 
     /// Summed NLL of predicting tokens[s+1...s+length] from tokens[s..<s+length] for each start.
-    static func sumNLL(_ decoder: GPTDecoder, tokens: [Int], starts: [Int], length: Int) -> Double {
+    static func sumNLL(_ decoder: any NextTokenLogitsModel, tokens: [Int], starts: [Int], length: Int) -> Double {
         let inputs = starts.flatMap { tokens[$0..<($0 + length)] }
         // logits: [B, T, V] → log-probabilities over V
-        let logProbabilities = decoder(inputs, batch: starts.count, length: length, tape: Tape(recording: false)).value.logSoftmax(axis: -1)
-        let v = decoder.configuration.vocabularySize
+        let logProbabilities = decoder.nextTokenLogits(inputs, batch: starts.count, length: length, tape: Tape(recording: false)).value.logSoftmax(axis: -1)
+        let v = decoder.vocabularySize
         var sum = 0.0
         for (b, start) in starts.enumerated() {
             for t in 0..<length {

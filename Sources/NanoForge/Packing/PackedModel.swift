@@ -1,4 +1,5 @@
 import NanoCheckpoint
+import NanoModels
 
 /// A model loaded from a plain or packed checkpoint: the model with quantized layers holding
 /// their dequantized weights, the `QuantizedTensor` of each quantized layer, and the store as

@@ -15,27 +15,26 @@ struct CalibrationData {
 
     init(inputs: [String], model: EvaluatedModel, file: String, batchSize: Int = 32) throws {
         count = inputs.count
-        switch model {
-        case .sentenceEncoder(let encoder):
+        if let encoder = model.sentenceEncoder {
             let tokens = inputs.map { encoder.tokenizer.encode($0, maxLength: encoder.maxLength) }
             let order = tokens.indices.sorted { (tokens[$0].count, $0) < (tokens[$1].count, $1) }
             batches = stride(from: 0, to: order.count, by: batchSize).map { start in
                 let batch = encoder.batch(tokenIds: order[start..<min(start + batchSize, order.count)].map { tokens[$0] })
                 return .tokens(ids: batch.ids, attentionMask: batch.attentionMask)
             }
-        case .classifier(let classifier):
+        } else if let classifier = model.classifier {
             let rows = try inputs.enumerated().map { i, line in
                 try EvaluatedModel.checkedFeatures(line, classifier: classifier, file: file, line: i + 1)
             }
-            let width = classifier.configuration.inputs
+            let width = classifier.featureCount
             batches = stride(from: 0, to: rows.count, by: batchSize).map { start in
                 let slice = rows[start..<min(start + batchSize, rows.count)]
                 return .features(Tensor(shape: [slice.count, width], scalars: slice.flatMap { $0 }))
             }
-        case .decoder:
-            throw EvaluationError.unsupported(task: "calibration", model: model.kindName, hint: "decoders are not compressed by recipes yet")
-        case .sentenceEmbedding:
+        } else if model.model == nil {
             throw EvaluationError.unsupported(task: "calibration", model: model.kindName, hint: "the packed runtime's encoder is not compressed further")
+        } else {
+            throw EvaluationError.unsupported(task: "calibration", model: model.kindName, hint: "decoders are not compressed by recipes yet")
         }
     }
 
@@ -43,16 +42,16 @@ struct CalibrationData {
     /// input [rows, in] with one flag per row (0 = padding).
     func forEachLinearInput(_ model: EvaluatedModel, _ visit: (String, Tensor, [Float]) -> Void) {
         for batch in batches {
-            switch (batch, model) {
-            case (.tokens(let ids, let mask), .sentenceEncoder(let encoder)):
+            switch batch {
+            case .tokens(let ids, let mask):
+                guard let encoder = model.sentenceEncoder else { preconditionFailure("token batches were built for a sentence encoder") }
                 BertCalibration.forEachLinearInput(encoder.encoder, ids: ids, attentionMask: mask, visit)
-            case (.features(let x), .classifier(let classifier)):
+            case .features(let x):
+                guard let classifier = model.classifier else { preconditionFailure("feature batches were built for a classifier") }
                 let ones = [Float](repeating: 1, count: x.shape[0])
                 LinearInputs.observe(model.linearLayers, during: {
-                    _ = classifier(Variable(x), tape: Tape(recording: false))
+                    _ = classifier.classLogits(Variable(x), tape: Tape(recording: false))
                 }) { name, input in visit(name, input, ones) }
-            default:
-                preconditionFailure("calibration batches were built for another model family")
             }
         }
     }

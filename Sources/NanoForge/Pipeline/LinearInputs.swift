@@ -27,7 +27,7 @@ public enum BertCalibration {
                                           _ visit: (String, Tensor, [Float]) -> Void) -> Tensor {
         let rowMask = attentionMask.scalars
         var hidden = Tensor.zeros([0])
-        LinearInputs.observe(linearLayers(of: model), during: {
+        LinearInputs.observe(model.layers(of: Linear.self), during: {
             hidden = model(ids, attentionMask: attentionMask, tape: Tape(recording: false)).value
         }) { name, input in visit(name, input, rowMask) }
         return hidden

@@ -90,8 +90,8 @@ struct ModelOutput {
         let store = try PackedCheckpoint.pack(parameters: parameters, quantized: state.quantized, metadata: metadata, file: weights)
         try SafetensorsWriter.write(store, to: weights)
         try AtomicFile.write(Data(config.utf8), to: folder + "/config.json")
-        if case .sentenceEncoder(let encoder) = state.model {
-            try AtomicFile.write(Data((encoder.tokenizer.vocabulary.joined(separator: "\n") + "\n").utf8), to: folder + "/vocab.txt")
+        if case .wordPiece(let tokenizer, _)? = state.model.input {
+            try AtomicFile.write(Data((tokenizer.vocabulary.joined(separator: "\n") + "\n").utf8), to: folder + "/vocab.txt")
         }
         try AtomicFile.write(Data(recipe.text.utf8), to: folder + "/recipe.yaml")
         _ = try report.write(to: folder)

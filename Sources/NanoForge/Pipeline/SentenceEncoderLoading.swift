@@ -19,7 +19,7 @@ extension SentenceEncoder {
 
     /// A sentence encoder from a loaded BERT and the `vocab.txt` beside `path`.
     public init(_ model: LoadedModel, path: String, maxLength: Int = 256) throws {
-        guard case .bert(let bert) = model else {
+        guard let bert = model.as(BertEncoder.self) else {
             throw PipelineError.unsupportedModel(recipe: path, architecture: model.spec.architectureName,
                                                  reason: "sentence embeddings need a BERT-style encoder")
         }

@@ -38,7 +38,7 @@ extension StageRunner {
         state.weightErrors = [:]
         state.activationQuantization = [:]
         var summary = "student \(result.parameterCount) parameters (teacher \(teacherParameters))"
-        if case .sentenceEncoder(let e) = result.student { summary += ", \(e.encoder.configuration.layers) layers" }
+        if let e = result.student.sentenceEncoder { summary += ", \(e.encoder.configuration.layers) layers" }
         summary += ", \(result.training.steps) steps on \(result.examples) examples, final loss \(String(format: "%.5f", result.training.finalLoss))"
         if let score = result.training.bestScore, let step = result.training.bestStep {
             summary += ", best score \(String(format: "%.4f", score)) at step \(step)"

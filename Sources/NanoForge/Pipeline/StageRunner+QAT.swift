@@ -31,7 +31,7 @@ extension StageRunner {
         let recipeFile = recipe.file
         pass.prepareStudent = { student in
             var scales: [(name: String, variable: Variable)] = []
-            for (name, layer) in student.linearLayers where selector.selects(name: name, kind: .linear) {
+            for (name, layer) in selector.layers(Linear.self, in: student.container) {
                 selectedNames.append(name)
                 if o.lsq {
                     let lsq: LearnedStepSize

@@ -19,7 +19,7 @@ extension StageRunner {
         let method: PruningMethod = o.method == .wanda ? .wanda : .magnitude
         var updates: [String] = []
         pass.prepareStudent = { student in
-            layers = student.linearLayers.filter { selector.selects(name: $0.name, kind: .linear) }
+            layers = selector.layers(Linear.self, in: student.container)
             // A resumed run's pruned weights are exactly zero: its masks are where they are not.
             masks = layers.map { SparsityMask(nonZerosOf: $0.layer.weight.value) }
             return []

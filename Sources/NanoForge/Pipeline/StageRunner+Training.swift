@@ -34,10 +34,10 @@ extension StageRunner {
             throw PipelineError.missingFile(recipe: recipe.file, field: "\(label).data", path: training.data)
         }
         let losses: [DistillOptions.Loss]
-        switch state.model {
-        case .sentenceEncoder, .sentenceEmbedding: losses = [.init(kind: .embeddingCosine), .init(kind: .embeddingMSE, weight: 100)]
-        case .classifier: losses = [.init(kind: .logitKL)] + (labels ? [.init(kind: .task)] : [])
-        case .decoder: throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: "decoders cannot be trained by recipes yet")
+        switch state.model.tasks.first {
+        case .sentenceEmbedding?, nil: losses = [.init(kind: .embeddingCosine), .init(kind: .embeddingMSE, weight: 100)]
+        case .classLogits?: losses = [.init(kind: .logitKL)] + (labels ? [.init(kind: .task)] : [])
+        case .nextTokenLogits?: throw PipelineError.stageFailed(recipe: recipe.file, stage: label, reason: "decoders cannot be trained by recipes yet")
         }
         var pass = DistillationPass(options: DistillOptions(losses: losses, training: training), loop: trainingLoop(training, index: index))
         pass.progress = trainingProgress(label)

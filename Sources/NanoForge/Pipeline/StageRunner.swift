@@ -34,16 +34,16 @@ struct StageRunner {
     /// The weights a quantizing pass acts on: selected Linear layers, then selected embedding
     /// tables (targets `Embedding`), each with its layer name.
     func selectedWeights(_ selector: LayerSelector, _ label: String, _ state: CompressionState) throws -> [QuantizableWeight] {
-        let linear = state.linearLayers.filter { selector.selects(name: $0.name, kind: .linear) }
+        let linear = selector.layers(Linear.self, in: state.model.container)
             .map { QuantizableWeight(name: $0.name, weight: $0.layer.weight, linear: $0.layer) }
-        let embeddings = state.model.embeddingLayers.filter { selector.selects(name: $0.name, kind: .embedding) }
+        let embeddings = selector.layers(Embedding.self, in: state.model.container)
             .map { QuantizableWeight(name: $0.name, weight: $0.layer.weight, linear: nil) }
         if linear.isEmpty && embeddings.isEmpty { throw PipelineError.noLayersSelected(recipe: recipe.file, stage: label) }
         return linear + embeddings
     }
 
     func selected(_ selector: LayerSelector, _ label: String, _ state: CompressionState) throws -> [(name: String, layer: Linear)] {
-        let layers = state.linearLayers.filter { selector.selects(name: $0.name, kind: .linear) }
+        let layers = selector.layers(Linear.self, in: state.model.container)
         if layers.isEmpty { throw PipelineError.noLayersSelected(recipe: recipe.file, stage: label) }
         return layers
     }
@@ -99,8 +99,17 @@ struct StageRunner {
         }
         var summary = "\(o.method.rawValue) \(scheme) on \(weights.count) layers"
         if let settings = o.activations {
-            try quantizeActivations(settings, layers: layers, label, state)
-            summary += ", int\(settings.bits) activations (\(settings.observer))"
+            if settings.mode == .dynamic {
+                for (name, layer) in layers {
+                    let aq = ActivationQuantization.dynamicPerToken(bits: settings.bits)
+                    aq.install(on: layer)
+                    state.activationQuantization[name] = aq
+                }
+                summary += ", int\(settings.bits) dynamic per-token activations"
+            } else {
+                try quantizeActivations(settings, layers: layers, label, state)
+                summary += ", int\(settings.bits) activations (\(settings.observer))"
+            }
         }
         return summary
     }
@@ -197,10 +206,9 @@ struct StageRunner {
         let encoder = try state.model.sentenceEncoder(for: label, recipe: recipe.file).encoder
         // A layer loses neurons when the selector takes its feed-forward projections, heads when
         // it takes its attention projections.
+        let selected = Set(o.selector.layers(Linear.self, in: encoder).map(\.name))
         func layers(_ suffixes: [String]) -> Set<Int> {
-            Set(encoder.layers.indices.filter { i in
-                suffixes.contains { o.selector.selects(name: "encoder.layer.\(i)." + $0, kind: .linear) }
-            })
+            Set(encoder.layers.indices.filter { i in suffixes.contains { selected.contains("encoder.layer.\(i)." + $0) } })
         }
         let ffLayers = layers(["intermediate.dense", "output.dense"])
         let headLayers = layers(["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"])

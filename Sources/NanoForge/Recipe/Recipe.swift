@@ -58,14 +58,16 @@ public struct Recipe: Equatable {
     }
 
     /// Reads, parses and validates the recipe at `path`.
-    public static func load(contentsOf path: String) throws -> Recipe {
+    /// `outputDirectory` (`compress --output DIR`) stands for `output.dir`: a recipe run with it
+    /// needs no `output` key.
+    public static func load(contentsOf path: String, outputDirectory: String? = nil) throws -> Recipe {
         let (root, text) = try RecipeDocument.load(contentsOf: path)
-        return try decode(root, text: text)
+        return try decode(root, text: text, outputDirectory: outputDirectory)
     }
 
     /// Parses and validates recipe text; `file` names it in errors.
-    public init(yaml: String, file: String = "<recipe>") throws {
-        self = try Self.decode(try RecipeDocument.parse(yaml, file: file), text: yaml)
+    public init(yaml: String, file: String = "<recipe>", outputDirectory: String? = nil) throws {
+        self = try Self.decode(try RecipeDocument.parse(yaml, file: file), text: yaml, outputDirectory: outputDirectory)
     }
 
     /// Throws ``RecipeError/notImplemented(_:pass:hint:)`` for the first stage the pipeline
@@ -79,40 +81,96 @@ public struct Recipe: Equatable {
         }
     }
 
-    private static func decode(_ root: RecipeNode, text: String) throws -> Recipe {
+    /// Decodes the whole document, collecting every error (an unknown top-level key, each bad
+    /// stage, each bad section) instead of stopping at the first: one error is thrown as it is,
+    /// several as ``RecipeErrors`` in file order. Cross-stage checks run when the parts decoded.
+    private static func decode(_ root: RecipeNode, text: String, outputDirectory: String?) throws -> Recipe {
         guard case .mapping = root.node else {
             throw RecipeError.wrongType(root.location, expected: "a mapping with 'name', 'model', 'stages' and 'output'", found: root.found)
         }
-        let map = try root.mapping(fields)
-        let name = try map.required("name").string()
-        let model = try map.required("model", hint: "e.g. model: {path: .cache/models/all-MiniLM-L6-v2}").mapping(keys: ["path", "allow_non_finite"])
-        let modelPath = try model.required("path", hint: "add path: the checkpoint folder or file").string()
-
-        let stagesNode = try map.required("stages", hint: "e.g. stages: [{quantize: {bits: 8}}]")
-        let stageNodes = try stagesNode.list()
-        guard !stageNodes.isEmpty else {
-            throw RecipeError.outOfRange(stagesNode.location, allowed: "at least one stage", found: "an empty list")
+        var errors: [RecipeError] = []
+        func attempt<T>(_ body: () throws -> T) throws -> T? {
+            do { return try body() } catch let error as RecipeError { errors.append(error); return nil }
         }
-        let outputMap = try map.required("output", hint: "e.g. output: {dir: out/run}").mapping(keys: ["dir", "formats"])
-        var output = Output(directory: try outputMap.required("dir").string())
-        if let formats = outputMap.optional("formats") {
-            output.formats = try formats.list().map { try $0.choice(ExportFormat.self) }
+        let map = try root.mapping(keys: fields.map(\.name), collecting: &errors)
+        let name = try attempt { try map.required("name").string() }
+        let modelPath = try attempt { () -> (String, RecipeMapping) in
+            let model = try map.required("model", hint: "e.g. model: {path: .cache/models/all-MiniLM-L6-v2}").mapping(keys: ["path", "allow_non_finite"])
+            return (try model.required("path", hint: "add path: the checkpoint folder or file").string(), model)
         }
-        var recipe = Recipe(name: name, modelPath: modelPath, stages: try stageNodes.map(StageConfiguration.decode),
-                            output: output, file: root.file, text: text)
-        recipe.allowNonFinite = try model.optional("allow_non_finite", default: false) { try $0.bool() }
-        recipe.seed = try map.optional("seed", default: 0) { UInt64(try $0.int(atLeast: 0)) }
-        if let data = map.optional("data") {
-            let dataMap = try data.mapping(keys: ["calibration"])
-            if let calibration = dataMap.optional("calibration") {
-                let sub = try calibration.mapping(keys: ["path", "samples"])
-                recipe.calibration = Calibration(path: try sub.required("path").string(),
-                                                 samples: try sub.optional("samples", default: 128) { try $0.int(atLeast: 1) })
+        let stageNodes = try attempt { () -> [RecipeNode] in
+            let stagesNode = try map.required("stages", hint: "e.g. stages: [{quantize: {bits: 8}}]")
+            let nodes = try stagesNode.list()
+            guard !nodes.isEmpty else { throw RecipeError.outOfRange(stagesNode.location, allowed: "at least one stage", found: "an empty list") }
+            return nodes
+        } ?? []
+        let stages = try stageNodes.map { node in try attempt { try StageConfiguration.decode(node) } }
+        let output = try attempt { () -> Output in
+            guard let outputNode = outputDirectory == nil ? try map.required("output", hint: "e.g. output: {dir: out/run}") : map.optional("output") else {
+                return Output(directory: outputDirectory!)
             }
+            let outputMap = try outputNode.mapping(keys: ["dir", "formats"])
+            var output = Output(directory: try outputDirectory ?? outputMap.required("dir").string())
+            if let formats = outputMap.optional("formats") {
+                output.formats = try formats.list().map { try $0.choice(ExportFormat.self) }
+            }
+            return output
         }
-        recipe.evaluation = try map.optional("evaluation", default: []) { try $0.list().map(EvaluationConfiguration.decode) }
+        let allowNonFinite = try attempt { try modelPath?.1.optional("allow_non_finite", default: false) { try $0.bool() } ?? false }
+        let seed = try attempt { try map.optional("seed", default: 0) { UInt64(try $0.int(atLeast: 0)) } }
+        let calibration = try attempt { () -> Calibration? in
+            guard let data = map.optional("data") else { return nil }
+            let dataMap = try data.mapping(keys: ["calibration"])
+            guard let calibration = dataMap.optional("calibration") else { return nil }
+            let sub = try calibration.mapping(keys: ["path", "samples"])
+            return Calibration(path: try sub.required("path").string(),
+                               samples: try sub.optional("samples", default: 128) { try $0.int(atLeast: 1) })
+        }
+        let evaluation = try attempt { try map.optional("evaluation", default: []) { try $0.list().map(EvaluationConfiguration.decode) } }
+        guard errors.isEmpty, let name, let modelPath, let output, let allowNonFinite, let seed, let calibration, let evaluation else {
+            throw RecipeErrors.throwing(errors)
+        }
+        var recipe = Recipe(name: name, modelPath: modelPath.0, stages: stages.compactMap { $0 }, output: output, file: root.file, text: text)
+        recipe.allowNonFinite = allowNonFinite
+        recipe.seed = seed
+        recipe.calibration = calibration
+        recipe.evaluation = evaluation
         try RecipeValidation.check(recipe, stageNodes: stageNodes)
         try recipe.checkOutputDirectory(root: nil)
         return recipe
     }
+}
+
+/// Several problems in one recipe, in file order (a missing key, which has no place of its own,
+/// after the others; a missing key that a misspelt one meant is not reported twice): what `Recipe` throws when more than one part of the file is wrong. Each
+/// is one ``RecipeError`` line, as a compiler lists its errors.
+public struct RecipeErrors: Error, Equatable, CustomStringConvertible {
+    public let errors: [RecipeError]
+
+    /// The one error itself, or all of them sorted into file order.
+    static func throwing(_ errors: [RecipeError]) -> Error {
+        // A misspelt key also leaves the key it meant missing: one mistake, reported once.
+        let meant = Set(errors.compactMap { e -> String? in
+            if case let .unknownKey(location, _, _, suggestion?) = e {
+                return (location.path.split(separator: ".").dropLast() + [Substring(suggestion)]).joined(separator: ".")
+            }
+            return nil
+        })
+        let errors = errors.filter { e in
+            if case .missingKey = e { return !meant.contains(e.path) }
+            return true
+        }
+        if errors.count == 1 { return errors[0] }
+        func position(_ e: RecipeError) -> (Int, Int) {
+            if case .missingKey = e { return (Int.max, 0) }
+            return (e.location.line ?? Int.max, e.location.column ?? 0)
+        }
+        let ordered = errors.enumerated().sorted { a, b in
+            let (pa, pb) = (position(a.element), position(b.element))
+            return (pa.0, pa.1, a.offset) < (pb.0, pb.1, b.offset)
+        }.map(\.element)
+        return RecipeErrors(errors: ordered)
+    }
+
+    public var description: String { errors.map(\.description).joined(separator: "\n") }
 }

@@ -105,6 +105,25 @@ struct RecipeNode {
         return RecipeMapping(owner: self, keys: keys, values: values)
     }
 
+    /// As `mapping(keys:)`, but an unknown key is recorded in `errors` and skipped, so the
+    /// rest of the mapping is still read (the recipe's top level reports every bad key).
+    func mapping(keys: [String], collecting errors: inout [RecipeError]) throws -> RecipeMapping {
+        guard case let .mapping(mapping) = node else { throw wrongType("a mapping") }
+        var known: [(Node, Node)] = []
+        for (key, value) in mapping {
+            if case let .scalar(scalar) = key, !keys.contains(scalar.string) {
+                let name = scalar.string
+                errors.append(RecipeError.unknownKey(Self.location(of: key, file: file, path: path.appending(name)), key: name,
+                                                     allowed: keys, suggestion: NameSuggestion.nearest(to: name, in: keys)))
+            } else {
+                known.append((key, value))
+            }
+        }
+        guard known.count < mapping.count else { return try self.mapping(keys: keys) }
+        return try RecipeNode(node: .mapping(Node.Mapping(known, mapping.tag, mapping.style, mapping.mark)), path: path, file: file)
+            .mapping(keys: keys)
+    }
+
     /// This node as a mapping whose keys are the given fields' names.
     func mapping(_ fields: [RecipeField]) throws -> RecipeMapping {
         try mapping(keys: fields.map(\.name))

@@ -17,7 +17,7 @@ extension DistillationPass {
         let student = try decoderStudent(base, vocabulary)
         let length = student.configuration.contextLength
         let teacherModels = try teachers.enumerated().map { i, t -> GPTDecoder in
-            guard case .decoder(let m, let v) = t.model, v == vocabulary, m.configuration.contextLength >= length else {
+            guard let m = t.model.as(GPTDecoder.self), let v = t.model.decoder?.vocabulary, v == vocabulary, m.configuration.contextLength >= length else {
                 throw TrainingError.unsupported(option: "teachers[\(i)]", reason: "needs a decoder with the student's \(vocabulary.count)-character vocabulary and a context of at least \(length)")
             }
             return m
@@ -63,7 +63,7 @@ extension DistillationPass {
     func decoderStudent(_ base: GPTDecoder, _ vocabulary: CharacterVocabulary) throws -> GPTDecoder {
         var c = base.configuration
         if let file = options.config {
-            guard case .decoder(let parsed) = try StudentBuilder.configuration(file: file) else {
+            guard let parsed = try StudentBuilder.configuration(file: file).configuration(as: GPTDecoder.Configuration.self) else {
                 throw TrainingError.unsupported(option: "config", reason: "\(file) does not describe a GPT decoder, the teacher is one")
             }
             guard parsed.vocabularySize == vocabulary.count, parsed.characters == nil || parsed.characters == vocabulary.characters else {

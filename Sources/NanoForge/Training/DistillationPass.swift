@@ -51,12 +51,15 @@ public struct DistillationPass {
     /// Builds the student from `model` (the model entering the stage) and trains it on the teachers.
     public func run(model: EvaluatedModel, teachers: [Teacher]) throws -> Result {
         precondition(!teachers.isEmpty, "distill: at least one teacher")
-        switch model {
-        case .sentenceEncoder(let encoder): return try distillEncoder(encoder, teachers)
-        case .classifier(let classifier): return try distillClassifier(classifier, teachers)
-        case .decoder(let decoder, let vocabulary): return try distillDecoder(decoder, vocabulary, teachers)
-        case .sentenceEmbedding: throw TrainingError.unsupported(option: "distill", reason: "the packed runtime's encoder has no trainable parameters")
+        // Students are built per family (layer-dropping BERT, narrower MLPs and decoders).
+        if let encoder = model.sentenceEncoder { return try distillEncoder(encoder, teachers) }
+        if let classifier = model.as(MLPClassifier.self) { return try distillClassifier(classifier, teachers) }
+        if let decoder = model.as(GPTDecoder.self), let vocabulary = model.decoder?.vocabulary {
+            return try distillDecoder(decoder, vocabulary, teachers)
         }
+        let reason = model.model == nil ? "the packed runtime's encoder has no trainable parameters"
+            : "nanoforge builds no distillation student for a \(model.spec.architectureName) model"
+        throw TrainingError.unsupported(option: "distill", reason: reason)
     }
 
     func weights(_ teachers: [Teacher]) -> [Float] {
@@ -75,7 +78,7 @@ public struct DistillationPass {
     func distillEncoder(_ base: SentenceEncoder, _ teachers: [Teacher]) throws -> Result {
         try refuse([.logitKL, .task]) { _ in "sentence encoders have no logits or labels; use embedding_cosine, embedding_mse or hidden_mse" }
         let teacherEncoders = try teachers.enumerated().map { i, t -> SentenceEncoder in
-            guard case .sentenceEncoder(let e) = t.model else {
+            guard let e = t.model.sentenceEncoder else {
                 throw TrainingError.unsupported(option: "teachers[\(i)]", reason: "a sentence-encoder student needs sentence-encoder teachers, found a \(t.model.kindName)")
             }
             return e
@@ -158,7 +161,7 @@ public struct DistillationPass {
     /// The student and, when it is a narrower shrunk teacher, the teacher channels it kept.
     func encoderStudent(_ base: SentenceEncoder) throws -> (SentenceEncoder, channels: [Int]?) {
         if let file = options.config {
-            guard case .bert(let c) = try StudentBuilder.configuration(file: file) else {
+            guard let c = try StudentBuilder.configuration(file: file).configuration(as: BertEncoder.Configuration.self) else {
                 throw TrainingError.unsupported(option: "config", reason: "\(file) does not describe a BERT encoder, the teacher is one")
             }
             guard c.vocabularySize == base.tokenizer.vocabulary.count else {
@@ -193,7 +196,7 @@ public struct DistillationPass {
         // Without `config` the student is a copy of the model entering the stage (fine-tuning, QAT).
         let c: MLPClassifier.Configuration
         if let file = options.config {
-            guard case .mlp(let parsed) = try StudentBuilder.configuration(file: file) else {
+            guard let parsed = try StudentBuilder.configuration(file: file).configuration(as: MLPClassifier.Configuration.self) else {
                 throw TrainingError.unsupported(option: "config", reason: "\(file) does not describe an MLP classifier, the teacher is one")
             }
             c = parsed
@@ -201,7 +204,7 @@ public struct DistillationPass {
             c = base.configuration
         }
         let teacherModels = try teachers.enumerated().map { i, t -> MLPClassifier in
-            guard case .classifier(let m) = t.model, m.configuration.inputs == c.inputs, m.configuration.classes == c.classes else {
+            guard let m = t.model.as(MLPClassifier.self), t.model.classifier != nil, m.configuration.inputs == c.inputs, m.configuration.classes == c.classes else {
                 throw TrainingError.unsupported(option: "teachers[\(i)]", reason: "needs an MLP classifier with \(c.inputs) inputs and \(c.classes) classes")
             }
             return m

@@ -114,10 +114,22 @@ public final class MultiHeadAttention: ParameterContainer {
         return output(Attention.mergeHeads(context, tape: tape), tape: tape)
     }
 
-    public func visitParameters(prefix: String, _ visit: (String, Variable) -> Void) {
-        visitChild(query, "q_proj", prefix: prefix, visit)
-        visitChild(key, "k_proj", prefix: prefix, visit)
-        visitChild(value, "v_proj", prefix: prefix, visit)
-        visitChild(output, "o_proj", prefix: prefix, visit)
+    public var children: [(name: String, module: ParameterContainer)] {
+        [("q_proj", query), ("k_proj", key), ("v_proj", value), ("o_proj", output)]
+    }
+
+    /// Replaces one projection by a Linear of the same shape (a pass that changes shapes uses
+    /// `replaceProjections`, which keeps the heads consistent).
+    public func replaceChild(_ name: String, with module: ParameterContainer) -> Bool {
+        guard let linear = module as? Linear else { return false }
+        func same(_ old: Linear) -> Bool { old.weight.shape == linear.weight.shape }
+        switch name {
+        case "q_proj" where same(query): query = linear
+        case "k_proj" where same(key): key = linear
+        case "v_proj" where same(value): value = linear
+        case "o_proj" where same(output): output = linear
+        default: return false
+        }
+        return true
     }
 }

@@ -59,9 +59,19 @@ public final class FeedForward: ParameterContainer {
         return down(h, tape: tape)
     }
 
-    public func visitParameters(prefix: String, _ visit: (String, Variable) -> Void) {
-        visitChild(up, "up_proj", prefix: prefix, visit)
-        visitChild(gate, "gate_proj", prefix: prefix, visit)
-        visitChild(down, "down_proj", prefix: prefix, visit)
+    public var children: [(name: String, module: ParameterContainer)] {
+        [("up_proj", up as ParameterContainer)] + (gate.map { [("gate_proj", $0 as ParameterContainer)] } ?? []) + [("down_proj", down)]
+    }
+
+    /// Replaces one projection by a Linear of the same shape (`replaceProjections` changes widths).
+    public func replaceChild(_ name: String, with module: ParameterContainer) -> Bool {
+        guard let linear = module as? Linear else { return false }
+        switch name {
+        case "up_proj" where up.weight.shape == linear.weight.shape: up = linear
+        case "gate_proj" where gate?.weight.shape == linear.weight.shape: gate = linear
+        case "down_proj" where down.weight.shape == linear.weight.shape: down = linear
+        default: return false
+        }
+        return true
     }
 }

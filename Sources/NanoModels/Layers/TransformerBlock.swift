@@ -20,10 +20,7 @@ public final class TransformerBlock: ParameterContainer {
         return tape.add(h, feedForward(feedForwardNorm(h, tape: tape), tape: tape))
     }
 
-    public func visitParameters(prefix: String, _ visit: (String, Variable) -> Void) {
-        visitChild(attentionNorm.container, "attn_norm", prefix: prefix, visit)
-        visitChild(attention, "attn", prefix: prefix, visit)
-        visitChild(feedForwardNorm.container, "ffn_norm", prefix: prefix, visit)
-        visitChild(feedForward, "ffn", prefix: prefix, visit)
+    public var children: [(name: String, module: ParameterContainer)] {
+        [("attn_norm", attentionNorm.container), ("attn", attention), ("ffn_norm", feedForwardNorm.container), ("ffn", feedForward)]
     }
 }

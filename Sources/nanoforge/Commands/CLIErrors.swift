@@ -23,6 +23,8 @@ enum CLIErrors {
             fail(e.description, code: 2)
         } catch let e as RecipeError {
             fail(e.description, code: 2)
+        } catch let e as RecipeErrors {
+            fail(e.description, code: 2)
         } catch let e as PipelineError {
             fail(e.description, code: 2)
         } catch let e as BadInput {

@@ -27,7 +27,7 @@ struct CompressCommand: ParsableCommand {
 
     func run() throws {
         try CLIErrors.reporting {
-            var recipe = try Recipe.load(contentsOf: self.recipe)
+            var recipe = try Recipe.load(contentsOf: self.recipe, outputDirectory: output)
             if let seed { recipe.seed = seed }
             let bar = StepProgress()
             var pipeline = Pipeline(recipe: recipe) { line in bar.log("[\(Self.clock())] \(line)") }

@@ -85,11 +85,9 @@ public final class GPTDecoder: ParameterContainer {
         return head(finalNorm(x, tape: tape), tape: tape)
     }
 
-    public func visitParameters(prefix: String, _ visit: (String, Variable) -> Void) {
-        visitChild(tokenEmbedding, "tok_embeddings", prefix: prefix, visit)
-        visitChild(positionEmbedding, "pos_embeddings", prefix: prefix, visit)
-        visitChildren(blocks, "blocks", prefix: prefix, visit)
-        visitChild(finalNorm.container, "norm", prefix: prefix, visit)
-        visitChild(head, "lm_head", prefix: prefix, visit)
+    public var children: [(name: String, module: ParameterContainer)] {
+        [("tok_embeddings", tokenEmbedding as ParameterContainer)] + (positionEmbedding.map { [("pos_embeddings", $0 as ParameterContainer)] } ?? [])
+            + blocks.enumerated().map { ("blocks.\($0.offset)", $0.element as ParameterContainer) }
+            + [("norm", finalNorm.container), ("lm_head", head)]
     }
 }

@@ -40,7 +40,7 @@ public final class MLPClassifier: ParameterContainer {
         return h
     }
 
-    public func visitParameters(prefix: String, _ visit: (String, Variable) -> Void) {
-        visitChildren(layers, "layers", prefix: prefix, visit)
+    public var children: [(name: String, module: ParameterContainer)] {
+        layers.enumerated().map { ("layers.\($0.offset)", $0.element as ParameterContainer) }
     }
 }

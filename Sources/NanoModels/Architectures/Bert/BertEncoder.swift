@@ -54,15 +54,24 @@ public final class BertEncoder: ParameterContainer {
             return outputNorm(tape.add(h, feedForward(h, tape: tape)), tape: tape)
         }
 
-        public func visitParameters(prefix: String, _ visit: (String, Variable) -> Void) {
-            visitChild(attention.query, "attention.self.query", prefix: prefix, visit)
-            visitChild(attention.key, "attention.self.key", prefix: prefix, visit)
-            visitChild(attention.value, "attention.self.value", prefix: prefix, visit)
-            visitChild(attention.output, "attention.output.dense", prefix: prefix, visit)
-            visitChild(attentionNorm, "attention.output.LayerNorm", prefix: prefix, visit)
-            visitChild(feedForward.up, "intermediate.dense", prefix: prefix, visit)
-            visitChild(feedForward.down, "output.dense", prefix: prefix, visit)
-            visitChild(outputNorm, "output.LayerNorm", prefix: prefix, visit)
+        public var children: [(name: String, module: ParameterContainer)] {
+            [("attention.self.query", attention.query), ("attention.self.key", attention.key),
+             ("attention.self.value", attention.value), ("attention.output.dense", attention.output),
+             ("attention.output.LayerNorm", attentionNorm),
+             ("intermediate.dense", feedForward.up), ("output.dense", feedForward.down), ("output.LayerNorm", outputNorm)]
+        }
+
+        /// Hugging Face's names for the shared attention and feed-forward modules' projections.
+        public func replaceChild(_ name: String, with module: ParameterContainer) -> Bool {
+            switch name {
+            case "attention.self.query": return attention.replaceChild("q_proj", with: module)
+            case "attention.self.key": return attention.replaceChild("k_proj", with: module)
+            case "attention.self.value": return attention.replaceChild("v_proj", with: module)
+            case "attention.output.dense": return attention.replaceChild("o_proj", with: module)
+            case "intermediate.dense": return feedForward.replaceChild("up_proj", with: module)
+            case "output.dense": return feedForward.replaceChild("down_proj", with: module)
+            default: return false
+            }
         }
     }
 
@@ -131,12 +140,10 @@ public final class BertEncoder: ParameterContainer {
         return x
     }
 
-    public func visitParameters(prefix: String, _ visit: (String, Variable) -> Void) {
-        visitChild(wordEmbeddings, "embeddings.word_embeddings", prefix: prefix, visit)
-        visitChild(positionEmbeddings, "embeddings.position_embeddings", prefix: prefix, visit)
-        visitChild(tokenTypeEmbeddings, "embeddings.token_type_embeddings", prefix: prefix, visit)
-        visitChild(embeddingNorm, "embeddings.LayerNorm", prefix: prefix, visit)
-        visitChildren(layers, "encoder.layer", prefix: prefix, visit)
-        visitChild(pooler, "pooler.dense", prefix: prefix, visit)
+    public var children: [(name: String, module: ParameterContainer)] {
+        [("embeddings.word_embeddings", wordEmbeddings as ParameterContainer), ("embeddings.position_embeddings", positionEmbeddings),
+         ("embeddings.token_type_embeddings", tokenTypeEmbeddings), ("embeddings.LayerNorm", embeddingNorm)]
+            + layers.enumerated().map { ("encoder.layer.\($0.offset)", $0.element as ParameterContainer) }
+            + (pooler.map { [("pooler.dense", $0 as ParameterContainer)] } ?? [])
     }
 }
