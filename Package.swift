@@ -25,11 +25,13 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
-        .target(name: "NanoTensor", dependencies: ["CBLAS"], swiftSettings: fastMath),
+        .target(name: "NanoTensor", dependencies: ["CBLAS", "CSIMDIntrinsics"], swiftSettings: fastMath),
         .target(name: "NanoModels", dependencies: ["NanoTensor"], swiftSettings: fastMath),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5"),
         // One-line AVX2 intrinsic wrappers (vpmaddwd) for NanoRuntime's Int8GEMM: no Swift SIMD
         // expression lowers to it (docs/architecture.md). The header needs AVX2 enabled, as fastMath.
+        // Also CPU-feature detection and the AVX-512 / AVX-VNNI micro-kernels, each function with
+        // its own target attribute (KernelSet, docs/architecture.md "CPU-feature dispatch").
         .target(name: "CSIMDIntrinsics", path: "Sources/CSIMDIntrinsics", cSettings: [.unsafeFlags(["-march=x86-64-v3"])]),
         .target(name: "NanoCheckpoint", dependencies: ["NanoTensor", "NanoModels", "CHDF5"], swiftSettings: fastMath),
         .target(name: "NanoForge",

@@ -1,9 +1,16 @@
+import CSIMDIntrinsics
+import NanoTensor
+
 /// Dequantize-on-the-fly: rows of a `PackedWeight` expanded into a small fp32 panel with SIMD
 /// (16 codes per step: widen, convert, one fused multiply-add with the group's scale and offset).
 /// The panel is what the GEMM multiplies; the weight itself stays packed in memory.
 public enum DequantKernels {
     /// Writes rows [row, row + count) of `w` as fp32 into `panel` ([count, columns], row-major).
-    public static func dequantize(_ w: PackedWeight, rows row: Int, count: Int, into panel: UnsafeMutablePointer<Float>) {
+    /// Under an AVX-512 kernel set the groups are expanded by the C kernels of CSIMDIntrinsics
+    /// (16 lanes per zmm); every set writes the same bits.
+    public static func dequantize(_ w: PackedWeight, rows row: Int, count: Int, into panel: UnsafeMutablePointer<Float>,
+                                  kernels: KernelSet = .current) {
+        let avx512 = kernels.avx512
         w.codes.withUnsafeBufferPointer { codes in
             w.scales.withUnsafeBufferPointer { scales in
                 let offsets = w.offsets
@@ -15,6 +22,12 @@ public enum DequantKernels {
                         let scale = scales[slot], offset = offsets?[slot] ?? 0
                         let start = g * w.groupSize
                         switch w.storage {
+                        case .int8 where avx512:
+                            nf_dequant_8bit_avx512((src + start).assumingMemoryBound(to: UInt8.self), w.signed ? 1 : 0, scale, offset,
+                                                   dst + start, w.groupSize)
+                        case .int4 where avx512:
+                            nf_dequant_4bit_avx512((src + start / 2).assumingMemoryBound(to: UInt8.self), w.signed ? 1 : 0, scale, offset,
+                                                   dst + start, w.groupSize)
                         case .int8:
                             int8Group(src + start, w.signed, scale, offset, dst + start, w.groupSize)
                         case .int4:

@@ -29,15 +29,32 @@ public struct Int8GEMM: IntegerGEMM {
     let weights: [Int16]
     /// [blocks · blockColumns], zero past `rows`.
     let scales: [Float]
+    /// With a VNNI kernel set: the same weight in `U8S8GEMM`'s byte layout, whose `vpdpbusd`
+    /// kernels take these codes + 128 as u8 with zero point 128 (`U8S8GEMM.offsetActivations`):
+    /// the same exact Int32 sums. `weights` is then empty.
+    let vnni: U8S8GEMM?
 
     var blocks: Int { (rows + Self.blockColumns - 1) / Self.blockColumns }
     var pairs: Int { paddedColumns / 2 }
 
     /// nil when `w` is not symmetric one-scale-per-row int8 (the dequantizing path handles those).
-    public init?(_ w: PackedWeight) {
+    /// `kernels` picks the micro-kernel: `vpdpbusd` (AVX-512 VNNI, AVX-VNNI) or AVX2's `vpmaddwd`;
+    /// a set the CPU lacks runs the AVX2 one.
+    public init?(_ w: PackedWeight, kernels: KernelSet = .current) {
+        self.init(w, microKernel: VNNIMicroKernel(kernels))
+    }
+
+    init?(_ w: PackedWeight, microKernel: VNNIMicroKernel) {
         guard w.storage == .int8, w.signed, w.offsets == nil, w.groupSize == w.columns else { return nil }
         rows = w.rows; columns = w.columns
         paddedColumns = (w.columns + Self.kStep - 1) / Self.kStep * Self.kStep
+        if microKernel != .avx2, microKernel.supported, let vnni = U8S8GEMM(w, microKernel: microKernel) {
+            self.vnni = vnni
+            weights = []
+            scales = vnni.scales
+            return
+        }
+        vnni = nil
         let (rows, columns, bc) = (rows, columns, Self.blockColumns)
         let blocks = (rows + bc - 1) / bc, pairs = paddedColumns / 2
         var packed = [Int16](repeating: 0, count: blocks * pairs * bc * 2)
@@ -101,6 +118,16 @@ public struct Int8GEMM: IntegerGEMM {
 
     /// out [m, rows] = dequantized integer products + bias.
     public func forward(_ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
+        if let vnni {
+            let a = quantizeOffsetActivations(x, m: m, for: vnni)
+            vnni.scales.withUnsafeBufferPointer { sw in
+                a.scales.withUnsafeBufferPointer { sa in
+                    vnni.products(a, m: m, FloatTile(out: out, n: rows, activationScales: sa.baseAddress!,
+                                                     weightScales: sw.baseAddress!, bias: bias))
+                }
+            }
+            return
+        }
         let (qa, sa) = quantizeActivations(x, m: m)
         scales.withUnsafeBufferPointer { sw in
             sa.withUnsafeBufferPointer { sa in
@@ -112,6 +139,10 @@ public struct Int8GEMM: IntegerGEMM {
 
     /// The exact Int32 sums Σ_k qa[i, k] · qw[r, k], [m, rows] (the kernel's integer result, for tests).
     func integerProducts(_ qa: [Int16], m: Int) -> [Int32] {
+        if let vnni {
+            let a = qa.withUnsafeBufferPointer { vnni.offsetActivations($0.baseAddress!, ld: paddedColumns, m: m, scales: []) }
+            return vnni.integerProducts(a, m: m)
+        }
         var out = [Int32](repeating: 0, count: m * rows)
         out.withUnsafeMutableBufferPointer { out in products(qa, m: m, Int32Tile(out: out.baseAddress!, n: rows)) }
         return out

@@ -14,8 +14,9 @@ public enum PackedLinear {
     }
 
     /// x: [m, columns], out: [m, rows] (overwritten), bias: [rows] or nil.
+    /// `kernels`: the dequantizing kernels' set (`DequantKernels`); OpenBLAS picks its own sgemm.
     public static func forward(_ x: UnsafePointer<Float>, m: Int, weight w: PackedWeight,
-                               bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
+                               bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, kernels: KernelSet = .current) {
         BLASThreads.ensureSingleThreaded()
         let (n, k) = (w.rows, w.columns)
         guard m > 0, n > 0 else { return }
@@ -28,7 +29,7 @@ public enum PackedLinear {
             var p = worker
             while p < panels {
                 let row = p * panel, count = min(panel, n - row)
-                DequantKernels.dequantize(w, rows: row, count: count, into: scratch)
+                DequantKernels.dequantize(w, rows: row, count: count, into: scratch, kernels: kernels)
                 if let bias {
                     for i in 0..<m { (out + i * n + row).update(from: bias + row, count: count) }
                 }

@@ -24,6 +24,8 @@ import NanoTensor
 ///   [row blocks, quads, 4 rows, 4 k], so the kernel's four broadcasts read one 16-byte line.
 /// The micro-kernel keeps 4 rows × 16 columns = 8 `SIMD8<Int32>` accumulators in registers; per
 /// quad: two weight loads, four `vpbroadcastd`, eight `vpmaddubsw` + `vpmaddwd` + `vpaddd`.
+/// Where the `KernelSet` has VNNI, the same layouts run on `vpdpbusd` micro-kernels instead
+/// (U8S8GEMM+VNNI.swift), with the same Int32 sums.
 public struct U8S8GEMM: IntegerGEMM {
     public static let kStep = 4
     static let blockColumns = 16, blockRows = 4
@@ -40,13 +42,22 @@ public struct U8S8GEMM: IntegerGEMM {
     let columnSums: [Int32]
     /// [blocks · blockColumns], zero past `rows`.
     let scales: [Float]
+    /// Which micro-kernel runs the products (`KernelSet`; `vnni256EVEX` only in tests).
+    let microKernel: VNNIMicroKernel
 
     var blocks: Int { (rows + Self.blockColumns - 1) / Self.blockColumns }
     var quads: Int { paddedColumns / Self.kStep }
 
     /// nil when `w` is not symmetric one-scale-per-row int8 (the dequantizing path handles those).
-    public init?(_ w: PackedWeight) {
+    /// `kernels` picks the micro-kernel (`vpdpbusd` on AVX-512 VNNI or AVX-VNNI, else AVX2's
+    /// `vpmaddubsw`); a set the CPU lacks runs the AVX2 one. Every kernel computes the same Int32 sums.
+    public init?(_ w: PackedWeight, kernels: KernelSet = .current) {
+        self.init(w, microKernel: VNNIMicroKernel(kernels))
+    }
+
+    init?(_ w: PackedWeight, microKernel: VNNIMicroKernel) {
         guard w.storage == .int8, w.signed, w.offsets == nil, w.groupSize == w.columns, w.columns <= Self.maxColumns else { return nil }
+        self.microKernel = microKernel.supported ? microKernel : .avx2
         rows = w.rows; columns = w.columns
         paddedColumns = (w.columns + Self.kStep - 1) / Self.kStep * Self.kStep
         let (rows, columns, bc) = (rows, columns, Self.blockColumns)
@@ -195,9 +206,15 @@ public struct U8S8GEMM: IntegerGEMM {
                 weights.withUnsafeBytes { qw in
                     columnSums.withUnsafeBufferPointer { sums in
                         let (qa, za, qw, sums) = (qa.baseAddress!, za.baseAddress!, qw.baseAddress!, sums.baseAddress!)
+                        let microKernel = microKernel
                         let work = { (worker: Int) in
-                            Self.columnBlocks(blocks * worker / workers..<blocks * (worker + 1) / workers, a: qa, zeroPoints: za, m: m,
-                                              w: qw, columnSums: sums, quads: quads, tile)
+                            let range = blocks * worker / workers..<blocks * (worker + 1) / workers
+                            if microKernel == .avx2 {
+                                Self.columnBlocks(range, a: qa, zeroPoints: za, m: m, w: qw, columnSums: sums, quads: quads, tile)
+                            } else {
+                                Self.vnniColumnBlocks(range, a: qa, zeroPoints: za, m: m, w: qw, columnSums: sums, quads: quads,
+                                                      microKernel, tile)
+                            }
                         }
                         if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
                     }

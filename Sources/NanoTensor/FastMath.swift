@@ -1,3 +1,5 @@
+import CSIMDIntrinsics
+
 /// Branch-free Float32 elementary functions that vectorise.
 ///
 /// Each scalar form is `@inline(__always)` and uses only arithmetic, comparisons with selects and
@@ -130,9 +132,11 @@ public enum FastMath {
 
     // MARK: Buffers
 
-    /// dst[i] = eˢʳᶜ⁽ⁱ⁾ for i in 0..<count.
-    public static func exp(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int) {
+    /// dst[i] = eˢʳᶜ⁽ⁱ⁾ for i in 0..<count; 16 lanes wide under an AVX-512 `kernels` set (C,
+    /// fastmath_kernels.c: the same formula operation for operation, the same bits).
+    public static func exp(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int, kernels: KernelSet = .current) {
         precondition(count >= 0, "FastMath.exp: negative count \(count)")
+        if kernels.avx512 { nf_exp_avx512(src, dst, count); return }
         for i in 0..<count { dst[i] = exp(src[i]) }
     }
 

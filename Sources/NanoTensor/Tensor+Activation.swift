@@ -1,3 +1,5 @@
+import CSIMDIntrinsics
+
 /// How `gelu` evaluates the Gaussian CDF Φ in x·Φ(x).
 public enum GELUApproximation: Sendable, Equatable {
     /// Φ(x) = ½(1 + erf(x/√2)): the exact definition (PyTorch `approximate="none"`, BERT).
@@ -16,9 +18,10 @@ extension Tensor {
     }
 
     /// x·Φ(x) (Hendrycks & Gimpel 2016), with Φ evaluated as `approximation` says.
+    /// The erf form runs 16 lanes wide under an AVX-512 `KernelSet` (`current`), with the same bits.
     public func gelu(approximation: GELUApproximation = .erf) -> Tensor {
         switch approximation {
-        case .erf: return unaryKernel { s, d, n in for i in 0..<n { d[i] = ActivationMath.geluErf(s[i]) } }
+        case .erf: return unaryKernel { s, d, n in ActivationMath.geluErf(s, d, n, kernels: .current) }
         case .tanh: return unaryKernel { s, d, n in for i in 0..<n { d[i] = ActivationMath.geluTanh(s[i]) } }
         }
     }
@@ -51,9 +54,7 @@ extension Tensor {
     func geluBackward(_ g: Tensor, approximation: GELUApproximation) -> Tensor {
         switch approximation {
         case .erf:
-            return binaryKernel(g, "gelu backward") { x, g, d, n in
-                for i in 0..<n { d[i] = g[i] * ActivationMath.geluErfDerivative(x[i]) }
-            }
+            return binaryKernel(g, "gelu backward") { x, g, d, n in ActivationMath.geluErfBackward(x, g, d, n, kernels: .current) }
         case .tanh:
             return binaryKernel(g, "gelu backward") { x, g, d, n in
                 for i in 0..<n { d[i] = g[i] * ActivationMath.geluTanhDerivative(x[i]) }
@@ -130,6 +131,19 @@ enum ActivationMath {
     static let invSqrt2Pi: Float = 0.398_942_280_401_432_677_9
     static let sqrt2OverPi: Float = 0.797_884_560_802_865_355_9
     static let tanhCubic: Float = 0.044_715
+
+    /// d[i] = geluErf(s[i]); 16 lanes wide under an AVX-512 set (fastmath_kernels.c, the same bits).
+    static func geluErf(_ s: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int, kernels: KernelSet) {
+        if kernels.avx512 { nf_gelu_erf_avx512(s, d, n); return }
+        for i in 0..<n { d[i] = geluErf(s[i]) }
+    }
+
+    /// d[i] = g[i] · geluErfDerivative(x[i]); 16 lanes wide under an AVX-512 set, the same bits.
+    static func geluErfBackward(_ x: UnsafePointer<Float>, _ g: UnsafePointer<Float>, _ d: UnsafeMutablePointer<Float>, _ n: Int,
+                                kernels: KernelSet) {
+        if kernels.avx512 { nf_gelu_erf_backward_avx512(x, g, d, n); return }
+        for i in 0..<n { d[i] = g[i] * geluErfDerivative(x[i]) }
+    }
 
     @inline(__always) static func geluErf(_ x: Float) -> Float {
         0.5 * x * (1 + FastMath.erf(x * sqrtHalf))

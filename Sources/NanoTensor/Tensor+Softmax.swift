@@ -1,3 +1,5 @@
+import CSIMDIntrinsics
+
 /// Softmax and log-softmax along one axis, numerically stable.
 ///
 /// Both subtract the maximum along the axis before exponentiating, so no exponent overflows, and
@@ -73,9 +75,17 @@ extension Tensor {
 /// The per-slice loops. Row kernels see one contiguous slice of n; column kernels see an
 /// [n, inner] block and reduce over n for every inner index at once (scratch holds 2·inner).
 enum SoftmaxKernels {
+    /// e^(x − m) for a row: 16 lanes wide under an AVX-512 `KernelSet` (the same bits).
+    @inline(__always)
+    static func shiftedExp(_ x: UnsafePointer<Float>, _ m: Float, _ y: UnsafeMutablePointer<Float>, _ n: Int,
+                           kernels: KernelSet = .current) {
+        if kernels.avx512 { nf_exp_shifted_avx512(x, m, y, n); return }
+        for i in 0..<n { y[i] = FastMath.exp(x[i] - m) }
+    }
+
     static func softmaxRow(_ x: UnsafePointer<Float>, _: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         let m = FastMath.max(x, count: n)
-        for i in 0..<n { y[i] = FastMath.exp(x[i] - m) }
+        shiftedExp(x, m, y, n)
         // The sum is ≥ 1 (the maximal entry contributes e⁰), so the reciprocal is safe.
         let r = 1 / FastMath.sum(y, count: n)
         for i in 0..<n { y[i] *= r }
@@ -83,7 +93,7 @@ enum SoftmaxKernels {
 
     static func logSoftmaxRow(_ x: UnsafePointer<Float>, _: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         let m = FastMath.max(x, count: n)
-        for i in 0..<n { y[i] = FastMath.exp(x[i] - m) }
+        shiftedExp(x, m, y, n)
         let logSum = FastMath.log(FastMath.sum(y, count: n))
         // (x - m) - log Σ rather than x - (m + log Σ): exact near the maximum even when |m| is large.
         for i in 0..<n { y[i] = (x[i] - m) - logSum }

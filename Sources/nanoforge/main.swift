@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NanoCheckpoint
+import NanoTensor
 
 // `nanoforge __check-hdf5 FILE` (hidden): the child process in which HDF5Isolation reads a
 // user's HDF5 file before this process does, since libhdf5 can crash or hang on a hostile one.
@@ -20,6 +21,15 @@ struct Nanoforge: ParsableCommand {
         commandName: "nanoforge",
         abstract: "Compress a trained model into a nano model, with a report of what each step cost.",
         subcommands: [CompressCommand.self, EvalCommand.self, CompareCommand.self, ExportCommand.self, DemoCommand.self, EmbedCommand.self, InspectCommand.self, BenchCommand.self])
+}
+
+// Which compiled kernel set runs (KernelSet): read once here, at the edge; NANOFORGE_KERNELS=avx2
+// forces the baseline, and a name this CPU cannot run is refused before any work starts.
+do {
+    try KernelSet.select(environment: ProcessInfo.processInfo.environment)
+} catch {
+    FileHandle.standardError.write(Data("nanoforge: \(error)\n".utf8))
+    exit(64)
 }
 
 Nanoforge.main()

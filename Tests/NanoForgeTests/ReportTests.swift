@@ -1,4 +1,5 @@
 import Foundation
+import NanoTensor
 import Testing
 import NanoForge
 import TestSupport
@@ -29,7 +30,8 @@ import TestSupport
     /// The issue's keys, plus `training` (null for stages that do not train).
     @Test func jsonHasExactlyTheIssuesKeys() throws {
         let json = try JSONSerialization.jsonObject(with: Self.sample().jsonData()) as? [String: Any]
-        #expect(Set(json?.keys ?? [:].keys) == ["recipe", "model", "stages", "layers"])
+        #expect(Set(json?.keys ?? [:].keys) == ["recipe", "model", "stages", "layers", "kernels"])
+        #expect(json?["kernels"] as? String == KernelSet.current.name)  // the kernel set the measurements ran on
         let stages = json?["stages"] as? [[String: Any]] ?? []
         #expect(stages.count == 3)
         for stage in stages {

@@ -8,6 +8,11 @@
 // Keep this file to one-line wrappers: packing, blocking and threading stay in Swift.
 #ifndef NANOFORGE_SIMD_INTRINSICS_H
 #define NANOFORGE_SIMD_INTRINSICS_H
+// The module's other headers: CPU features and the target-attributed kernels (plain prototypes).
+#include "cpu_features.h"
+#include "vnni_kernels.h"
+#include "dequant_kernels.h"
+#include "fastmath_kernels.h"
 #if defined(__AVX2__)
 #include <immintrin.h>
 __attribute__((always_inline)) static inline __m256i nf_madd_epi16(__m256i a, __m256i b) { return _mm256_madd_epi16(a, b); }

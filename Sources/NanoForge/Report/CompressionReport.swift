@@ -1,5 +1,6 @@
 import Foundation
 import NanoCheckpoint
+import NanoTensor
 
 /// A run's report: the recipe, the model, every stage's measurements (baseline first) and the
 /// per-layer details. `write(to:)` produces `report.json`, `report.md` and `report.html`.
@@ -12,20 +13,23 @@ public struct CompressionReport: Codable, Equatable, Sendable {
     public var layers: [LayerReport]
     /// The per-layer bit allocation of a `mixed_precision` stage and its Pareto frontier.
     public var mixedPrecision: MixedPrecisionReport?
+    /// The kernel set the run's measurements ran on (`KernelSet.name`); nil in reports written
+    /// before it was recorded.
+    public var kernels: String?
 
     public init(recipe: String, model: String, stages: [StageReport], layers: [LayerReport] = [],
-                mixedPrecision: MixedPrecisionReport? = nil) {
+                mixedPrecision: MixedPrecisionReport? = nil, kernels: String? = KernelSet.current.name) {
         self.recipe = recipe; self.model = model; self.stages = stages; self.layers = layers
-        self.mixedPrecision = mixedPrecision
+        self.mixedPrecision = mixedPrecision; self.kernels = kernels
     }
 
     enum CodingKeys: String, CodingKey {
-        case recipe, model, stages, layers
+        case recipe, model, stages, layers, kernels
         case mixedPrecision = "mixed_precision"
     }
 
     /// The JSON keys of the top-level object (`mixed_precision` only after such a stage).
-    public static let jsonKeys = ["recipe", "model", "stages", "layers"]
+    public static let jsonKeys = ["recipe", "model", "stages", "layers", "kernels"]
 
     /// File names inside an output folder.
     public static let jsonFileName = "report.json"

@@ -5,6 +5,7 @@ public enum HTMLReport {
     public static func render(_ report: CompressionReport) -> String {
         var body = "<h1>\(ReportFormat.escapeHTML(report.recipe))</h1>\n"
         body += "<p>Model: <code>\(ReportFormat.escapeHTML(report.model))</code></p>\n"
+        if let kernels = report.kernels { body += "<p>Kernel set: <code>\(ReportFormat.escapeHTML(kernels))</code></p>\n" }
         let charts = self.charts(report)
         if !charts.isEmpty {
             body += "<h2>Metrics against size</h2>\n<div class=\"charts\">\n"

@@ -3,7 +3,9 @@
 /// steps and loss at the start and end) and the per-layer table.
 public enum MarkdownReport {
     public static func render(_ report: CompressionReport) -> String {
-        var s = "# \(report.recipe)\n\nModel: `\(report.model)`\n\n## Stages\n\n"
+        var s = "# \(report.recipe)\n\nModel: `\(report.model)`\n\n"
+        if let kernels = report.kernels { s += "Kernel set: `\(kernels)`\n\n" }
+        s += "## Stages\n\n"
         s += ReportFormat.markdownTable(header: stageHeader, rows: report.stages.map(stageRow))
         let keys = report.metricKeys
         if !keys.isEmpty {

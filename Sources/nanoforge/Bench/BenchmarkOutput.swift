@@ -1,4 +1,5 @@
 import Foundation
+import NanoTensor
 
 /// Helpers shared by the benchmark suites: timing, reference processes, JSON output.
 enum BenchmarkOutput {
@@ -32,7 +33,10 @@ enum BenchmarkOutput {
     }
 
     /// Writes `object` as pretty JSON through a temporary file and a rename.
+    /// Every suite's JSON also names the kernel set that ran (`kernels`).
     static func write(_ object: [String: Any], to path: String) throws {
+        var object = object
+        object["kernels"] = KernelSet.current.name
         let url = URL(fileURLWithPath: path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])

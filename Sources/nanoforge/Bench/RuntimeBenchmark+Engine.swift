@@ -70,7 +70,7 @@ extension RuntimeBenchmark {
             profiles[name] = encoder.profile.seconds.mapValues { $0 * 1000 }
         }
         let first = encoder.embeddings(tokenIds: [inputs.batch1[0]])
-        return ["load_ms": loadMs, "batch1_ms": b1, "batch32_ms": b32, "profile_ms": profiles, "kernel": kernel.rawValue,
+        return ["load_ms": loadMs, "batch1_ms": b1, "batch32_ms": b32, "profile_ms": profiles, "kernel": kernel.rawValue, "kernels": KernelSet.current.name,
                 "peak_rss_mb": Double(Measurement.peakMemoryBytes() ?? 0) / 1_048_576, "threads": threads,
                 "embedding0": first.scalars.map(Double.init)]
     }
@@ -94,13 +94,21 @@ extension RuntimeBenchmark {
         let weight = rng.normal(shape: [n, k], std: 0.05)
         let int8 = PackedWeight(try RTN.quantize(weight, scheme: QuantizationScheme(bits: 8, symmetric: true, granularity: .channel)))
         let int4 = PackedWeight(try RTN.quantize(weight, scheme: QuantizationScheme(bits: 4, symmetric: true, granularity: .group(128))))
-        let layers: [(String, RuntimeLinear, RuntimeKernel)] = [
+        let set = KernelSet.current
+        var layers: [(String, RuntimeLinear, RuntimeKernel)] = [
             ("int8 dequant + sgemm", RuntimeLinear(name: "int8", weight: .packed(int8, nil), bias: nil, input: nil), .dequant),
             ("int4 g128 dequant + sgemm", RuntimeLinear(name: "int4", weight: .packed(int4, nil), bias: nil, input: nil), .dequant),
-            ("int8×int8→int32", RuntimeLinear(name: "int8", weight: .packed(int8, Int8GEMM(int8)), bias: nil, input: nil), .integer),
-            ("u8×s8→int32 (7-bit activations)", RuntimeLinear(name: "int8", weight: .packed(int8, U8S8GEMM(int8)), bias: nil, input: nil), .u8s8),
+            ("int8×int8→int32 [\(set)]", RuntimeLinear(name: "int8", weight: .packed(int8, Int8GEMM(int8, kernels: set)), bias: nil, input: nil), .integer),
+            ("u8×s8→int32 7-bit [\(set)]", RuntimeLinear(name: "int8", weight: .packed(int8, U8S8GEMM(int8, kernels: set)), bias: nil, input: nil), .u8s8),
             ("fp32 sgemm (ceiling)", RuntimeLinear(name: "fp32", weight: .dense(weight), bias: nil, input: nil), .dequant),
         ]
+        // The integer kernels on the AVX2 baseline too, where this run uses another set.
+        if set != .avx2 {
+            layers.insert(contentsOf: [
+                ("int8×int8→int32 [avx2]", RuntimeLinear(name: "int8", weight: .packed(int8, Int8GEMM(int8, kernels: .avx2)), bias: nil, input: nil), .integer),
+                ("u8×s8→int32 7-bit [avx2]", RuntimeLinear(name: "int8", weight: .packed(int8, U8S8GEMM(int8, kernels: .avx2)), bias: nil, input: nil), .u8s8),
+            ], at: 4)
+        }
         // 2:4: the largest 2 of every 4 weights kept, int8; dense (dequant + sgemm) against skipping the zeros.
         var pruned = weight.scalars
         for g in stride(from: 0, to: pruned.count, by: 4) {

@@ -18,10 +18,12 @@ struct RuntimeBenchmark {
     let threads: Int
     let workDir: String
     static let length = 64, singles = 32, batches = 4
+    /// `NANOFORGE_KERNELS` for the child processes started now (nil: inherit this process's).
+    nonisolated(unsafe) static var childKernels: String?
 
     func run() throws -> [String: Any] {
         Parallel.workers = threads
-        print("nanoforge bench runtime — \(threads) threads, sequences of \(Self.length) tokens")
+        print("nanoforge bench runtime — \(threads) threads, sequences of \(Self.length) tokens, kernel set \(KernelSet.current.name)")
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
         for model in [int8Model, int4Model] where !RuntimeEncoder.holdsPackedLayers(path: model) {
             throw CLIErrors.BadInput("\(model): not a packed model (make it with `nanoforge compress` of Recipes/minilm-int8.yaml or minilm-int4-rtn.yaml)")
@@ -62,11 +64,24 @@ struct RuntimeBenchmark {
                                              ["--engine", "torch", "--model", fp32Model, "--inputs", inputs, "--threads", String(threads)], threads: threads)
             }),
         ]
+        // Our engines again on the AVX2 baseline (NANOFORGE_KERNELS=avx2 in the child) where this
+        // run uses another kernel set: both sets measured in the same session.
+        var baselines: [(key: String, label: String, run: () throws -> [String: Any]?)] = []
+        if KernelSet.current != .avx2 {
+            for engine in engines where engine.key.hasPrefix("nanoforge_") {
+                baselines.append((key: engine.key + "_avx2", label: engine.label + " [avx2]", run: {
+                    RuntimeBenchmark.childKernels = KernelSet.avx2.name
+                    defer { RuntimeBenchmark.childKernels = nil }
+                    return try engine.run()
+                }))
+            }
+        }
+        let measured = engines + baselines
         // Every engine first (each in its own process), then the table: the cosine column compares
         // each engine's embedding of the first sequence with PyTorch fp32's (else onnxruntime fp32's).
         var results: [String: Any] = [:]
         var embeddings: [String: [Double]] = [:]
-        for engine in engines {
+        for engine in measured {
             guard var row = try engine.run() else { results[engine.key] = NSNull(); continue }
             embeddings[engine.key] = row.removeValue(forKey: "embedding0") as? [Double]
             row["label"] = engine.label
@@ -75,7 +90,7 @@ struct RuntimeBenchmark {
         let referenceKey = embeddings["torch_fp32"] != nil ? "torch_fp32" : "ort_fp32"
         print("\nMiniLM sentence embeddings, \(Self.length) tokens (median; batch 1 over \(Self.singles) sequences, batch 32 over \(Self.batches) batches)")
         print("engine                                              batch 1 ms  batch 32 ms   load ms  peak RSS MB  cos vs fp32")
-        for engine in engines {
+        for engine in measured {
             guard var row = results[engine.key] as? [String: Any] else {
                 print(BenchmarkOutput.padRight(engine.label, 50) + "  skipped (see the note above)")
                 continue
@@ -100,7 +115,7 @@ struct RuntimeBenchmark {
                 print("  \(batch): " + ops.map { "\($0.key) \(BenchmarkOutput.format($0.value, 2))" }.joined(separator: ", "))
             }
         }
-        return ["runtime": ["engines": results, "goals": goals, "kernels": kernels, "threads": threads, "sequence_length": Self.length,
+        return ["runtime": ["engines": results, "kernel_set": KernelSet.current.name, "goals": goals, "kernels": kernels, "threads": threads, "sequence_length": Self.length,
                             "batch1_samples": Self.singles, "batch32_samples": Self.batches,
                             "cosine_reference": referenceKey,
                             "models": ["fp32": fp32Model, "int8": int8Model, "int4_g128": int4Model], "sentences": sentences]]
@@ -138,6 +153,11 @@ struct RuntimeBenchmark {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
         process.arguments = arguments
+        if let kernels = Self.childKernels {
+            var environment = ProcessInfo.processInfo.environment
+            environment[KernelSet.environmentVariable] = kernels
+            process.environment = environment
+        }
         let out = Pipe()
         process.standardOutput = out
         try process.run()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NanoTensor
 import NanoRuntime
 
 /// `nanoforge bench SUITE`: prints figures and writes JSON under bench/results/.
@@ -54,6 +55,7 @@ struct BenchCommand: ParsableCommand {
     var threads = 2
 
     func run() throws {
+        if engineModel == nil { print("kernel set: \(KernelSet.current.name) (\(KernelSet.environmentVariable); this CPU runs \(KernelSet.available.map(\.name).joined(separator: ", ")))") }
         switch suite {
         case .core:
             let result = try CoreBenchmark(python: python, torchPython: torchPython, threads: threads).run()
