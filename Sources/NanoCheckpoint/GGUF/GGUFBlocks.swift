@@ -1,9 +1,11 @@
 import Foundation
 import NanoTensor
 
-/// ggml's block formats Q8_0 and Q4_0, encode and decode, exactly as ggml's reference code
-/// (`quantize_row_q8_0_ref`, `quantize_row_q4_0_ref`, `dequantize_row_q*_0`) and gguf-py's
-/// `gguf.quants` compute them, bit for bit. A block is 32 consecutive values of a row.
+/// ggml's tensor encodings, decoded exactly as ggml's reference code (`dequantize_row_*`) and
+/// gguf-py's `gguf.quants` compute them, bit for bit: F32, F16, BF16, the 32-element blocks Q8_0,
+/// Q4_0, Q4_1, Q5_0, Q5_1 (`GGUFBlocks+Legacy.swift`) and the 256-element K-quant super-blocks
+/// Q2_K … Q6_K (`GGUFBlocks+KQuants.swift`). Q8_0 and Q4_0 are also encoded, as ggml's
+/// `quantize_row_q8_0_ref` / `quantize_row_q4_0_ref` do. A block is consecutive values of a row.
 ///
 /// - Q8_0 (34 bytes): f16 scale d = amax / 127, then 32 int8 codes round(x / d) (half away from 0).
 /// - Q4_0 (18 bytes): f16 scale d = m / −8, where m is the signed value of largest magnitude
@@ -19,41 +21,61 @@ public enum GGUFBlocks {
 
     // MARK: Decoding
 
-    /// Float32 values of `count` elements stored as `type` (F32, F16, BF16, Q8_0 or Q4_0);
-    /// nil for other types. `bytes` must hold exactly `type.byteCount` of them.
+    /// Float32 values of `count` elements stored as `type`; nil for a type nanoforge cannot
+    /// dequantize (`isReadable` is false), for a count that is not whole blocks, or for too few bytes.
+    /// Each type has one plain scalar loop, transcribed from ggml-quants.c's `dequantize_row_*`
+    /// with gguf-py's order of Float32 operations, so the values equal `gguf.quants.dequantize`
+    /// bit for bit. Why the order cannot change a bit: an f16 scale has 11 significant bits and
+    /// every factor it meets is a small integer (sub-block scale ≤ 7, code ≤ 5 significant bits), so all
+    /// products are exact in Float32 (≤ 23 of 24 bits); only the final `+ m` / `− dmin·m` rounds, once.
     public static func decode(_ bytes: UnsafeRawBufferPointer, type: GGUFTensorType, count: Int) -> [Float]? {
-        guard type.isReadable else { return nil }
+        guard type.isReadable, type.blockSize > 0, count % type.blockSize == 0,
+              bytes.count >= count / type.blockSize * type.typeSize else { return nil }
         return [Float](unsafeUninitializedCapacity: count) { out, initialized in
-            switch type {
-            case .f32:
-                for i in 0..<count { out[i] = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
-            case .f16:
-                for i in 0..<count { out[i] = HalfPrecision.float(fromFloat16: half(bytes, 2 * i)) }
-            case .bf16:
-                for i in 0..<count { out[i] = HalfPrecision.float(fromBFloat16: half(bytes, 2 * i)) }
-            case .q8_0:
-                for b in 0..<(count / blockSize) {
-                    let base = b * q8_0BlockBytes
-                    let d = HalfPrecision.float(fromFloat16: half(bytes, base))
-                    for j in 0..<blockSize { out[b * blockSize + j] = Float(Int8(bitPattern: bytes[base + 2 + j])) * d }
-                }
-            default: // .q4_0
-                for b in 0..<(count / blockSize) {
-                    let base = b * q4_0BlockBytes
-                    let d = HalfPrecision.float(fromFloat16: half(bytes, base))
-                    for j in 0..<(blockSize / 2) {
-                        let byte = bytes[base + 2 + j]
-                        out[b * blockSize + j] = Float(Int(byte & 0x0F) - 8) * d
-                        out[b * blockSize + j + 16] = Float(Int(byte >> 4) - 8) * d
-                    }
-                }
+            if count > 0, let source = bytes.baseAddress {
+                decode(source.assumingMemoryBound(to: UInt8.self), type: type, count: count, into: out.baseAddress!)
             }
             initialized = count
         }
     }
 
-    private static func half(_ bytes: UnsafeRawBufferPointer, _ offset: Int) -> UInt16 {
-        UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+    /// Decodes `count` elements (whole blocks) of a readable `type` from `src` into `out`.
+    static func decode(_ src: UnsafePointer<UInt8>, type: GGUFTensorType, count: Int, into out: UnsafeMutablePointer<Float>) {
+        let blocks = count / type.blockSize
+        switch type {
+        case .f32:
+            for i in 0..<count { out[i] = Float(bitPattern: u32(src + 4 * i)) }
+        case .f16:
+            for i in 0..<count { out[i] = HalfPrecision.float(fromFloat16: u16(src + 2 * i)) }
+        case .bf16:
+            for i in 0..<count { out[i] = HalfPrecision.float(fromBFloat16: u16(src + 2 * i)) }
+        case .q8_0: decodeQ8_0(src, blocks, out)
+        case .q4_0: decodeQ4_0(src, blocks, out)
+        case .q4_1: decodeQ4_1(src, blocks, out)
+        case .q5_0: decodeQ5_0(src, blocks, out)
+        case .q5_1: decodeQ5_1(src, blocks, out)
+        case .q2_K: decodeQ2_K(src, blocks, out)
+        case .q3_K: decodeQ3_K(src, blocks, out)
+        case .q4_K: decodeQ4_K(src, blocks, out)
+        case .q5_K: decodeQ5_K(src, blocks, out)
+        case .q6_K: decodeQ6_K(src, blocks, out)
+        default: preconditionFailure("GGUFBlocks.decode: \(type) is not readable")
+        }
+    }
+
+    /// A little-endian UInt16 at `p` (any alignment).
+    @inline(__always) static func u16(_ p: UnsafePointer<UInt8>) -> UInt16 {
+        UInt16(p[0]) | UInt16(p[1]) << 8
+    }
+
+    /// A little-endian UInt32 at `p` (any alignment).
+    @inline(__always) static func u32(_ p: UnsafePointer<UInt8>) -> UInt32 {
+        UInt32(p[0]) | UInt32(p[1]) << 8 | UInt32(p[2]) << 16 | UInt32(p[3]) << 24
+    }
+
+    /// The f16 at `p` as Float32 (exact).
+    @inline(__always) static func f16(_ p: UnsafePointer<UInt8>) -> Float {
+        HalfPrecision.float(fromFloat16: u16(p))
     }
 
     // MARK: Encoding

@@ -76,13 +76,32 @@ public struct GGUFFile: Sendable {
 
     /// The named tensor dequantized to Float32, in row-major order of `info.shape`.
     public func floatValues(_ name: String) throws -> [Float] {
+        let data = try float32Data(name)
+        return [Float](unsafeUninitializedCapacity: data.count / 4) { out, initialized in
+            initialized = data.copyBytes(to: out) / 4
+        }
+    }
+
+    /// The named tensor dequantized to little-endian Float32 bytes, in row-major order of
+    /// `info.shape`. A type nanoforge cannot dequantize is `unsupportedDType` naming the file,
+    /// the tensor and the type.
+    public func float32Data(_ name: String) throws -> Data {
         guard let info = tensorInfo(name) else { throw CheckpointError.missingTensor(file: path, tensor: name) }
         guard info.type.isReadable else {
             throw CheckpointError.unsupportedDType(file: path, tensor: name, dtype: info.type.name)
         }
         // ne[0] is the fastest dimension, so GGUF's element order already is row-major for the
-        // reversed shape: no transposition, only decoding.
-        return rawData(info).withUnsafeBytes { GGUFBlocks.decode($0, type: info.type, count: info.elementCount) ?? [] }
+        // reversed shape: no transposition, only decoding. The header parser checked that the
+        // bytes hold whole blocks of this type. x86-64 is little-endian: the Floats are the bytes.
+        var out = Data(count: 4 * info.elementCount)
+        guard info.elementCount > 0 else { return out }
+        rawData(info).withUnsafeBytes { raw in
+            out.withUnsafeMutableBytes { dst in
+                GGUFBlocks.decode(raw.bindMemory(to: UInt8.self).baseAddress!, type: info.type, count: info.elementCount,
+                                  into: dst.bindMemory(to: Float.self).baseAddress!)
+            }
+        }
+        return out
     }
 
     /// Every tensor as an F32 `StoredTensor` with a row-major shape, and the metadata as text
@@ -91,9 +110,7 @@ public struct GGUFFile: Sendable {
     public func tensorStore() throws -> TensorStore {
         var stored: [StoredTensor] = []
         for info in tensors {
-            let values = try floatValues(info.name)
-            let data = values.withUnsafeBufferPointer { Data(buffer: $0) }   // x86-64: already little-endian
-            stored.append(StoredTensor(name: info.name, dtype: .f32, shape: info.shape, data: data))
+            stored.append(StoredTensor(name: info.name, dtype: .f32, shape: info.shape, data: try float32Data(info.name)))
         }
         let text = metadata.mapValues(\.metadataText)
         return TensorStore(tensors: stored, metadata: text, source: path, format: .gguf)

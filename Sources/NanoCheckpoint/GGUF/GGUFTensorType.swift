@@ -1,6 +1,6 @@
 /// A ggml tensor element type as GGUF numbers it (`ggml_type`), with its block geometry.
 /// Every type ggml defines is known by name and size, so offsets and sizes of any file can be
-/// checked; only F32, F16, BF16, Q8_0 and Q4_0 can be dequantized (`isReadable`).
+/// checked; the types small models' files use can be dequantized (`isReadable`, `readable`).
 public struct GGUFTensorType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -8,8 +8,21 @@ public struct GGUFTensorType: RawRepresentable, Hashable, Sendable, CustomString
     public static let f32 = GGUFTensorType(rawValue: 0)
     public static let f16 = GGUFTensorType(rawValue: 1)
     public static let q4_0 = GGUFTensorType(rawValue: 2)
+    public static let q4_1 = GGUFTensorType(rawValue: 3)
+    public static let q5_0 = GGUFTensorType(rawValue: 6)
+    public static let q5_1 = GGUFTensorType(rawValue: 7)
     public static let q8_0 = GGUFTensorType(rawValue: 8)
+    public static let q2_K = GGUFTensorType(rawValue: 10)
+    public static let q3_K = GGUFTensorType(rawValue: 11)
+    public static let q4_K = GGUFTensorType(rawValue: 12)
+    public static let q5_K = GGUFTensorType(rawValue: 13)
+    public static let q6_K = GGUFTensorType(rawValue: 14)
     public static let bf16 = GGUFTensorType(rawValue: 30)
+
+    /// The types nanoforge dequantizes (`GGUFBlocks.decode`), bit-identical to gguf-py. Others
+    /// (IQ*, TQ*, MXFP4, Q8_1, Q8_K, integer types) are refused by name.
+    public static let readable: [GGUFTensorType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1,
+                                                    .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
 
     /// ggml's table (ggml.c `type_traits`, gguf-py `GGML_QUANT_SIZES`): id → (name, elements per
     /// block, bytes per block). Ids 4, 5, 31–33, 36–38 were retired and are absent.
@@ -27,7 +40,7 @@ public struct GGUFTensorType: RawRepresentable, Hashable, Sendable, CustomString
     /// Whether ggml defines this id.
     public var isKnown: Bool { Self.table[rawValue] != nil }
     /// Whether nanoforge can dequantize it to Float32.
-    public var isReadable: Bool { [.f32, .f16, .bf16, .q8_0, .q4_0].contains(self) }
+    public var isReadable: Bool { Self.readable.contains(self) }
     /// ggml's name (`Q8_0`), or `type id N` for an id ggml does not define.
     public var name: String { Self.table[rawValue]?.name ?? "type id \(rawValue)" }
     public var description: String { name }
@@ -35,6 +48,8 @@ public struct GGUFTensorType: RawRepresentable, Hashable, Sendable, CustomString
     public var blockSize: Int { Self.table[rawValue]?.blockSize ?? 0 }
     /// Bytes per block; 0 for an unknown id.
     public var typeSize: Int { Self.table[rawValue]?.typeSize ?? 0 }
+    /// Stored bits per element, block scales included (Q4_1: 20 bytes per 32 = 5.0); 0 for an unknown id.
+    public var bitsPerWeight: Double { blockSize > 0 ? Double(8 * typeSize) / Double(blockSize) : 0 }
 
     /// The type with ggml's name (case-insensitive), if any.
     public init?(name: String) {

@@ -9,9 +9,9 @@ import NanoModels
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "List a checkpoint's tensors (name, dtype, shape, bytes) as stored, its quantized layers, its parameter count and architecture.")
+        abstract: "List a checkpoint's tensors (name, dtype, shape, bytes) as stored, its quantized layers, its parameter count and architecture; for GGUF, also the ggml types, bits per weight, hyper-parameters and tokenizer.")
 
-    @Argument(help: "A checkpoint file (safetensors, HDF5) or a model folder.")
+    @Argument(help: "A checkpoint file (safetensors, HDF5, GGUF) or a model folder.")
     var path: String
 
     @Flag(help: "Print JSON instead of a table.")
@@ -21,6 +21,7 @@ struct InspectCommand: ParsableCommand {
         try CLIErrors.reporting {
             if path.hasSuffix(".onnx") { return try inspectONNX() }
             let (weights, configPath) = try ModelLoader.locateWeights(path)
+            if Self.isGGUF(weights) { return try inspectGGUF(weights) }
             let store = try CheckpointReader.read(path: weights)
             let architecture = Self.architecture(store: store, configPath: configPath)
             let quantized = try PackedLayer.layers(in: store)
