@@ -81,9 +81,10 @@ struct SmolLM2GoldenTests {
         print("SmolLM2 vs transformers on \(n)×\(t) tokens: top-1 \(sameTop)/\(n * t), max |Δ logit| \(worstLogit), "
               + "max |Δ logsumexp| \(worstLogSumExp), max |Δ log p(target)| \(worstTarget), perplexity \(perplexity) vs \(reference)")
         #expect(sameTop == n * t)
-        // Measured: see the print above and docs; bounds just above what float32 reordering gives.
-        #expect(worstLogit <= 2e-3)
-        #expect(worstLogSumExp <= 2e-3)
+        // Measured 5.3e-5 (logits) and 3.4e-5 (log-sum-exp) over logits of magnitude up to ~30: the
+        // order of float32 additions differs from PyTorch's. Perplexity 37.6014 against 37.6014.
+        #expect(worstLogit <= 2e-4)
+        #expect(worstLogSumExp <= 2e-4)
         #expect(String(format: "%.4g", perplexity) == String(format: "%.4g", Double(reference)))
     }
 
