@@ -90,7 +90,8 @@ public final class RuntimeEncoder: @unchecked Sendable {
         case .dense: kind = "linear fp32"
         case .packed(let w, let integer):
             let bits = w.storage == .int8 ? "int8" : "int4"
-            kind = "linear \(bits) " + (kernel != .dequant && integer != nil ? kernel.rawValue : "dequant")
+            let gemm = integer.map { $0 is U8S8GEMM ? "u8s8" : "s8s8" } ?? "dequant"
+            kind = "linear \(bits) " + (kernel != .dequant ? gemm : "dequant")
         }
         return profile.measure(kind) { layer(x, kernel: kernel) }
     }

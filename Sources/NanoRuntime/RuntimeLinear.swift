@@ -2,26 +2,69 @@ import CBLAS
 import NanoForge
 import NanoTensor
 
-/// Which GEMM a packed int8 layer runs.
+/// How the runtime computes its packed layers.
+///
+/// The default, `scheme`, computes what the model's stored quantization scheme means and nothing
+/// coarser, so that the runtime reproduces the report's figures to float summation order:
+/// - weight-only layers (no `nanoforge.activations` entry) keep float activations: the
+///   dequantize-on-the-fly GEMM (`PackedLinear`);
+/// - static activations: the stored per-tensor fake quantization, then that GEMM;
+/// - dynamic per-token int8 activations (`activations: {mode: dynamic}`): `Int8GEMM` where the
+///   weight is symmetric per-channel int8 (it quantizes each token exactly as evaluation does),
+///   else the per-token fake quantization and the dequantizing GEMM.
+///
+/// `s8s8-8bit` and `u8s8-7bit` are opt-in approximations that quantize the activations of every
+/// symmetric per-channel int8 layer per token whatever the recipe said: faster, and further from
+/// the model that the report measured (`approximates`).
 public enum RuntimeKernel: String, Sendable, CaseIterable {
-    /// Dequantize-on-the-fly panels + fp32 sgemm (every scheme).
+    /// What the stored scheme computes (see above). The default.
+    case scheme
+    /// Dequantize-on-the-fly panels + fp32 sgemm for every packed layer, the stored activation
+    /// quantization applied as fake quantization: the same numerics as `scheme`, no integer GEMM.
     case dequant
     /// int8 × int8 → int32 with dynamic per-token symmetric int8 activations on Int16-widened
-    /// operands (`Int8GEMM`, `vpmaddwd`; symmetric per-channel int8 weights, other layers keep
-    /// `dequant`): 1.6–2× the dequant path's GFLOP/s on MiniLM's shapes (docs/benchmarks.md).
-    case integer
+    /// operands (`Int8GEMM`, `vpmaddwd`) on every symmetric per-channel int8 layer, other layers
+    /// keep `dequant`: 1.6–2× the dequant path's GFLOP/s on MiniLM's shapes (docs/benchmarks.md).
+    case integer = "s8s8-8bit"
     /// u8 × s8 → int32 with dynamic per-token asymmetric 7-bit activations (`U8S8GEMM`,
-    /// `vpmaddubsw`; the same layers as `integer`). The default: faster than `integer` on every
-    /// shape measured, for a slightly coarser activation grid (docs/benchmarks.md).
-    case u8s8
+    /// `vpmaddubsw`; the same layers as `integer`): faster than `integer` on every shape
+    /// measured, for a coarser activation grid (docs/benchmarks.md).
+    case u8s8 = "u8s8-7bit"
 
     /// The runtime's kernel unless told otherwise.
-    public static let standard = RuntimeKernel.u8s8
+    public static let standard = RuntimeKernel.scheme
 
-    /// This kernel's integer GEMM for `w`; nil for `dequant` and for schemes it does not run.
-    public func integerGEMM(_ w: PackedWeight) -> (any IntegerGEMM)? {
+    /// The kernel called `name`: its raw value, or the names of earlier releases (`integer`, `u8s8`).
+    public init?(name: String) {
+        switch name {
+        case "integer": self = .integer
+        case "u8s8": self = .u8s8
+        default: self.init(rawValue: name)
+        }
+    }
+
+    /// Whether this kernel quantizes activations that the model's scheme keeps in float, so that
+    /// its outputs differ from what the compression report measured.
+    public var approximates: Bool { self == .integer || self == .u8s8 }
+
+    /// A line for reports and command output when the kernel `approximates`, else nil.
+    public var approximationNote: String? {
+        switch self {
+        case .scheme, .dequant: return nil
+        case .integer: return "kernel s8s8-8bit (approximate): activations of int8 layers quantized to 8 bits per token whatever the recipe said; outputs differ from the compression report's"
+        case .u8s8: return "kernel u8s8-7bit (approximate): activations of int8 layers quantized to 7 bits per token whatever the recipe said; outputs differ from the compression report's"
+        }
+    }
+
+    /// This kernel's integer GEMM for `w` with input quantization `input`; nil where the layer
+    /// runs the dequantizing GEMM.
+    public func integerGEMM(_ w: PackedWeight, input: ActivationQuantization?) -> (any IntegerGEMM)? {
         switch self {
         case .dequant: return nil
+        case .scheme:
+            // Exact only for the grid Int8GEMM quantizes to: 8-bit symmetric per token.
+            guard let input, input.perToken, input.bits == 8 else { return nil }
+            return Int8GEMM(w)
         case .integer: return Int8GEMM(w)
         case .u8s8: return U8S8GEMM(w)
         }
@@ -35,8 +78,8 @@ public protocol IntegerGEMM: Sendable {
 }
 
 /// One Linear layer of the runtime: packed (the usual case) or dense fp32 (layers the recipe
-/// left unquantized), with its bias and, when the checkpoint declares one, the static input
-/// fake-quantization (`nanoforge.activations`) the fp32 path applies.
+/// left unquantized), with its bias and, when the checkpoint declares one, the input
+/// quantization (`nanoforge.activations`, static or dynamic per token) the fp32 path applies.
 public struct RuntimeLinear: Sendable {
     public enum Weight: Sendable {
         /// The weight and, for an integer kernel, its GEMM (`RuntimeKernel.integerGEMM`).
@@ -60,10 +103,13 @@ public struct RuntimeLinear: Sendable {
         switch weight { case .packed(let w, _): return w.columns; case .dense(let w): return w.shape[1] }
     }
 
-    /// x: [m, in] → [m, out].
+    /// x: [m, in] → [m, out]. An attached integer GEMM runs unless `kernel` is `dequant`; it
+    /// quantizes its input per token itself, so a dynamic input quantization is not applied twice.
     public func callAsFunction(_ x: Tensor, kernel: RuntimeKernel) -> Tensor {
         let m = x.shape[0], n = outFeatures
-        let input = self.input.map { $0.apply(x) } ?? x
+        var integerRuns = false
+        if case .packed(_, let integer) = weight, integer != nil, kernel != .dequant { integerRuns = true }
+        let input = self.input.map { integerRuns && $0.perToken ? x : $0.apply(x) } ?? x
         if case .dense(let w) = weight {
             return Tensor.linear(input, weight: w, bias: bias.map { Tensor(shape: [n], scalars: $0) })
         }
@@ -74,7 +120,7 @@ public struct RuntimeLinear: Sendable {
                 bias.withOptionalPointer { pb in
                     switch weight {
                     case .packed(let w, let integer):
-                        if kernel != .dequant, let integer {
+                        if integerRuns, let integer {
                             integer.forward(px.baseAddress!, m: m, bias: pb, out: po.baseAddress!)
                         } else {
                             PackedLinear.forward(px.baseAddress!, m: m, weight: w, bias: pb, out: po.baseAddress!)
@@ -94,26 +140,28 @@ extension RuntimeLinear {
     /// does not run the scheme, so that layer falls back to `dequant`).
     public func with(_ kernel: RuntimeKernel) -> RuntimeLinear {
         guard case .packed(let w, _) = weight else { return self }
-        return RuntimeLinear(name: name, weight: .packed(w, kernel.integerGEMM(w)), bias: bias, input: input)
+        return RuntimeLinear(name: name, weight: .packed(w, kernel.integerGEMM(w, input: input)), bias: bias, input: input)
     }
 
     /// One layer computing `layers` on the same input side by side, out = [y₀ | y₁ | …]: the
     /// attention's query, key and value as one activation quantization and one parallel GEMM
-    /// instead of three. nil unless every layer is packed, has no static input quantization and
-    /// together they form a weight `kernel`'s integer GEMM runs (same K, per-row scales).
+    /// instead of three. nil unless every layer is packed, has the same input quantization and
+    /// none static (per-token codes of one input are the same for all three), and together they
+    /// form a weight `kernel`'s integer GEMM runs (same K, per-row scales).
     public static func concatenated(_ layers: [RuntimeLinear], name: String, kernel: RuntimeKernel) -> RuntimeLinear? {
         var weights: [PackedWeight] = []
         for layer in layers {
-            guard case .packed(let w, _) = layer.weight, layer.input == nil, w.storage == .int8, w.offsets == nil,
+            guard case .packed(let w, _) = layer.weight, layer.input == layers[0].input, layer.input.map(\.perToken) ?? true,
+                  w.storage == .int8, w.offsets == nil,
                   w.columns == layers[0].inFeatures, w.groupSize == w.columns, w.signed == weights.first?.signed ?? w.signed else { return nil }
             weights.append(w)
         }
         guard let first = weights.first else { return nil }
         let fused = PackedWeight(rows: weights.map(\.rows).reduce(0, +), columns: first.columns, storage: .int8, signed: first.signed,
                                  groupSize: first.columns, scales: weights.flatMap(\.scales), offsets: nil, codes: weights.flatMap(\.codes))
-        guard let gemm = kernel.integerGEMM(fused) else { return nil }
+        guard let gemm = kernel.integerGEMM(fused, input: layers[0].input) else { return nil }
         let bias = layers.allSatisfy({ $0.bias == nil }) ? nil : layers.flatMap { $0.bias ?? [Float](repeating: 0, count: $0.outFeatures) }
-        return RuntimeLinear(name: name, weight: .packed(fused, gemm), bias: bias, input: nil)
+        return RuntimeLinear(name: name, weight: .packed(fused, gemm), bias: bias, input: layers[0].input)
     }
 }
 

@@ -16,8 +16,9 @@ extension RuntimeEncoder {
     /// Loads a packed (or plain) BERT sentence encoder for the runtime: the checkpoint is read
     /// (memory-mapped for safetensors), each packed layer decoded by `PackedCheckpoint` and laid
     /// out for the kernels (`PackedWeight`); no weight matrix is ever expanded to fp32 as a whole.
-    /// Unquantized Linear layers stay dense fp32. Errors name the file and tensor. The first load
-    /// sets the process's C heap to keep freed buffers (`RuntimeHeap`).
+    /// Unquantized Linear layers stay dense fp32. Each packed layer's GEMM follows its stored
+    /// scheme unless `kernel` says otherwise (`RuntimeKernel`). Errors name the file and tensor.
+    /// The first load sets the process's C heap to keep freed buffers (`RuntimeHeap`).
     public static func load(path: String, maxLength: Int = 256, kernel: RuntimeKernel = .standard) throws -> RuntimeEncoder {
         let start = ContinuousClock.now
         _ = RuntimeHeap.retainsFreedBuffers

@@ -144,8 +144,11 @@ import TestSupport
             let worst = ONNXComparison.rowCosines(theirs, ours).min()!
             let diff = ONNXComparison.maxAbsDifference(theirs, ours)
             let fused = ONNXComparison.rowCosines(try #require(result.defaultOutputs["logits"]).tensor, ours).min()!
-            print("digits int8 weights + int8 activations, onnxruntime (basic optimizations) vs nanoforge: min cosine \(worst), max |diff| \(diff); with ORT's default fused int8 kernels: min cosine \(fused)")
+            print("digits int8 weights + int8 activations, onnxruntime (basic optimizations) vs nanoforge: min cosine \(worst), max |diff| \(diff); onnxruntime's default session: min cosine \(fused)")
             #expect(worst >= 0.9999)
+            // The weights are MatMulNBits (float arithmetic), so the default session fuses nothing
+            // into integer kernels: measured 0.99999991, as with basic optimizations.
+            #expect(fused >= 0.9999)
         }
     }
 }

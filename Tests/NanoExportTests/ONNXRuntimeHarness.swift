@@ -6,11 +6,11 @@ import TestSupport
 /// then onnxruntime's CPUExecutionProvider on the given inputs. Returns the requested outputs,
 /// the model's metadata and the set of op types (`domain::Op` outside the default domain).
 ///
-/// `outputs` come from a session with `session.qdq_matmulnbits_accuracy_level = 0`: by default
-/// onnxruntime fuses DequantizeLinear(int8) → MatMul into an 8-bit MatMulNBits that quantizes the
-/// activations to int8 too (accuracy level 4), which is a runtime choice, not the file's meaning; and
-/// basic graph optimizations, since the extended ones fuse activation QDQ into integer kernels.
-/// `defaultOutputs` come from a session with onnxruntime's defaults.
+/// `outputs` come from a session with basic graph optimizations only (and
+/// `session.qdq_matmulnbits_accuracy_level = 0`): the graph's arithmetic as written.
+/// `defaultOutputs` come from a session with onnxruntime's defaults, as a user would open the
+/// file: its extended optimizations fuse patterns (an int8 DequantizeLinear → MatMul would become
+/// a MatMulNBits with int8 activations, which is why nanoforge writes MatMulNBits itself).
 enum ONNXRuntimeHarness {
     struct Output: Decodable {
         let shape: [Int]

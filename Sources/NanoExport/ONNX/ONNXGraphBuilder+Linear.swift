@@ -4,32 +4,36 @@ import NanoTensor
 
 /// How one Linear layer's weight is stored in the graph.
 enum ONNXWeightForm: Equatable {
-    /// int8/uint8 codes [in, out] → DequantizeLinear (per output channel or per tensor) → MatMul.
-    case dequantizeLinear
-    /// com.microsoft MatMulNBits, 4-bit, with this block size.
-    case matMulNBits(blockSize: Int)
+    /// com.microsoft MatMulNBits (4 or 8 bits) with this block size and `accuracy_level` 1: float
+    /// arithmetic on the dequantized weights, which is what nanoforge evaluates and runs. (A
+    /// DequantizeLinear → MatMul pair would be fused by onnxruntime's default optimizations into
+    /// a MatMulNBits of accuracy level 4, which quantizes the activations to int8 as well.)
+    case matMulNBits(bits: Int, blockSize: Int)
     /// A quantized layer kept as its dequantized float weights, for this reason.
     case floatFallback(reason: String)
 
-    /// The form a packed layer gets: QDQ for 8-bit per-channel/per-tensor, MatMulNBits for 4-bit
-    /// groups whose size ORT accepts; everything else falls back to float.
+    /// The form a packed layer gets: MatMulNBits for 4- and 8-bit weights per tensor or per
+    /// channel (the scale repeated over blocks of `rowBlockSize`) or in groups whose size
+    /// MatMulNBits accepts; everything else falls back to float.
     static func choose(for q: QuantizedTensor) -> ONNXWeightForm {
-        switch (q.scheme.bits, q.scheme.granularity) {
-        case (8, .channel), (8, .tensor):
-            return .dequantizeLinear
-        case (8, .group):
-            return .floatFallback(reason: "group-wise int8 needs blocked DequantizeLinear (opset 21); opset 17 has none")
-        case (4, .group(let size)):
+        let bits = q.scheme.bits
+        guard bits == 4 || bits == 8 else { return .floatFallback(reason: "ONNX has no operator for \(bits)-bit weights") }
+        switch q.scheme.granularity {
+        case .tensor, .channel:
+            return .matMulNBits(bits: bits, blockSize: rowBlockSize(columns: q.columns))
+        case .group(let size):
             // MatMulNBits requires a power-of-two block size of at least 16.
             guard size >= 16, size & (size - 1) == 0 else {
                 return .floatFallback(reason: "MatMulNBits needs a power-of-two block size ≥ 16, the group is \(size)")
             }
-            return .matMulNBits(blockSize: size)
-        case (4, _):
-            return .floatFallback(reason: "MatMulNBits needs group-wise scales")
-        default:
-            return .floatFallback(reason: "ONNX has no operator for \(q.scheme.bits)-bit weights")
+            return .matMulNBits(bits: bits, blockSize: size)
         }
+    }
+
+    /// The block for one-scale-per-row weights: the largest power of two in 16…256 dividing the
+    /// row, else 32 (the last block padded with zero weights).
+    static func rowBlockSize(columns: Int) -> Int {
+        [256, 128, 64, 32, 16].first { columns % $0 == 0 } ?? 32
     }
 }
 
@@ -46,8 +50,7 @@ extension ONNXGraphBuilder {
             }
             markQuantizedUsed(name)
             switch ONNXWeightForm.choose(for: q) {
-            case .dequantizeLinear: y = dequantizeLinearMatMul(x, q, name: name)
-            case .matMulNBits(let blockSize): y = matMulNBits(x, q, blockSize: blockSize, name: name)
+            case .matMulNBits(let bits, let blockSize): y = matMulNBits(x, q, bits: bits, blockSize: blockSize, name: name)
             case .floatFallback(let reason):
                 note("\(name): \(q.scheme) stored as dequantized float32 (\(reason))")
                 y = floatMatMul(x, w, name: name)
@@ -65,11 +68,27 @@ extension ONNXGraphBuilder {
     /// with a zero point for asymmetric grids, int8 with zero point 0 for symmetric ones (whose
     /// grid stops at −127; ONNX's int8 stops at −128, reached only beyond the calibrated range).
     private func quantizeDequantize(_ x: String, _ a: ActivationQuantization, name: String) -> String {
+        if a.perToken { return perTokenQuantizeDequantize(x, bits: a.bits, name: name) }
         let type: ONNXDataType = a.symmetric ? .int8 : .uint8
         let scale = initializer(name + ".input_scale", floats: [a.parameters.scale], dims: [])
         let zero = initializer(name + ".input_zero_point", type, dims: [], raw: [UInt8(truncatingIfNeeded: a.parameters.zeroPoint)])
         let q = op("QuantizeLinear", [x, scale, zero], name + ".input")
         return op("DequantizeLinear", [q, scale, zero], name + ".input")
+    }
+
+    /// Dynamic per-token symmetric input quantization (`QuantizationNumerics.fakeQuantizePerRow`)
+    /// in plain float ops, since ONNX's DynamicQuantizeLinear is per tensor and asymmetric:
+    /// scale = ReduceMax(|x|, last axis) / qmax, q = Clip(Round(x · (1 / scale)), ±qmax), q · scale.
+    /// Round is ties-to-even as nanoforge's; an all-zero row's scale is floored at the smallest
+    /// normal float instead of set to 1 (its codes are 0 either way).
+    private func perTokenQuantizeDequantize(_ x: String, bits: Int, name: String) -> String {
+        let qmax = Float(QuantizationNumerics.qmax(bits: bits, symmetric: true))
+        let hint = name + ".input"
+        let absmax = op("ReduceMax", [op("Abs", [x], hint)], hint, .ints("axes", [-1]), .int("keepdims", 1))
+        let scale = op("Max", [op("Div", [absmax, scalar(qmax)], hint), scalar(Float.leastNormalMagnitude)], hint)
+        let codes = op("Round", [op("Mul", [x, op("Reciprocal", [scale], hint)], hint)], hint)
+        let clipped = op("Clip", [codes, scalar(-qmax), scalar(qmax)], hint)
+        return op("Mul", [clipped, scale], hint)
     }
 
     private func floatMatMul(_ x: String, _ w: Tensor, name: String) -> String {
@@ -79,45 +98,57 @@ extension ONNXGraphBuilder {
         return op("MatMul", [x, weight], name)
     }
 
-    /// QDQ: codes transposed to [in, out]; the scales run along the output axis, axis 1 of the
-    /// transposed weight. Symmetric codes are int8 with zero points 0, asymmetric ones uint8.
-    private func dequantizeLinearMatMul(_ x: String, _ q: QuantizedTensor, name: String) -> String {
-        let (rows, columns) = (q.rows, q.columns)
-        let codes = Self.transposed(q.codes(), rows: rows, columns: columns)
-        let type: ONNXDataType = q.scheme.symmetric ? .int8 : .uint8
-        let zeros = q.zeroPoints ?? [Int32](repeating: 0, count: q.scales.count)
-        let perChannel = q.scheme.granularity == .channel
-        let scaleDims = perChannel ? [rows] : []
-        let codesName = initializer(name + ".weight_quantized", type, dims: [columns, rows],
-                                    raw: codes.map { UInt8(truncatingIfNeeded: $0) })
-        let scales = initializer(name + ".weight_scale", floats: q.scales, dims: scaleDims)
-        let zeroPoints = initializer(name + ".weight_zero_point", type, dims: scaleDims,
-                                     raw: zeros.map { UInt8(truncatingIfNeeded: $0) })
-        let attributes: [ONNXAttribute] = perChannel ? [.int("axis", 1)] : []
-        let weight = node("DequantizeLinear", [codesName, scales, zeroPoints], name, attributes: attributes)[0]
-        return op("MatMul", [x, weight], name)
-    }
-
-    /// com.microsoft MatMulNBits (4-bit): B uint8 [N, K/block, block/2] holding unsigned codes two
-    /// per byte, low nibble first (nanoforge's packing order); scales [N · K/block] in nanoforge's
-    /// [out, in/N] order. Symmetric codes in [-7, 7] are stored as code + 8 with ORT's default zero
-    /// point 8; asymmetric zero points are packed two per byte, each row padded to a whole byte.
-    private func matMulNBits(_ x: String, _ q: QuantizedTensor, blockSize: Int, name: String) -> String {
+    /// com.microsoft MatMulNBits, `accuracy_level` 1 (float arithmetic): B uint8 [N, blocks,
+    /// block · bits / 8] holding unsigned codes (two per byte, low nibble first, for 4 bits),
+    /// blocks = ⌈K / block⌉; scales [N · blocks] in nanoforge's [out, in / block] order (a per-row
+    /// or per-tensor scale repeated over the row's blocks). Symmetric codes are stored as code +
+    /// 2^(bits−1) with ORT's default zero point 2^(bits−1); asymmetric zero points are uint8
+    /// [N · blocks] (8 bits) or packed two per byte with each row padded to a byte (4 bits). A
+    /// ragged last block is padded with the zero point's code (weight 0).
+    private func matMulNBits(_ x: String, _ q: QuantizedTensor, bits: Int, blockSize: Int, name: String) -> String {
         let (n, k) = (q.rows, q.columns)
-        let blocks = k / blockSize
-        let codes = q.scheme.symmetric ? q.codes().map { $0 + 8 } : q.codes()
-        let packed = QuantizationNumerics.pack(codes, bits: 4)
+        let blocks = (k + blockSize - 1) / blockSize
+        let offset: Int32 = q.scheme.symmetric ? 1 << (bits - 1) : 0
+        let codes = q.codes()
+        /// The scale/zero-point slot of row r, column c.
+        func slot(_ r: Int, _ c: Int) -> Int {
+            switch q.scheme.granularity {
+            case .tensor: return 0
+            case .channel: return r
+            case .group(let size): return r * (k / size) + c / size
+            }
+        }
+        var stored = [Int32](repeating: 0, count: n * blocks * blockSize)
+        var scales = [Float](repeating: 0, count: n * blocks), zeros = [Int32](repeating: 0, count: n * blocks)
+        for r in 0..<n {
+            for b in 0..<blocks {
+                let s = slot(r, b * blockSize)
+                scales[r * blocks + b] = q.scales[s]
+                zeros[r * blocks + b] = q.zeroPoints?[s] ?? 0
+                let padding = q.scheme.symmetric ? offset : zeros[r * blocks + b]
+                for i in 0..<blockSize {
+                    let c = b * blockSize + i
+                    stored[(r * blocks + b) * blockSize + i] = c < k ? codes[r * k + c] + offset : padding
+                }
+            }
+        }
+        let packed = bits == 8 ? stored.map { UInt8(truncatingIfNeeded: $0) } : QuantizationNumerics.pack(stored, bits: bits)
         var inputs = [
             x,
-            initializer(name + ".weight_packed", .uint8, dims: [n, blocks, blockSize / 2], raw: packed),
-            initializer(name + ".weight_scale", floats: q.scales, dims: [n * blocks]),
+            initializer(name + ".weight_packed", .uint8, dims: [n, blocks, blockSize * bits / 8], raw: packed),
+            initializer(name + ".weight_scale", floats: scales, dims: [n * blocks]),
         ]
-        if let zeros = q.zeroPoints {
+        if q.zeroPoints != nil {
             var raw: [UInt8] = []
-            for r in 0..<n { raw += QuantizationNumerics.pack(Array(zeros[(r * blocks)..<((r + 1) * blocks)]), bits: 4) }
+            if bits == 8 {
+                raw = zeros.map { UInt8(truncatingIfNeeded: $0) }
+            } else {
+                for r in 0..<n { raw += QuantizationNumerics.pack(Array(zeros[(r * blocks)..<((r + 1) * blocks)]), bits: bits) }
+            }
             inputs.append(initializer(name + ".weight_zero_point", .uint8, dims: [raw.count], raw: raw))
         }
-        return node("MatMulNBits", inputs, name, attributes: [.int("K", k), .int("N", n), .int("bits", 4), .int("block_size", blockSize)],
+        return node("MatMulNBits", inputs, name, attributes: [.int("K", k), .int("N", n), .int("bits", bits), .int("block_size", blockSize),
+                                                              .int("accuracy_level", 1)],
                     domain: ONNXExporter.microsoftDomain)[0]
     }
 

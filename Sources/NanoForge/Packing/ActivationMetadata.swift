@@ -1,10 +1,12 @@
 import NanoCheckpoint
 import NanoModels
 
-/// Static activation quantization in a checkpoint: `__metadata__["nanoforge.activations"]`, a JSON
-/// object keyed by Linear layer name (without `.weight`), each
-/// `{"bits": 8, "symmetric": false, "scale": 0.0123, "zero_point": -5}`. Loaders install the
-/// fake quantization on those layers' inputs, so a reloaded model computes what was evaluated.
+/// Activation quantization in a checkpoint: `__metadata__["nanoforge.activations"]`, a JSON
+/// object keyed by Linear layer name (without `.weight`), each static
+/// `{"bits": 8, "symmetric": false, "scale": 0.0123, "zero_point": -5}` or dynamic per token
+/// `{"bits": 8, "symmetric": true, "mode": "dynamic"}` (no `mode`: static). Loaders install the
+/// fake quantization on those layers' inputs, so a reloaded model computes what was evaluated,
+/// and the runtime picks its kernel from it.
 public enum ActivationMetadata {
     static let key = "nanoforge.activations"
 
@@ -12,6 +14,7 @@ public enum ActivationMetadata {
         guard !activations.isEmpty else { return nil }
         let entries = activations.keys.sorted().map { name -> String in
             let a = activations[name]!
+            if a.perToken { return "\"\(name)\":{\"bits\":\(a.bits),\"symmetric\":true,\"mode\":\"dynamic\"}" }
             // Float's description round-trips exactly.
             return "\"\(name)\":{\"bits\":\(a.bits),\"symmetric\":\(a.symmetric),\"scale\":\(a.parameters.scale),\"zero_point\":\(a.parameters.zeroPoint)}"
         }
@@ -38,8 +41,21 @@ public enum ActivationMetadata {
                 }
                 return n
             }
-            let bits = try number("bits"), scale = try number("scale"), zero = try number("zero_point")
+            let bits = try number("bits")
             guard bits == 8 else { throw bad("\(name).bits", "\(bits): activations are int8") }
+            if let modeValue = fields.first(where: { $0.key == "mode" })?.value {
+                guard case .string(let mode) = modeValue, mode == "dynamic" || mode == "static" else {
+                    throw bad("\(name).mode", "\"dynamic\" or \"static\" expected")
+                }
+                if mode == "dynamic" {
+                    guard let s = fields.first(where: { $0.key == "symmetric" })?.value, case .bool(true) = s else {
+                        throw bad("\(name).symmetric", "dynamic activations are symmetric: true expected")
+                    }
+                    result[name] = .dynamicPerToken(bits: 8)
+                    continue
+                }
+            }
+            let scale = try number("scale"), zero = try number("zero_point")
             guard scale > 0 else { throw bad("\(name).scale", "\(scale): must be > 0") }
             guard let symmetricValue = fields.first(where: { $0.key == "symmetric" })?.value, case .bool(let symmetric) = symmetricValue else {
                 throw bad("\(name).symmetric", "missing or not a boolean")

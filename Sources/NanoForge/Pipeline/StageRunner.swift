@@ -99,8 +99,17 @@ struct StageRunner {
         }
         var summary = "\(o.method.rawValue) \(scheme) on \(weights.count) layers"
         if let settings = o.activations {
-            try quantizeActivations(settings, layers: layers, label, state)
-            summary += ", int\(settings.bits) activations (\(settings.observer))"
+            if settings.mode == .dynamic {
+                for (name, layer) in layers {
+                    let aq = ActivationQuantization.dynamicPerToken(bits: settings.bits)
+                    aq.install(on: layer)
+                    state.activationQuantization[name] = aq
+                }
+                summary += ", int\(settings.bits) dynamic per-token activations"
+            } else {
+                try quantizeActivations(settings, layers: layers, label, state)
+                summary += ", int\(settings.bits) activations (\(settings.observer))"
+            }
         }
         return summary
     }

@@ -1,5 +1,5 @@
 /// Options of the `quantize` pass: post-training weight quantization (RTN or GPTQ), optionally
-/// with static int8 activation quantization.
+/// with int8 activation quantization, static (calibrated) or dynamic (per token).
 public struct QuantizeOptions: Equatable {
     /// Rounding method.
     public enum Method: String, RecipeChoice { case rtn, gptq }
@@ -32,13 +32,20 @@ public struct QuantizeOptions: Equatable {
         public var actOrder: Bool = false
     }
 
-    /// Static activation quantization of Linear inputs.
+    /// Activation quantization of Linear inputs.
     public struct Activations: Equatable {
+        /// `static`: one scale and zero point per layer from calibration. `dynamic`: each token's
+        /// features quantized at run time on their own symmetric grid (absmax / 127), as the
+        /// runtime's int8 × int8 kernel computes exactly; needs no calibration data.
+        public enum Mode: String, RecipeChoice { case `static`, dynamic }
         /// Always 8: activations are int8.
         public var bits: Int = 8
+        /// Static only.
         public var observer: Observer = .minmax
-        /// Asymmetric by default: inputs after GELU or ReLU are mostly positive.
+        /// Static: asymmetric by default (inputs after GELU or ReLU are mostly positive).
+        /// Dynamic: always symmetric.
         public var symmetric = false
+        public var mode: Mode = .static
     }
 
     public var method: Method = .rtn
@@ -72,8 +79,8 @@ public struct QuantizeOptions: Equatable {
         RecipeField("block_size", "integer", default: "128", allowed: "≥ 1", "GPTQ only: columns per block of lazy updates."),
         RecipeField("act_order", "boolean", default: "false", allowed: "true | false",
                     "GPTQ only: quantize columns in order of decreasing activation energy."),
-        RecipeField("activations", "mapping", allowed: "{bits: 8, observer, percentile, symmetric}",
-                    "Static int8 quantization of each selected Linear layer's input: one scale and zero point per layer from the calibration data, by the given observer (default minmax; `symmetric` default false). Simulated in evaluation (fake quantization) and saved with the model."),
+        RecipeField("activations", "mapping", allowed: "{mode: static | dynamic, bits: 8, observer, percentile, symmetric}",
+                    "Int8 quantization of each selected Linear layer's input. `mode: static` (default): one scale and zero point per layer from the calibration data, by the given observer (default minmax; `symmetric` default false). `mode: dynamic`: per token, symmetric, scale = the token's absmax / 127 at run time, no calibration (the runtime's int8 × int8 kernel computes it exactly). Simulated in evaluation (fake quantization, the kernel's rounding), saved with the model and applied by the runtime. Without `activations` the runtime keeps float activations."),
         RecipeField("scale_format", "string", default: "f32", allowed: RecipeField.choices(ScaleFormat.self), "Storage type of scales."),
     ] + SelectionFields.fields(defaultTargets: ["Linear"])
 
@@ -102,11 +109,25 @@ public struct QuantizeOptions: Equatable {
         }
 
         if let activations = map.optional("activations") {
-            let sub = try activations.mapping(keys: ["bits", "observer", "percentile", "symmetric"])
+            let sub = try activations.mapping(keys: ["mode", "bits", "observer", "percentile", "symmetric"])
             var settings = Activations()
+            settings.mode = try sub.optional("mode", default: Activations.Mode.static) { try $0.choice(Activations.Mode.self) }
             settings.bits = try sub.optional("bits", default: 8) { try $0.int(8...8) }
-            settings.symmetric = try sub.optional("symmetric", default: false) { try $0.bool() }
-            settings.observer = try decodeObserver(sub, observerKey: "observer")
+            if settings.mode == .dynamic {
+                // Per token, symmetric: the grid Int8GEMM computes exactly; scales come from each token.
+                if let key = ["observer", "percentile"].first(where: sub.contains), let value = sub.optional(key) {
+                    throw RecipeError.conflict(value.location, problem: "'\(key)' applies to static activations, but mode is dynamic",
+                                               hint: "dynamic activations take each token's absmax; remove '\(key)' or set mode: static")
+                }
+                if let value = sub.optional("symmetric"), try !value.bool() {
+                    throw RecipeError.conflict(value.location, problem: "dynamic activations are symmetric (the int8 kernel's grid)",
+                                               hint: "remove 'symmetric' or set mode: static")
+                }
+                settings.symmetric = true
+            } else {
+                settings.symmetric = try sub.optional("symmetric", default: false) { try $0.bool() }
+                settings.observer = try decodeObserver(sub, observerKey: "observer")
+            }
             options.activations = settings
         }
         return options

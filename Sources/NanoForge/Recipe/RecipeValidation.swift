@@ -47,7 +47,7 @@ enum RecipeValidation {
     /// Whether the stage needs calibration activations.
     static func needsCalibration(_ stage: StageConfiguration) -> Bool {
         switch stage {
-        case let .quantize(options): return options.method == .gptq || options.activations != nil
+        case let .quantize(options): return options.method == .gptq || options.activations.map { $0.mode == .static } ?? false
         case let .prune(options): return options.method == .wanda
         case let .pruneStructured(options): return options.method == .activation
         case .mixedPrecision: return true

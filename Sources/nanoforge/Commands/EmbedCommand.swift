@@ -3,6 +3,7 @@ import Foundation
 import NanoCheckpoint
 import NanoForge
 import NanoModels
+import NanoRuntime
 import NanoTensor
 
 /// `nanoforge embed`: sentence embeddings from a BERT-style sentence encoder.
@@ -30,6 +31,9 @@ struct EmbedCommand: ParsableCommand {
     @Option(help: EngineOption.help)
     var engine: EngineOption = .auto
 
+    @Option(help: RuntimeKernel.help)
+    var kernel: RuntimeKernel = .standard
+
     func validate() throws {
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
         guard maxLength >= 2 else { throw ValidationError("--max-length must be at least 2, got \(maxLength)") }
@@ -37,7 +41,7 @@ struct EmbedCommand: ParsableCommand {
 
     func run() throws {
         try CLIErrors.reporting {
-            let encoder = try EvaluationTask.sentenceEncoder(try engine.load(model, maxLength: maxLength), task: "embed")
+            let encoder = try EvaluationTask.sentenceEncoder(try engine.load(model, maxLength: maxLength, kernel: kernel), task: "embed")
             guard let data = FileManager.default.contents(atPath: input), let text = String(data: data, encoding: .utf8) else {
                 throw CLIErrors.BadInput("\(input): cannot read as UTF-8 text")
             }
@@ -45,10 +49,12 @@ struct EmbedCommand: ParsableCommand {
             let progress = ProgressLine(label: "embedding", total: sentences.count)
             let embeddings = encoder.encode(sentences, batchSize: batchSize) { done, _ in progress.update(done) }
             progress.finish()
-            let store = TensorStore(tensors: [StoredTensor.encoding(embeddings, name: "embeddings")],
-                                    metadata: ["nanoforge.source_model": model, "nanoforge.sentences": String(sentences.count)])
+            var metadata = ["nanoforge.source_model": model, "nanoforge.sentences": String(sentences.count)]
+            if let note = kernel.approximationNote { metadata["nanoforge.kernel"] = note }
+            let store = TensorStore(tensors: [StoredTensor.encoding(embeddings, name: "embeddings")], metadata: metadata)
             try SafetensorsWriter.write(store, to: output)
-            print("wrote \(output): embeddings [\(embeddings.shape.map(String.init).joined(separator: ", "))]")
+            print("wrote \(output): embeddings [\(embeddings.shape.map(String.init).joined(separator: ", "))]"
+                  + (kernel.approximates ? " with the approximate \(kernel.rawValue) kernel" : ""))
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import NanoCheckpoint
 import NanoForge
 import NanoModels
@@ -15,11 +16,26 @@ enum EngineOption: String, ExpressibleByArgument, CaseIterable {
 
     static let help = ArgumentHelp("Engine: auto (the packed int8/int4 runtime for models with packed layers, else fp32), runtime, dense.")
 
-    /// The sentence encoder at `path` on this engine, and the evaluation form of it.
-    func load(_ path: String, maxLength: Int = 256) throws -> EvaluatedModel {
+    /// The sentence encoder at `path` on this engine, and the evaluation form of it. An
+    /// approximate `kernel` is announced on stderr; it needs the runtime.
+    func load(_ path: String, maxLength: Int = 256, kernel: RuntimeKernel = .standard) throws -> EvaluatedModel {
         let useRuntime = self == .runtime || (self == .auto && RuntimeEncoder.holdsPackedLayers(path: path))
-        guard useRuntime else { return .sentenceEncoder(try SentenceEncoder.load(path: path, maxLength: maxLength)) }
-        let encoder = try RuntimeEncoder.load(path: path, maxLength: maxLength)
+        guard useRuntime else {
+            if kernel.approximates {
+                throw CLIErrors.BadInput("--kernel \(kernel.rawValue) runs on the packed runtime; \(path) is evaluated by the fp32 engine (use --engine runtime)")
+            }
+            return .sentenceEncoder(try SentenceEncoder.load(path: path, maxLength: maxLength))
+        }
+        if let note = kernel.approximationNote { FileHandle.standardError.write(Data("note: \(path): \(note)\n".utf8)) }
+        let encoder = try RuntimeEncoder.load(path: path, maxLength: maxLength, kernel: kernel)
         return .sentenceEmbedding(encoder, .bert(encoder.configuration))
     }
+}
+
+/// `--kernel` of `embed` and `eval`: the runtime's GEMM choice (`RuntimeKernel`).
+extension RuntimeKernel: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+
+    static let help = ArgumentHelp(
+        "Runtime kernels: scheme (what the model's stored quantization computes: float activations for weight-only layers, int8 × int8 for dynamic per-token activations), dequant, or the approximate s8s8-8bit / u8s8-7bit (quantize every int8 layer's activations per token).")
 }

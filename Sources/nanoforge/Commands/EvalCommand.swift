@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NanoForge
 import NanoModels
+import NanoRuntime
 
 /// `nanoforge eval`: one evaluation task on one model.
 struct EvalCommand: ParsableCommand {
@@ -32,12 +33,15 @@ struct EvalCommand: ParsableCommand {
     @Option(help: EngineOption.help)
     var engine: EngineOption = .auto
 
+    @Option(help: RuntimeKernel.help)
+    var kernel: RuntimeKernel = .standard
+
     @Flag(help: "Print JSON.")
     var json = false
 
     func run() throws {
         try CLIErrors.reporting {
-            let encoded = try engine.load(model)
+            let encoded = try engine.load(model, kernel: kernel)
             let evaluation: EvaluationTask
             var referenceModel: EvaluatedModel? = nil
             switch task {
@@ -60,6 +64,7 @@ struct EvalCommand: ParsableCommand {
                 print(String(decoding: data, as: UTF8.self))
             } else {
                 for (k, v) in metrics.sorted(by: { $0.key < $1.key }) { print("\(k): \(String(format: "%.4f", v))") }
+                if let note = kernel.approximationNote { print(note) }
             }
         }
     }

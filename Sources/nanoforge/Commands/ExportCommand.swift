@@ -41,9 +41,6 @@ struct ExportCommand: ParsableCommand {
             for note in notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
             let bytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
             print("wrote \(output) (\(kind.rawValue), \(String(format: "%.1f", Double(bytes) / 1e6)) MB)")
-            if kind == .onnx, notes.isEmpty {
-                print("note: onnxruntime fuses int8 DequantizeLinear→MatMul into MatMulNBits with int8 activations unless the session sets session.qdq_matmulnbits_accuracy_level = \"0\" (docs/formats.md)")
-            }
         }
     }
 }
