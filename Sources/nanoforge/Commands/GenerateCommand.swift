@@ -42,12 +42,16 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Print token ids instead of text.")
     var ids = false
 
+    @Flag(help: "Wrap --prompt in the model's chat template as the user's turn.")
+    var chat = false
+
     func validate() throws {
         guard (prompt == nil) != (promptIDs == nil) else { throw ValidationError("give exactly one of --prompt and --prompt-ids") }
         guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive, got \(maxTokens)") }
         guard temperature >= 0 && temperature.isFinite else { throw ValidationError("--temperature must be ≥ 0, got \(temperature)") }
         guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must lie in (0, 1], got \(topP)") }
         if let promptIDs { _ = try Self.parseIDs(promptIDs) }
+        if chat && prompt == nil { throw ValidationError("--chat applies to --prompt text") }
     }
 
     static func parseIDs(_ text: String) throws -> [Int] {
@@ -69,7 +73,7 @@ struct GenerateCommand: ParsableCommand {
             if let promptIDs {
                 promptTokens = try Self.parseIDs(promptIDs)
             } else if let tokenizer {
-                promptTokens = tokenizer.encode(prompt ?? "")
+                promptTokens = tokenizer.encode(chat ? try tokenizer.chatPrompt(prompt ?? "") : prompt ?? "")
             } else {
                 throw CLIErrors.BadInput("\(model): no tokenizer for --prompt is available; give the prompt as --prompt-ids")
             }
@@ -105,16 +109,44 @@ struct GenerateCommand: ParsableCommand {
     static func log(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 }
 
-/// Text ↔ token ids for `generate`: the one place where the model's tokenizer plugs in.
+/// Text ↔ token ids for `generate`.
 protocol TokenCodec {
     func encode(_ text: String) -> [Int]
     func decode(_ ids: [Int]) -> String
+    /// `text` as the user's turn in the model's chat template, ready for the assistant's reply.
+    func chatPrompt(_ text: String) throws -> String
+}
+
+/// The model's byte-level BPE tokenizer: special tokens in the prompt text (`<|im_start|>`)
+/// become their ids, BOS is added when the model asks for it, special tokens are left out of the
+/// printed text.
+struct BPECodec: TokenCodec {
+    let tokenizer: ByteLevelBPETokenizer
+    func encode(_ text: String) -> [Int] { tokenizer.encode(text, allowSpecial: true, addBOS: tokenizer.addsBOS) }
+    func decode(_ ids: [Int]) -> String { tokenizer.decode(ids, skipSpecial: true) }
+    func chatPrompt(_ text: String) throws -> String {
+        try tokenizer.applyChatTemplate([ChatMessage(role: "user", content: text)], addGenerationPrompt: true)
+    }
 }
 
 enum GenerationTokenizer {
-    /// The tokenizer stored with `model` (GGUF `tokenizer.ggml.*`, or a `tokenizer.json` beside
-    /// the weights); nil while nanoforge has no byte-level BPE tokenizer to build from it.
-    static func load(model: String) throws -> TokenCodec? { nil }
+    /// The tokenizer stored with `model`: a GGUF file's `tokenizer.ggml.*` metadata, or the
+    /// `tokenizer.json` in (or beside) a Hugging Face folder; nil when there is none.
+    static func load(model: String) throws -> TokenCodec? {
+        do {
+            if try LlamaLoader.isGGUF(model) {
+                return BPECodec(tokenizer: try ByteLevelBPETokenizer(gguf: try GGUFFile.read(path: model)))
+            }
+            var isDirectory: ObjCBool = false
+            FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory)
+            let folder = isDirectory.boolValue ? model : (model as NSString).deletingLastPathComponent
+            let json = (folder as NSString).appendingPathComponent("tokenizer.json")
+            guard FileManager.default.fileExists(atPath: json) else { return nil }
+            return BPECodec(tokenizer: try ByteLevelBPETokenizer(tokenizerJSON: json))
+        } catch let e as BPETokenizerError {
+            throw CLIErrors.BadInput(e.description)
+        }
+    }
 }
 
 /// Writes generated tokens to stdout as they come: text through the tokenizer (decoding the whole
