@@ -47,6 +47,7 @@ bench:
 	@test -f out/minilm-int8/model.safetensors || $(NANOFORGE) compress Recipes/minilm-int8.yaml
 	@test -f out/minilm-int4-rtn/model.safetensors || $(NANOFORGE) compress Recipes/minilm-int4-rtn.yaml
 	$(NANOFORGE) bench runtime
+	$(NANOFORGE) bench llm
 
 # Coverage-guided fuzzing (docs/robustness.md); its own build folder, .build-fuzz.
 fuzz:

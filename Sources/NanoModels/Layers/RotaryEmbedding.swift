@@ -31,11 +31,12 @@ public struct RotaryEmbedding: Sendable {
     }
 
     /// Rotates x: [..., T, headDimension]; `inverse` rotates by the opposite angle (the adjoint).
-    public func apply(_ x: Tensor, inverse: Bool = false) -> Tensor {
+    /// Row t sits at position `offset + t` (incremental decoding continues after a cached prefix).
+    public func apply(_ x: Tensor, inverse: Bool = false, offset: Int = 0) -> Tensor {
         let d = headDimension, half = d / 2
         precondition(x.rank >= 2 && x.shape[x.rank - 1] == d, "rotary: last axis of \(x.shape) must be \(d)")
         let t = x.shape[x.rank - 2]
-        precondition(t <= maxLength, "rotary: sequence \(t) longer than the table (\(maxLength))")
+        precondition(offset >= 0 && offset + t <= maxLength, "rotary: positions \(offset)..<\(offset + t) exceed the table (\(maxLength))")
         let sign: Float = inverse ? -1 : 1
         var out = x.scalars
         let rows = x.count / d
@@ -44,7 +45,7 @@ public struct RotaryEmbedding: Sendable {
                 cos.withUnsafeBufferPointer { cs in
                     sin.withUnsafeBufferPointer { sn in
                         for r in 0..<rows {
-                            let pos = r % t
+                            let pos = offset + r % t
                             let base = r * d, tb = pos * half
                             for i in 0..<half {
                                 let x1 = src[base + i], x2 = src[base + half + i]

@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Run a benchmark suite against its reference in the same run and write bench/results/SUITE.json.")
 
-    enum Suite: String, ExpressibleByArgument, CaseIterable { case core, minilm, quantize, distill, memory, runtime }
+    enum Suite: String, ExpressibleByArgument, CaseIterable { case core, minilm, quantize, distill, memory, runtime, llm }
 
     @Argument(help: "The suite to run: \(Suite.allCases.map(\.rawValue).joined(separator: ", ")).")
     var suite: Suite
@@ -50,6 +50,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: .hidden) var engineKernel: String = "dequant"
     @Option(help: .hidden) var inputs: String?
     @Flag(help: "Runtime suite: only the Linear kernel rates (printed, no JSON written).") var kernelsOnly = false
+
+    @Option(help: "Llama-family model for the llm suite (GGUF, or config.json + safetensors).")
+    var llmModel = ".cache/models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
 
     @Option(help: "Threads for the timed work (ours and the references).")
     var threads = 2
@@ -94,6 +97,11 @@ struct BenchCommand: ParsableCommand {
             try CLIErrors.reporting {
                 let result = try DistillBenchmark(recipe: distillRecipe, torchPython: torchPython, threads: threads).run()
                 try BenchmarkOutput.write(result, to: output + "/distill.json")
+            }
+        case .llm:
+            try CLIErrors.reporting {
+                let result = try LLMBenchmark(model: llmModel, torchPython: torchPython, threads: threads).run()
+                try BenchmarkOutput.write(result, to: output + "/llm.json")
             }
         case .memory:
             try CLIErrors.reporting {

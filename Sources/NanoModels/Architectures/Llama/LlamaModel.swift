@@ -1,0 +1,88 @@
+import Foundation
+import NanoTensor
+
+/// A Llama-family causal decoder (Touvron et al. 2023): token embedding, pre-norm blocks of
+/// RMSNorm → grouped-query attention with rotary positions → RMSNorm → SwiGLU, a final RMSNorm and
+/// an output head that is either its own matrix or the embedding table (tied).
+///
+/// Built from the shared layers (`TransformerBlock`, `MultiHeadAttention`, `FeedForward`,
+/// `RMSNorm`, `Embedding`); its parameters carry Hugging Face's `LlamaForCausalLM` names
+/// (`model.layers.0.self_attn.q_proj.weight`, …) so a `model.safetensors` loads by name. Query and
+/// key rows are in Hugging Face's order, which rotates the two halves of each head ("rotate
+/// half"); GGUF files store them permuted for ggml's interleaved rotation, and the GGUF loader
+/// undoes that.
+public final class LlamaModel: ParameterContainer {
+    public let configuration: LlamaConfiguration
+    public let tokenEmbedding: Embedding
+    public let blocks: [TransformerBlock]
+    public let finalNorm: RMSNorm
+    /// The output head; nil when tied to `tokenEmbedding`.
+    public let head: Linear?
+    public let rotary: RotaryEmbedding
+
+    public init(configuration c: LlamaConfiguration, tokenEmbedding: Embedding, blocks: [TransformerBlock],
+                finalNorm: RMSNorm, head: Linear?, rotary: RotaryEmbedding) {
+        precondition(c.tiedEmbeddings == (head == nil), "Llama: a tied model has no head of its own, an untied one needs one")
+        self.configuration = c
+        self.tokenEmbedding = tokenEmbedding
+        self.blocks = blocks
+        self.finalNorm = finalNorm
+        self.head = head
+        self.rotary = rotary
+    }
+
+    /// A freshly initialised model (N(0, 0.02) weights, unit norms, as Hugging Face's
+    /// `initializer_range` default); loaders overwrite every parameter.
+    public convenience init(_ c: LlamaConfiguration, rng: inout RandomGenerator) {
+        precondition(c.inconsistency == nil, "Llama: \(c.inconsistency!.field): \(c.inconsistency!.reason)")
+        let rope = RotaryEmbedding(headDimension: c.headDimension, maxLength: c.contextLength, base: c.ropeBase)
+        let (w, d) = (c.width, c.headDimension)
+        var blocks: [TransformerBlock] = []
+        for _ in 0..<c.layers {
+            let attention = MultiHeadAttention(
+                query: Linear(w, c.heads * d, bias: c.attentionBias, std: 0.02, rng: &rng),
+                key: Linear(w, c.kvHeads * d, bias: c.attentionBias, std: 0.02, rng: &rng),
+                value: Linear(w, c.kvHeads * d, bias: c.attentionBias, std: 0.02, rng: &rng),
+                output: Linear(c.heads * d, w, bias: false, std: 0.02, rng: &rng),
+                heads: c.heads, kvHeads: c.kvHeads, rotary: rope)
+            blocks.append(TransformerBlock(
+                attentionNorm: .rms(RMSNorm(w, epsilon: c.rmsEpsilon)), attention: attention,
+                feedForwardNorm: .rms(RMSNorm(w, epsilon: c.rmsEpsilon)),
+                feedForward: FeedForward(kind: .swiglu, width: w, hidden: c.feedForwardWidth, bias: false, std: 0.02, rng: &rng)))
+        }
+        self.init(configuration: c, tokenEmbedding: Embedding(c.vocabularySize, w, rng: &rng), blocks: blocks,
+                  finalNorm: RMSNorm(w, epsilon: c.rmsEpsilon),
+                  head: c.tiedEmbeddings ? nil : Linear(w, c.vocabularySize, bias: false, std: 0.02, rng: &rng),
+                  rotary: rope)
+    }
+
+    /// tokens: [B·T] ids laid out as [B, T] → logits [B, T, vocabulary], every position attending
+    /// to itself and the positions before it. The full forward pass, on `tape` (training, evaluation).
+    public func callAsFunction(_ tokens: [Int], batch: Int, length: Int, tape: Tape) -> Variable {
+        precondition(tokens.count == batch * length, "Llama: \(tokens.count) tokens for batch \(batch) × length \(length)")
+        precondition(length <= configuration.contextLength, "Llama: length \(length) exceeds the context \(configuration.contextLength)")
+        var x = tokenEmbedding(tokens, shape: [batch, length], tape: tape)
+        let mask = Masks.causal(length)
+        for block in blocks { x = block(x, mask: mask, tape: tape) }
+        return logits(finalNorm(x, tape: tape), tape: tape)
+    }
+
+    /// The output head on normalised hidden states [..., width] → [..., vocabulary].
+    func logits(_ hidden: Variable, tape: Tape) -> Variable {
+        if let head { return head(hidden, tape: tape) }
+        return tape.linear(hidden, weight: tokenEmbedding.weight)
+    }
+
+    public func visitParameters(prefix: String, _ visit: (String, Variable) -> Void) {
+        visitChild(tokenEmbedding, "model.embed_tokens", prefix: prefix, visit)
+        for (i, block) in blocks.enumerated() {
+            let layer = join(prefix, "model.layers.\(i)")
+            visitChild(block.attentionNorm.container, "input_layernorm", prefix: layer, visit)
+            visitChild(block.attention, "self_attn", prefix: layer, visit)
+            visitChild(block.feedForwardNorm.container, "post_attention_layernorm", prefix: layer, visit)
+            visitChild(block.feedForward, "mlp", prefix: layer, visit)
+        }
+        visitChild(finalNorm, "model.norm", prefix: prefix, visit)
+        visitChild(head, "lm_head", prefix: prefix, visit)
+    }
+}
