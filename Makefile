@@ -45,6 +45,7 @@ bench:
 	$(NANOFORGE) bench distill
 	$(NANOFORGE) bench memory
 	@test -f out/minilm-int8/model.safetensors || $(NANOFORGE) compress Recipes/minilm-int8.yaml
+	@test -f out/minilm-int8-dynamic/model.safetensors || $(NANOFORGE) compress Recipes/minilm-int8-dynamic.yaml
 	@test -f out/minilm-int4-rtn/model.safetensors || $(NANOFORGE) compress Recipes/minilm-int4-rtn.yaml
 	$(NANOFORGE) bench runtime
 	$(NANOFORGE) bench llm

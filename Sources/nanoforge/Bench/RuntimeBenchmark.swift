@@ -11,6 +11,7 @@ import NanoTensor
 struct RuntimeBenchmark {
     let fp32Model: String
     let int8Model: String
+    let int8DynamicModel: String
     let int4Model: String
     let sentences: String
     let python: String
@@ -25,8 +26,8 @@ struct RuntimeBenchmark {
         Parallel.workers = threads
         print("nanoforge bench runtime — \(threads) threads, sequences of \(Self.length) tokens, kernel set \(KernelSet.current.name)")
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
-        for model in [int8Model, int4Model] where !RuntimeEncoder.holdsPackedLayers(path: model) {
-            throw CLIErrors.BadInput("\(model): not a packed model (make it with `nanoforge compress` of Recipes/minilm-int8.yaml or minilm-int4-rtn.yaml)")
+        for model in [int8Model, int8DynamicModel, int4Model] where !RuntimeEncoder.holdsPackedLayers(path: model) {
+            throw CLIErrors.BadInput("\(model): not a packed model (make it with `nanoforge compress` of Recipes/minilm-int8.yaml, minilm-int8-dynamic.yaml or minilm-int4-rtn.yaml)")
         }
         let tokenizer = try RuntimeEncoder.load(path: int8Model).tokenizer
         let inputs = workDir + "/inputs.json"
@@ -51,12 +52,15 @@ struct RuntimeBenchmark {
                                            ["--engine", "ort", "--onnx", file, "--inputs", inputs, "--threads", String(threads)], threads: threads) }
         }
         let engines: [(key: String, label: String, run: () throws -> [String: Any]?)] = [
-            ("nanoforge_int8", "nanoforge runtime int8 (dequant + sgemm)", ours(int8Model, .dequant)),
-            ("nanoforge_int8_integer", "nanoforge runtime int8 (int8×int8→int32)", ours(int8Model, .integer)),
-            ("nanoforge_int8_u8s8", "nanoforge runtime int8 (u8×s8→int32)", ours(int8Model, .u8s8)),
+            // The default kernel of each model follows its stored scheme (what `embed` runs):
+            // weight-only int8 keeps float activations (dequant + sgemm); the dynamic-activation
+            // model runs int8×int8→int32 exactly as its report measured.
+            ("nanoforge_int8", "nanoforge runtime int8 weight-only (dequant + sgemm)", ours(int8Model, .scheme)),
+            ("nanoforge_int8_dynamic", "nanoforge runtime int8 dynamic act. (int8×int8→int32)", ours(int8DynamicModel, .scheme)),
+            ("nanoforge_int8_u8s8", "nanoforge runtime int8, --kernel u8s8-7bit (approximate)", ours(int8Model, .u8s8)),
             ("ort_dynamic_int8", "onnxruntime quantize_dynamic int8", quantized == nil ? { nil } : ort(ortInt8)),
             ("ort_our_int8", "onnxruntime on our int8 export (QDQ)", ort(files["int8"]!)),
-            ("nanoforge_int4_g128", "nanoforge runtime int4 g128", ours(int4Model, .dequant)),
+            ("nanoforge_int4_g128", "nanoforge runtime int4 g128", ours(int4Model, .scheme)),
             ("ort_our_int4_g128", "onnxruntime on our int4 g128 export (MatMulNBits)", ort(files["int4"]!)),
             ("ort_fp32", "onnxruntime fp32 (our export)", ort(files["fp32"]!)),
             ("torch_fp32", "PyTorch fp32", {
@@ -107,7 +111,7 @@ struct RuntimeBenchmark {
         let goals = Self.goals(results)
         let kernels = try Self.kernelRates(threads: threads)
         Self.printKernelRates(kernels)
-        for (key, kernel) in [("nanoforge_int8_integer", RuntimeKernel.integer), ("nanoforge_int8_u8s8", .u8s8)] {
+        for (key, kernel) in [("nanoforge_int8_dynamic", RuntimeKernel.integer), ("nanoforge_int8_u8s8", .u8s8)] {
             guard let profile = (results[key] as? [String: Any])?["profile_ms"] as? [String: [String: Double]] else { continue }
             print("\nper-op profile of nanoforge runtime int8, \(kernel.rawValue) kernel (one pass, ms)")
             for batch in ["batch1", "batch32"] {
@@ -118,23 +122,23 @@ struct RuntimeBenchmark {
         return ["runtime": ["engines": results, "kernel_set": KernelSet.current.name, "goals": goals, "kernels": kernels, "threads": threads, "sequence_length": Self.length,
                             "batch1_samples": Self.singles, "batch32_samples": Self.batches,
                             "cosine_reference": referenceKey,
-                            "models": ["fp32": fp32Model, "int8": int8Model, "int4_g128": int4Model], "sentences": sentences]]
+                            "models": ["fp32": fp32Model, "int8": int8Model, "int8_dynamic": int8DynamicModel, "int4_g128": int4Model], "sentences": sentences]]
     }
 
-    /// The goals: int8 ≤ 1.0 × ORT dynamic int8 at batch 1, ≤ 1.2 × at batch 32, load ≤ 50 ms.
+    /// The goals: int8 ≤ 0.8 × ORT dynamic int8 at batch 1, ≤ 1.0 × at batch 32, load ≤ 50 ms.
+    /// Compared like for like: onnxruntime's `quantize_dynamic` quantizes activations at run time,
+    /// so ours is the recipe with `activations: {mode: dynamic}` on its default (exact) kernel.
     static func goals(_ results: [String: Any]) -> [String: Any] {
         func value(_ key: String, _ field: String) -> Double? { (results[key] as? [String: Any])?[field] as? Double }
-        // The fastest int8 engine, against onnxruntime's equally approximate dynamic int8: the opt-in
-        // u8×s8→int32 kernel (`--kernel u8s8-7bit`; the runtime's default keeps this model's float activations).
-        let ours = "nanoforge_int8_u8s8"
+        let ours = "nanoforge_int8_dynamic"
         let b1 = value(ours, "batch1_ms").flatMap { ours in value("ort_dynamic_int8", "batch1_ms").map { ours / $0 } }
         let b32 = value(ours, "batch32_ms").flatMap { ours in value("ort_dynamic_int8", "batch32_ms").map { ours / $0 } }
         let load = value(ours, "load_ms")
-        print("\ngoals: int8 batch 1 ratio to ORT dynamic int8 \(BenchmarkOutput.format(b1, 2)) (goal ≤ 1.0), "
-              + "batch 32 \(BenchmarkOutput.format(b32, 2)) (goal ≤ 1.2), load \(BenchmarkOutput.format(load, 1)) ms (goal ≤ 50)")
+        print("\ngoals (kernel set \(KernelSet.current.name)): int8 dynamic batch 1 ratio to ORT dynamic int8 \(BenchmarkOutput.format(b1, 2)) (goal ≤ 0.8), "
+              + "batch 32 \(BenchmarkOutput.format(b32, 2)) (goal ≤ 1.0), load \(BenchmarkOutput.format(load, 1)) ms (goal ≤ 50)")
         func met(_ x: Double?, _ limit: Double) -> Any { x.map { $0 <= limit } ?? NSNull() }
         return ["engine": ours, "int8_batch1_ratio": b1 ?? NSNull(), "int8_batch32_ratio": b32 ?? NSNull(), "int8_load_ms": load ?? NSNull(),
-                "met": ["batch1": met(b1, 1.0), "batch32": met(b32, 1.2), "load": met(load, 50)]]
+                "met": ["batch1": met(b1, 0.8), "batch32": met(b32, 1.0), "load": met(load, 50)]]
     }
 
     /// Runs this executable with `arguments`, failing on a non-zero exit.

@@ -40,6 +40,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Packed int8 MiniLM for the runtime suite (nanoforge compress Recipes/minilm-int8.yaml).")
     var int8Model = "out/minilm-int8"
 
+    @Option(help: "Packed int8 MiniLM with dynamic int8 activations for the runtime suite's goal row (nanoforge compress Recipes/minilm-int8-dynamic.yaml).")
+    var int8DynamicModel = "out/minilm-int8-dynamic"
+
     @Option(help: "Packed int4 group-128 MiniLM for the runtime suite (nanoforge compress Recipes/minilm-int4-rtn.yaml).")
     var int4Model = "out/minilm-int4-rtn"
 
@@ -47,7 +50,7 @@ struct BenchCommand: ParsableCommand {
     var ortPython = ".venv-bench/bin/python"
 
     @Option(help: .hidden) var engineModel: String?
-    @Option(help: .hidden) var engineKernel: String = "dequant"
+    @Option(help: .hidden) var engineKernel: String = "scheme"
     @Option(help: .hidden) var inputs: String?
     @Flag(help: "Runtime suite: only the Linear kernel rates (printed, no JSON written).") var kernelsOnly = false
 
@@ -83,7 +86,7 @@ struct BenchCommand: ParsableCommand {
                     RuntimeBenchmark.printKernelRates(try RuntimeBenchmark.kernelRates(threads: threads))
                     return
                 }
-                let result = try RuntimeBenchmark(fp32Model: model, int8Model: int8Model, int4Model: int4Model, sentences: sentences,
+                let result = try RuntimeBenchmark(fp32Model: model, int8Model: int8Model, int8DynamicModel: int8DynamicModel, int4Model: int4Model, sentences: sentences,
                                                   python: ortPython, torchPython: torchPython, threads: threads,
                                                   workDir: "out/bench-runtime").run()
                 try BenchmarkOutput.write(result, to: output + "/runtime.json")

@@ -73,16 +73,17 @@ public final class LlamaModel: ParameterContainer {
         return tape.linear(hidden, weight: tokenEmbedding.weight)
     }
 
-    public func visitParameters(prefix: String, _ visit: (String, Variable) -> Void) {
-        visitChild(tokenEmbedding, "model.embed_tokens", prefix: prefix, visit)
+    /// The modules in Hugging Face's order and names (a name may hold dots); `visitParameters` and
+    /// the module walk both read this list.
+    public var children: [(name: String, module: ParameterContainer)] {
+        var list: [(name: String, module: ParameterContainer)] = [("model.embed_tokens", tokenEmbedding)]
         for (i, block) in blocks.enumerated() {
-            let layer = join(prefix, "model.layers.\(i)")
-            visitChild(block.attentionNorm.container, "input_layernorm", prefix: layer, visit)
-            visitChild(block.attention, "self_attn", prefix: layer, visit)
-            visitChild(block.feedForwardNorm.container, "post_attention_layernorm", prefix: layer, visit)
-            visitChild(block.feedForward, "mlp", prefix: layer, visit)
+            let layer = "model.layers.\(i)"
+            list += [(layer + ".input_layernorm", block.attentionNorm.container), (layer + ".self_attn", block.attention),
+                     (layer + ".post_attention_layernorm", block.feedForwardNorm.container), (layer + ".mlp", block.feedForward)]
         }
-        visitChild(finalNorm, "model.norm", prefix: prefix, visit)
-        visitChild(head, "lm_head", prefix: prefix, visit)
+        list.append(("model.norm", finalNorm))
+        if let head { list.append(("lm_head", head)) }
+        return list
     }
 }
