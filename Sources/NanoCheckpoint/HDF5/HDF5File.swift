@@ -141,10 +141,16 @@ final class HDF5File {
         return HDF5File(path: path, handle: HDF5Handle(id, kind: .file), byteCount: 0)
     }
 
-    /// File access: HDF5 file locks where the file system has them, no failure where it has not.
+    /// File access without HDF5's file locks. Why: HDF5 flock()s every file it opens and does not
+    /// open it close-on-exec, so a child process that any thread starts meanwhile (`Process`,
+    /// posix_spawn: the CLI's HDF5 check, tests running tools) inherits the descriptor and keeps
+    /// the lock after nanoforge has closed the file; the next open of that file then fails with
+    /// "unable to lock file, errno = 11" (seen in the test suite). nanoforge writes through a
+    /// temporary file renamed into place (`AtomicFile`) and never opens a file another process is
+    /// writing, so the locks protected nothing it relies on.
     private static func accessProperties(_ site: HDF5Site) throws -> HDF5Handle {
         let access = try site.handle(H5Pcreate(nf_H5P_FILE_ACCESS()), .propertyList, "cannot create file access properties")
-        try site.check(H5Pset_file_locking(access.id, true, true), "cannot set file locking")
+        try site.check(H5Pset_file_locking(access.id, false, true), "cannot set file locking")
         return access
     }
 
