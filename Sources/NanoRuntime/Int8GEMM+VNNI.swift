@@ -36,21 +36,12 @@ extension Int8GEMM {
         let (lo, hi) = (Float(QuantizationNumerics.qmin(bits: 8, symmetric: true)), Float(QuantizationNumerics.qmax(bits: 8, symmetric: true)))
         for i in range {
             let row = UnsafeRawPointer(x + i * columns)
-            var m8 = SIMD8<Float>()
-            var c = 0
-            while c + 8 <= columns {
-                let v = magnitude(row.loadUnaligned(fromByteOffset: 4 * c, as: SIMD8<Float>.self))
-                m8.replace(with: v, where: v .> m8)
-                c += 8
-            }
-            var absmax = m8.max()
-            while c < columns { absmax = max(absmax, abs(x[i * columns + c])); c += 1 }
-            let p = QuantizationNumerics.parameters(min: -absmax, max: absmax, bits: 8, symmetric: true)
-            scales[i] = p.scale
-            let inverse = 1 / p.scale
+            let scale = rowScale(x + i * columns, columns: columns)
+            scales[i] = scale
+            let inverse = 1 / scale
             // Row i's byte for column c is at dst + (c / 4) · 16 + c % 4: 8 columns are two 4-byte stores 16 bytes apart.
             let dst = codes + (i / br) * blockBytes + (i % br) * 4
-            c = 0
+            var c = 0
             while c + 8 <= columns {
                 // As quantizeActivations: clamp, then 1.5·2²³ rounds to nearest-even; − (2²³·1.5 bits − 128) adds the offset.
                 var v = row.loadUnaligned(fromByteOffset: 4 * c, as: SIMD8<Float>.self) * inverse

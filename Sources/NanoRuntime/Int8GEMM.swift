@@ -80,21 +80,12 @@ public struct Int8GEMM: IntegerGEMM {
         codes.withUnsafeMutableBufferPointer { q in
             for i in 0..<m {
                 let row = UnsafeRawPointer(x + i * columns)
-                var m8 = SIMD8<Float>()
-                var c = 0
-                while c + 8 <= columns {
-                    let v = Self.magnitude(row.loadUnaligned(fromByteOffset: 4 * c, as: SIMD8<Float>.self))
-                    m8.replace(with: v, where: v .> m8)
-                    c += 8
-                }
-                var absmax = m8.max()
-                while c < columns { absmax = max(absmax, abs(x[i * columns + c])); c += 1 }
-                let p = QuantizationNumerics.parameters(min: -absmax, max: absmax, bits: 8, symmetric: true)
-                scales[i] = p.scale
+                let scale = Self.rowScale(x + i * columns, columns: columns)
+                scales[i] = scale
                 // Same grid and rounding as QuantizationNumerics.quantize, by a reciprocal multiply.
-                let inverse = 1 / p.scale
+                let inverse = 1 / scale
                 let dst = q.baseAddress! + i * paddedColumns
-                c = 0
+                var c = 0
                 while c + 8 <= columns {
                     // Clamping to the integer bounds before rounding gives the same codes; adding
                     // 1.5·2²³ rounds to nearest-even and leaves the code in the low mantissa bits
@@ -226,6 +217,23 @@ public struct Int8GEMM: IntegerGEMM {
         let hi = unsafeBitCast((v &>> 16) &+ 0x4B40_0000, to: SIMD8<Float>.self) - 12_582_912
         let lo = unsafeBitCast((v & 0xFFFF) | 0x4B00_0000, to: SIMD8<Float>.self) - 8_388_608
         return hi * 65536 + lo
+    }
+
+    /// The symmetric 8-bit scale of one activation row (its absmax / 127, as
+    /// `QuantizationNumerics.parameters`): shared by every per-token quantizer of this GEMM.
+    @inline(__always)
+    static func rowScale(_ row: UnsafePointer<Float>, columns: Int) -> Float {
+        let raw = UnsafeRawPointer(row)
+        var m8 = SIMD8<Float>()
+        var c = 0
+        while c + 8 <= columns {
+            let v = magnitude(raw.loadUnaligned(fromByteOffset: 4 * c, as: SIMD8<Float>.self))
+            m8.replace(with: v, where: v .> m8)
+            c += 8
+        }
+        var absmax = m8.max()
+        while c < columns { absmax = max(absmax, abs(row[c])); c += 1 }
+        return QuantizationNumerics.parameters(min: -absmax, max: absmax, bits: 8, symmetric: true).scale
     }
 
     @inline(__always)

@@ -77,15 +77,7 @@ import Testing
                     for i in 0..<m {
                         for c in 0..<k { qa[i * gemm.paddedColumns + c] = Int16(fullScale ? (next(&state) % 2 == 0 ? 127 : -127) : next(&state) % 255 - 127) }
                     }
-                    let sums = gemm.integerProducts(qa, m: m)
-                    var mismatches = 0
-                    for i in 0..<m {
-                        for r in 0..<n {
-                            var s: Int64 = 0
-                            for c in 0..<k { s += Int64(qa[i * gemm.paddedColumns + c]) * Int64(codes[r * k + c]) }
-                            if Int64(sums[i * n + r]) != s { mismatches += 1 }
-                        }
-                    }
+                    let mismatches = int8SumMismatches(gemm, activations: qa, codes: codes, m: m, n: n, k: k)
                     #expect(mismatches == 0, "\(kernel) m=\(m) n=\(n) k=\(k) fullScale=\(fullScale) workers=\(workers)")
                 }
             }
