@@ -5,7 +5,7 @@ public enum ShapeEffect: String, Sendable {
     /// Every tensor keeps its shape (quantization, unstructured pruning).
     case keepsShapes = "keeps shapes"
     /// Tensors may lose rows or columns, or whole layers (structured pruning, vocabulary trimming,
-    /// distillation into a smaller student); none grows.
+    /// distillation into a student cut from the teacher); none grows.
     case shrinks
 }
 

@@ -68,7 +68,7 @@ public struct QuantizePass: CompressionPass {
         RecipeField("bits", "integer", default: "8", allowed: "2…8", "Weight bit width."),
         RecipeField("symmetric", "boolean", default: "true", allowed: "true | false",
                     "Symmetric (zero point 0) or asymmetric (with zero points) quantization."),
-        RecipeField("granularity", "string", default: "channel", allowed: "tensor | channel | group",
+        RecipeField("granularity", "string", default: "channel", allowed: RecipeField.choices(granularityNames),
                     "One scale per tensor, per output channel, or per group of `group_size` weights; `group_size` alone implies `group`."),
         RecipeField("group_size", "integer", default: "128 with granularity group", allowed: "≥ 1",
                     "Weights per scale group along the input dimension; only with granularity `group` (or none given)."),
@@ -135,20 +135,22 @@ public struct QuantizePass: CompressionPass {
     }
 
     private static func decodeGranularity(_ map: RecipeMapping) throws -> QuantizationScheme.Granularity {
-        let name = try map.optional("granularity").map { try $0.choice(["tensor", "channel", "group"].map { (name: $0, value: $0) }) }
+        let name = try map.optional("granularity").map { try $0.choice(granularityNames) }
         let groupSize = try map.optional("group_size").map { try $0.int(atLeast: 1) }
         switch (name, groupSize) {
         case (nil, nil): return .channel
-        case ("tensor"?, nil): return .tensor
-        case ("group"?, nil): return .group(defaultGroupSize)
-        case (nil, let size?), ("group"?, let size?): return .group(size)
-        case (let other?, nil): precondition(other == "channel"); return .channel
-        case (let other?, _?):
+        case let (granularity?, nil): return granularity
+        case let (nil, size?), let (.group?, size?): return .group(size)
+        case let (other?, _?):
             let location = map.optional("group_size")?.location ?? map.owner.location
-            throw RecipeError.conflict(location, problem: "group_size is set but granularity is \(other)",
+            throw RecipeError.conflict(location, problem: "group_size is set but granularity is \(other == .tensor ? "tensor" : "channel")",
                                        hint: "use granularity: group, or remove group_size")
         }
     }
+
+    /// The recipe's granularity names; `group` alone takes ``defaultGroupSize``.
+    static let granularityNames: [(name: String, value: QuantizationScheme.Granularity)] =
+        [("tensor", .tensor), ("channel", .channel), ("group", .group(defaultGroupSize))]
 
     // MARK: encoding
 
