@@ -31,6 +31,9 @@ public struct RecipeEncoding {
     public static func bool(_ value: Bool) -> Node { Node(value ? "true" : "false", .implicit, .plain) }
     public static func string(_ value: String) -> Node { Node(value, .implicit, .doubleQuoted) }
 
+    /// The node as YAML text, which ``RecipeDocument`` parses back.
+    public static func yaml(_ node: Node) throws -> String { try Yams.serialize(node: node) }
+
     /// A mapping built by `body`.
     public static func mapping(_ body: (inout RecipeEncoding) -> Void) -> Node {
         var encoding = RecipeEncoding()
