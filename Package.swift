@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "NanoCheckpointTests", dependencies: ["NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
                     swiftSettings: fastMath),
         .testTarget(name: "NanoExportTests",
-                    dependencies: ["NanoExport", "NanoForge", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
+                    dependencies: ["NanoExport", "NanoForge", "NanoCheckpoint", "NanoModels", "NanoRuntime", "NanoTensor", "TestSupport"],
                     swiftSettings: fastMath),
         .testTarget(name: "NanoRuntimeTests",
                     dependencies: ["NanoRuntime", "NanoForge", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
