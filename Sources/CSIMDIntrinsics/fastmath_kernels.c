@@ -53,13 +53,16 @@ static inline NF_AVX512 __attribute__((always_inline)) float nf_erf(float x) {
     return y > 1.0f ? 1.0f : (y < -1.0f ? -1.0f : y);
 }
 
+// assume_safety: every loop reads element i before it writes element i, so src == dst (the
+// softmax rows' and GELU's in-place calls) is safe. Without it clang checked dst − src ≥ 64
+// bytes at run time and ran the in-place calls through the scalar remainder loop, 16 times slower.
 NF_AVX512 void nf_exp_avx512(const float *src, float *dst, long n) {
-#pragma clang loop vectorize(enable) vectorize_width(16) interleave_count(1)
+#pragma clang loop vectorize(assume_safety) vectorize_width(16) interleave_count(1)
     for (long i = 0; i < n; i++) dst[i] = nf_exp(src[i]);
 }
 
 NF_AVX512 void nf_gelu_erf_avx512(const float *src, float *dst, long n) {
-#pragma clang loop vectorize(enable) vectorize_width(16) interleave_count(1)
+#pragma clang loop vectorize(assume_safety) vectorize_width(16) interleave_count(1)
     for (long i = 0; i < n; i++) {
         const float x = src[i];
         dst[i] = 0.5f * x * (1.0f + nf_erf(x * 0.7071067811865475244f));
@@ -67,7 +70,7 @@ NF_AVX512 void nf_gelu_erf_avx512(const float *src, float *dst, long n) {
 }
 
 NF_AVX512 void nf_gelu_erf_backward_avx512(const float *x, const float *g, float *dst, long n) {
-#pragma clang loop vectorize(enable) vectorize_width(16) interleave_count(1)
+#pragma clang loop vectorize(assume_safety) vectorize_width(16) interleave_count(1)
     for (long i = 0; i < n; i++) {
         const float v = x[i];
         const float cdf = 0.5f * (1.0f + nf_erf(v * 0.7071067811865475244f));
@@ -77,6 +80,6 @@ NF_AVX512 void nf_gelu_erf_backward_avx512(const float *x, const float *g, float
 }
 
 NF_AVX512 void nf_exp_shifted_avx512(const float *src, float shift, float *dst, long n) {
-#pragma clang loop vectorize(enable) vectorize_width(16) interleave_count(1)
+#pragma clang loop vectorize(assume_safety) vectorize_width(16) interleave_count(1)
     for (long i = 0; i < n; i++) dst[i] = nf_exp(src[i] - shift);
 }

@@ -1,3 +1,4 @@
+import CSIMDIntrinsics
 import Foundation
 import NanoForge
 import NanoTensor
@@ -7,23 +8,42 @@ extension Int8GEMM {
     /// `quantizeActivations` computes them (same scale, same grid and rounding), plus 128, written
     /// straight into `U8S8GEMM`'s layout with zero point 128 (see `U8S8GEMM.offsetActivations`, the
     /// two-pass form the tests compare against). Rows are split over `Parallel.workers` when there
-    /// is enough work.
+    /// is enough work. With the AVX-512 VNNI kernel the absmax and the codes run on zmm
+    /// (`nf_absmax_avx512`, `nf_quantize_offset_blocks_avx512`: the same operations, the same codes).
     func quantizeOffsetActivations(_ x: UnsafePointer<Float>, m: Int, for vnni: U8S8GEMM) -> U8S8GEMM.Activations {
         let br = U8S8GEMM.blockRows, rowBlocks = (m + br - 1) / br, blockBytes = vnni.quads * 16
-        // Padding (k past columns, rows past m) holds code 128 (value 0).
-        var codes = [UInt8](repeating: 128, count: rowBlocks * blockBytes)
         var scales = [Float](repeating: 1, count: m)
-        let columns = columns
-        codes.withUnsafeMutableBytes { dst in
+        let (columns, quads) = (columns, vnni.quads)
+        let avx512 = vnni.microKernel == .vnni512
+        let workers = m * columns >= 1 << 16 ? max(1, min(Parallel.workers, rowBlocks)) : 1
+        let codes = [UInt8](unsafeUninitializedCapacity: rowBlocks * blockBytes) { dst, initialized in
             scales.withUnsafeMutableBufferPointer { sa in
                 let (dst, sa) = (dst.baseAddress!, sa.baseAddress!)
-                let workers = m * columns >= 1 << 16 ? max(1, min(Parallel.workers, rowBlocks)) : 1
-                let work = { (worker: Int) in
-                    Self.quantizeOffsetRows(rowBlocks * worker / workers * br..<min(m, rowBlocks * (worker + 1) / workers * br), x: x,
-                                            columns: columns, blockBytes: blockBytes, into: dst, scales: sa)
+                if avx512 {
+                    // Every byte of every block is written (padding as 128): no fill first.
+                    let inverse = UnsafeMutablePointer<Float>.allocate(capacity: max(m, 1))
+                    defer { inverse.deallocate() }
+                    let work = { (worker: Int) in
+                        let blocks = rowBlocks * worker / workers..<rowBlocks * (worker + 1) / workers
+                        for i in (blocks.lowerBound * br)..<min(m, blocks.upperBound * br) {
+                            let absmax = nf_absmax_avx512(x + i * columns, columns)
+                            sa[i] = QuantizationNumerics.parameters(min: -absmax, max: absmax, bits: 8, symmetric: true).scale
+                            inverse[i] = 1 / sa[i]
+                        }
+                        nf_quantize_offset_blocks_avx512(x, m, columns, quads, inverse, blocks.lowerBound, blocks.upperBound, dst)
+                    }
+                    if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+                } else {
+                    // Padding (k past columns, rows past m) holds code 128 (value 0).
+                    dst.initialize(repeating: 128, count: rowBlocks * blockBytes)
+                    let work = { (worker: Int) in
+                        Self.quantizeOffsetRows(rowBlocks * worker / workers * br..<min(m, rowBlocks * (worker + 1) / workers * br), x: x,
+                                                columns: columns, blockBytes: blockBytes, into: UnsafeMutableRawPointer(dst), scales: sa)
+                    }
+                    if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
                 }
-                if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
             }
+            initialized = rowBlocks * blockBytes
         }
         return U8S8GEMM.Activations(codes: codes, scales: scales, zeroPoints: [Int32](repeating: 128, count: m))
     }

@@ -110,13 +110,7 @@ public struct Int8GEMM: IntegerGEMM {
     /// out [m, rows] = dequantized integer products + bias.
     public func forward(_ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
         if let vnni {
-            let a = quantizeOffsetActivations(x, m: m, for: vnni)
-            vnni.scales.withUnsafeBufferPointer { sw in
-                a.scales.withUnsafeBufferPointer { sa in
-                    vnni.products(a, m: m, FloatTile(out: out, n: rows, activationScales: sa.baseAddress!,
-                                                     weightScales: sw.baseAddress!, bias: bias))
-                }
-            }
+            vnni.floatProducts(quantizeOffsetActivations(x, m: m, for: vnni), m: m, bias: bias, out: out)
             return
         }
         let (qa, sa) = quantizeActivations(x, m: m)
@@ -126,6 +120,14 @@ public struct Int8GEMM: IntegerGEMM {
                                              weightScales: sw.baseAddress!, bias: bias))
             }
         }
+    }
+
+    public var fusesGELU: Bool { vnni?.microKernel == .vnni512 }
+
+    /// On AVX-512 VNNI: quantize, products, epilogue and GELU per cache-resident chunk (`U8S8GEMM.floatProducts`).
+    public func forwardGELU(_ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) -> Bool {
+        guard let vnni, vnni.microKernel == .vnni512 else { return false }
+        return vnni.floatProducts(quantizeOffsetActivations(x, m: m, for: vnni), m: m, bias: bias, out: out, geluErf: true)
     }
 
     /// The exact Int32 sums Σ_k qa[i, k] · qw[r, k], [m, rows] (the kernel's integer result, for tests).

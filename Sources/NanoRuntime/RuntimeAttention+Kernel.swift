@@ -1,3 +1,4 @@
+import CSIMDIntrinsics
 import Foundation
 import NanoTensor
 
@@ -18,9 +19,14 @@ extension RuntimeAttention {
     /// read head by head in place, each head's 128-byte slices of 64 rows 4.6 KB apart were cache
     /// misses the prefetchers did not cover (half the attention's time in a profile at batch 32).
     /// The context is gathered per task and written back row by row.
+    ///
+    /// Under an AVX-512 `KernelSet` each head runs `nf_attention_head_avx512` (attention_kernels.c):
+    /// the same operations in the same order on zmm, so the same bits; its keys are padded to 16.
     static func simdContext(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, ld: Int, width: Int,
-                            batch: Int, t: Int, heads: Int, scale: Float, lengths: [Int], out o: UnsafeMutablePointer<Float>) {
-        let d = width / heads, tp = (t + 7) / 8 * 8
+                            batch: Int, t: Int, heads: Int, scale: Float, lengths: [Int], out o: UnsafeMutablePointer<Float>,
+                            kernels: KernelSet) {
+        let avx512 = kernels.avx512
+        let d = width / heads, tp = avx512 ? (t + 15) / 16 * 16 : (t + 7) / 8 * 8
         let groups = batch >= Parallel.workers ? 1 : min(heads, (Parallel.workers + batch - 1) / batch)
         let tasks = batch * groups, maxHeads = (heads + groups - 1) / groups
         let workers = max(1, min(Parallel.workers, tasks))
@@ -46,7 +52,11 @@ extension RuntimeAttention {
                 }
                 if tp > t { for c in 0..<cw { for j in t..<tp { kT[c * tp + j] = 0 } } }
                 let valid = lengths[b]
-                for hh in 0..<nh {
+                for hh in 0..<nh where avx512 {
+                    nf_attention_head_avx512(qh + hh * t * d, kT + hh * d * tp, vh + hh * t * d, t, tp, d, scale, valid, Masks.maskedValue,
+                                             scores, context + hh * d, cw)
+                }
+                for hh in 0..<nh where !avx512 {
                     headScores(q: qh + hh * t * d, ld: d, t: t, d: d, scale: scale, kT: kT + hh * d * tp, scores: scores)
                     for row in 0..<t {
                         let s = scores + row * tp

@@ -8,29 +8,30 @@ import NanoTensor
 /// head's columns. (sentence, head) pairs are spread over `Parallel.workers` threads.
 enum RuntimeAttention {
     /// q, k, v: [B·T, H·d]; lengths: tokens per sentence (keys past the length are masked).
-    static func context(q: Tensor, k: Tensor, v: Tensor, batch: Int, length t: Int, heads: Int, lengths: [Int]) -> Tensor {
+    static func context(q: Tensor, k: Tensor, v: Tensor, batch: Int, length t: Int, heads: Int, lengths: [Int],
+                        kernels: KernelSet = .current) -> Tensor {
         q.scalars.withUnsafeBufferPointer { pq in
             k.scalars.withUnsafeBufferPointer { pk in
                 v.scalars.withUnsafeBufferPointer { pv in
                     context(q: pq.baseAddress!, k: pk.baseAddress!, v: pv.baseAddress!, rowStride: q.shape[1], width: q.shape[1],
-                            batch: batch, length: t, heads: heads, lengths: lengths)
+                            batch: batch, length: t, heads: heads, lengths: lengths, kernels: kernels)
                 }
             }
         }
     }
 
     /// qkv: [B·T, 3·H·d], each row q | k | v (the fused query-key-value layer's output), read in place.
-    static func context(qkv: Tensor, batch: Int, length t: Int, heads: Int, lengths: [Int]) -> Tensor {
+    static func context(qkv: Tensor, batch: Int, length t: Int, heads: Int, lengths: [Int], kernels: KernelSet = .current) -> Tensor {
         let width = qkv.shape[1] / 3
         return qkv.scalars.withUnsafeBufferPointer { p in
             context(q: p.baseAddress!, k: p.baseAddress! + width, v: p.baseAddress! + 2 * width, rowStride: 3 * width, width: width,
-                    batch: batch, length: t, heads: heads, lengths: lengths)
+                    batch: batch, length: t, heads: heads, lengths: lengths, kernels: kernels)
         }
     }
 
     /// q, k, v: rows of `width` values, `rowStride` apart; the context is [B·T, width].
     static func context(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, rowStride ld: Int, width: Int,
-                        batch: Int, length t: Int, heads: Int, lengths: [Int]) -> Tensor {
+                        batch: Int, length t: Int, heads: Int, lengths: [Int], kernels: KernelSet = .current) -> Tensor {
         let d = width / heads
         let scale = 1 / Float(d).squareRoot()
         if d % 8 == 0, batch * t * width > 0 {
@@ -38,7 +39,7 @@ enum RuntimeAttention {
             // element is written, so no zero-fill.
             let out = [Float](unsafeUninitializedCapacity: batch * t * width) { po, initialized in
                 simdContext(q: q, k: k, v: v, ld: ld, width: width, batch: batch, t: t, heads: heads, scale: scale, lengths: lengths,
-                            out: po.baseAddress!)
+                            out: po.baseAddress!, kernels: kernels)
                 initialized = batch * t * width
             }
             return Tensor(shape: [batch * t, width], scalars: out)

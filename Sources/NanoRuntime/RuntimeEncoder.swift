@@ -72,28 +72,42 @@ public final class RuntimeEncoder: @unchecked Sendable {
             }
             let attended = linear(block.output, context)
             let h = profile.measure("layernorm") {
-                (x + attended).layerNorm(gamma: block.attentionNorm.gamma, beta: block.attentionNorm.beta, epsilon: eps)
+                x.addingLayerNorm(attended, gamma: block.attentionNorm.gamma, beta: block.attentionNorm.beta, epsilon: eps)
             }
-            let up = linear(block.up, h)
-            let activated = profile.measure("gelu") { activation(up) }
+            let activated = upActivated(block.up, h)
             let down = linear(block.down, activated)
             x = profile.measure("layernorm") {
-                (h + down).layerNorm(gamma: block.outputNorm.gamma, beta: block.outputNorm.beta, epsilon: eps)
+                h.addingLayerNorm(down, gamma: block.outputNorm.gamma, beta: block.outputNorm.beta, epsilon: eps)
             }
         }
         return profile.measure("pooling") { Self.meanPooledNormalized(x, lengths: lengths, length: t, width: d) }
     }
 
     func linear(_ layer: RuntimeLinear, _ x: Tensor) -> Tensor {
-        let kind: String
+        profile.measure(linearKind(layer)) { layer(x, kernel: kernel) }
+    }
+
+    /// The profile's name for a Linear layer's kernel ("linear int8 s8s8", …).
+    func linearKind(_ layer: RuntimeLinear) -> String {
         switch layer.weight {
-        case .dense: kind = "linear fp32"
+        case .dense: return "linear fp32"
         case .packed(let w, let integer):
             let bits = w.storage == .int8 ? "int8" : "int4"
             let gemm = integer.map { $0 is U8S8GEMM ? "u8s8" : "s8s8" } ?? "dequant"
-            kind = "linear \(bits) " + (kernel != .dequant ? gemm : "dequant")
+            return "linear \(bits) " + (kernel != .dequant ? gemm : "dequant")
         }
-        return profile.measure(kind) { layer(x, kernel: kernel) }
+    }
+
+    /// The feed-forward's up-projection and its activation: GELU (erf) fused into the integer
+    /// GEMM where the kernel can (`RuntimeLinear.fusedGELU`, profiled as "linear … + gelu"), else
+    /// the Linear layer, then the activation.
+    func upActivated(_ layer: RuntimeLinear, _ x: Tensor) -> Tensor {
+        if configuration.activation == .gelu, layer.fusesGELU(kernel),
+           let fused = profile.measure(linearKind(layer) + " + gelu", { layer.fusedGELU(x, kernel: kernel) }) {
+            return fused
+        }
+        let up = linear(layer, x)
+        return profile.measure("gelu") { activation(up) }
     }
 
     func activation(_ x: Tensor) -> Tensor {

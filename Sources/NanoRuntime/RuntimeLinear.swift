@@ -75,6 +75,16 @@ public enum RuntimeKernel: String, Sendable, CaseIterable {
 /// activations quantized on the fly.
 public protocol IntegerGEMM: Sendable {
     func forward(_ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>)
+    /// Whether `forwardGELU` fuses the activation (the AVX-512 VNNI kernels).
+    var fusesGELU: Bool { get }
+    /// `forward` with GELU (erf form) applied to the outputs inside the GEMM (the same bits as
+    /// `Tensor.gelu` afterwards) where `fusesGELU`; false, with nothing computed, where not.
+    func forwardGELU(_ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) -> Bool
+}
+
+extension IntegerGEMM {
+    public var fusesGELU: Bool { false }
+    public func forwardGELU(_ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) -> Bool { false }
 }
 
 /// One Linear layer of the runtime: packed (the usual case) or dense fp32 (layers the recipe
@@ -113,29 +123,56 @@ public struct RuntimeLinear: Sendable {
         if case .dense(let w) = weight {
             return Tensor.linear(input, weight: w, bias: bias.map { Tensor(shape: [n], scalars: $0) })
         }
-        var out = [Float](repeating: 0, count: m * n)
-        input.scalars.withUnsafeBufferPointer { px in
-            out.withUnsafeMutableBufferPointer { po in
+        // Every GEMM below writes all m · n outputs (the integer GEMMs store every tile, PackedLinear
+        // copies the bias or has sgemm's β = 0 overwrite): no zero-fill of a buffer that large.
+        let out = [Float](unsafeUninitializedCapacity: m * n) { po, initialized in
+            input.scalars.withUnsafeBufferPointer { px in
                 let bias = self.bias
                 bias.withOptionalPointer { pb in
-                    switch weight {
-                    case .packed(let w, let integer):
-                        if integerRuns, let integer {
-                            integer.forward(px.baseAddress!, m: m, bias: pb, out: po.baseAddress!)
-                        } else {
-                            PackedLinear.forward(px.baseAddress!, m: m, weight: w, bias: pb, out: po.baseAddress!)
-                        }
-                    case .dense:
-                        break  // handled above
+                    guard m * n > 0, case .packed(let w, let integer) = weight else { return }
+                    guard w.columns > 0 else {  // no products: the bias (a k = 0 sgemm may leave out untouched)
+                        for i in 0..<m { for j in 0..<n { po[i * n + j] = pb?[j] ?? 0 } }
+                        return
+                    }
+                    if integerRuns, let integer {
+                        integer.forward(px.baseAddress!, m: m, bias: pb, out: po.baseAddress!)
+                    } else {
+                        PackedLinear.forward(px.baseAddress!, m: m, weight: w, bias: pb, out: po.baseAddress!)
                     }
                 }
             }
+            initialized = m * n
         }
         return Tensor(shape: [m, n], scalars: out)
     }
 }
 
 extension RuntimeLinear {
+    /// GELU (erf form) of this layer's output, computed inside the integer GEMM where it can
+    /// (`IntegerGEMM.forwardGELU`); nil where it cannot, and the caller applies the activation.
+    /// The same bits as `self(x, kernel:).gelu(approximation: .erf)`.
+    public func fusedGELU(_ x: Tensor, kernel: RuntimeKernel) -> Tensor? {
+        guard fusesGELU(kernel), case .packed(_, let integer?) = weight else { return nil }
+        let m = x.shape[0], n = outFeatures
+        guard m * n > 0 else { return nil }
+        var fused = false
+        let out = [Float](unsafeUninitializedCapacity: m * n) { po, initialized in
+            x.scalars.withUnsafeBufferPointer { px in
+                bias.withOptionalPointer { pb in fused = integer.forwardGELU(px.baseAddress!, m: m, bias: pb, out: po.baseAddress!) }
+            }
+            // Unfused: nothing was written; the buffer is dropped.
+            initialized = fused ? m * n : 0
+        }
+        return fused ? Tensor(shape: [m, n], scalars: out) : nil
+    }
+
+    /// Whether `fusedGELU` computes this layer under `kernel`: an attached integer GEMM that
+    /// fuses it, which runs for this kernel and quantizes its input itself (per token).
+    public func fusesGELU(_ kernel: RuntimeKernel) -> Bool {
+        guard kernel != .dequant, input.map({ $0.perToken }) ?? true, case .packed(let w, let integer?) = weight else { return false }
+        return w.columns > 0 && integer.fusesGELU
+    }
+
     /// This layer with `kernel`'s integer GEMM attached to its packed weight (nil where the kernel
     /// does not run the scheme, so that layer falls back to `dequant`).
     public func with(_ kernel: RuntimeKernel) -> RuntimeLinear {

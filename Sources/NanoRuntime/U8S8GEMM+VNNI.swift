@@ -1,4 +1,5 @@
 import CSIMDIntrinsics
+import Foundation
 import NanoTensor
 
 /// The micro-kernels that run `U8S8GEMM`'s (and, through it, `Int8GEMM`'s) integer products.
@@ -41,6 +42,67 @@ enum VNNIMicroKernel: Sendable, CaseIterable {
 }
 
 extension U8S8GEMM {
+    /// out [m, rows] = the dequantized products of `a` + bias. With the AVX-512 VNNI kernel each
+    /// worker is one C call (`nf_u8s8_gemm_avx512vnni`) that applies FloatTile's epilogue to the
+    /// accumulators in registers; the other kernels go through `products` and `FloatTile`. The
+    /// same Int32 sums and the same float operations either way.
+    ///
+    /// `geluErf` (AVX-512 VNNI only; returns false, having applied nothing, for other kernels):
+    /// each worker then runs its rows in L2-sized chunks and applies GELU (erf form,
+    /// `nf_gelu_erf_avx512`, the tensor core's AVX-512 loop: the same bits as `Tensor.gelu`) to
+    /// its columns of each chunk while they are still in cache, instead of a separate pass.
+    @discardableResult
+    func floatProducts(_ a: Activations, m: Int, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>, geluErf: Bool = false) -> Bool {
+        if geluErf && microKernel != .vnni512 { return false }
+        guard microKernel == .vnni512 else {
+            scales.withUnsafeBufferPointer { sw in
+                a.scales.withUnsafeBufferPointer { sa in
+                    products(a, m: m, FloatTile(out: out, n: rows, activationScales: sa.baseAddress!, weightScales: sw.baseAddress!, bias: bias))
+                }
+            }
+            return true
+        }
+        guard m > 0, rows > 0 else { return true }
+        let (blocks, quads, n) = (blocks, quads, rows)
+        let workers = max(1, min(Parallel.workers, blocks, m * blocks / 16))
+        // Rows per chunk: 8-row tiles whose codes (quads · 16 bytes per 4 rows) stay within 64 KB of L2.
+        let chunk = max(1, 64 * 1024 / max(quads * 32, 1)) * 8
+        a.codes.withUnsafeBufferPointer { qa in
+            a.zeroPoints.withUnsafeBufferPointer { za in
+                a.scales.withUnsafeBufferPointer { sa in
+                    weights.withUnsafeBufferPointer { qw in
+                        columnSums.withUnsafeBufferPointer { sums in
+                            scales.withUnsafeBufferPointer { sw in
+                                let (qa, za, sa, qw, sums, sw) = (qa.baseAddress!, za.baseAddress!, sa.baseAddress!, qw.baseAddress!,
+                                                                  sums.baseAddress!, sw.baseAddress!)
+                                let work = { (worker: Int) in
+                                    let (first, last) = (blocks * worker / workers, blocks * (worker + 1) / workers)
+                                    guard geluErf else {
+                                        nf_u8s8_gemm_avx512vnni(qa, m, quads, qw, first, last, sums, za, sa, sw, bias, out, n, chunk)
+                                        return
+                                    }
+                                    let (c0, c1) = (first * Self.blockColumns, min(n, last * Self.blockColumns))
+                                    var r0 = 0
+                                    while r0 < m {  // r0 a multiple of 8: whole 4-row code blocks
+                                        let count = min(chunk, m - r0)
+                                        nf_u8s8_gemm_avx512vnni(qa + (r0 / Self.blockRows) * quads * 16, count, quads, qw, first, last, sums, za + r0,
+                                                                sa + r0, sw, bias, out + r0 * n, n, chunk)
+                                        if c1 > c0 {
+                                            for i in r0..<(r0 + count) { nf_gelu_erf_avx512(out + i * n + c0, out + i * n + c0, c1 - c0) }
+                                        }
+                                        r0 += count
+                                    }
+                                }
+                                if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return true
+    }
+
     /// One worker's column blocks with a VNNI micro-kernel: tiles of `tileRows` rows × `tileBlocks`
     /// blocks, rows in chunks whose codes stay in L2, each tile's Int32 sums zero-point corrected
     /// and handed to `tile` in 8-column halves (as `columnBlocks`). At the edges a tile repeats its

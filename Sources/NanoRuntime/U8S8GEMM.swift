@@ -178,13 +178,15 @@ public struct U8S8GEMM: IntegerGEMM {
 
     /// out [m, rows] = dequantized integer products + bias.
     public func forward(_ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) {
-        let a = quantizeActivations(x, m: m)
-        scales.withUnsafeBufferPointer { sw in
-            a.scales.withUnsafeBufferPointer { sa in
-                products(a, m: m, FloatTile(out: out, n: rows, activationScales: sa.baseAddress!,
-                                            weightScales: sw.baseAddress!, bias: bias))
-            }
-        }
+        floatProducts(quantizeActivations(x, m: m), m: m, bias: bias, out: out)
+    }
+
+    public var fusesGELU: Bool { microKernel == .vnni512 }
+
+    /// On AVX-512 VNNI: quantize, products, epilogue and GELU per cache-resident chunk (`floatProducts`).
+    public func forwardGELU(_ x: UnsafePointer<Float>, m: Int, bias: UnsafePointer<Float>?, out: UnsafeMutablePointer<Float>) -> Bool {
+        guard microKernel == .vnni512 else { return false }
+        return floatProducts(quantizeActivations(x, m: m), m: m, bias: bias, out: out, geluErf: true)
     }
 
     /// The exact Int32 sums Σ_k (qa[i, k] − z_i) · qw[r, k], [m, rows] (the kernel's integer result, for tests).

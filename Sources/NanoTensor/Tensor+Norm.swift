@@ -18,31 +18,43 @@ extension Tensor {
         rmsNormWithStatistics(gamma: gamma, epsilon: epsilon).output
     }
 
+    /// (self + residual).layerNorm(gamma:beta:epsilon:), bit for bit, in one kernel: the sum is
+    /// written once into the output and normalised in place (the runtime's post-norm residuals).
+    public func addingLayerNorm(_ residual: Tensor, gamma: Tensor?, beta: Tensor?, epsilon: Float = 1e-5) -> Tensor {
+        precondition(residual.shape == shape, "addingLayerNorm: residual shape \(residual.shape) differs from \(shape)")
+        return residual.scalars.withUnsafeBufferPointer { r in
+            layerNormWithStatistics(gamma: gamma, beta: beta, epsilon: epsilon, residual: r.baseAddress, statistics: false).output
+        }
+    }
+
     /// The layer norm and, per row, the mean and 1/√(var + ε) that the backward pass reuses.
     func layerNormWithStatistics(gamma: Tensor?, beta: Tensor?, epsilon: Float)
         -> (output: Tensor, mean: [Float], rstd: [Float]) {
+        layerNormWithStatistics(gamma: gamma, beta: beta, epsilon: epsilon, residual: nil, statistics: true)
+    }
+
+    /// Rows are independent, so they are split over `Parallel.workers` (the same bits for any
+    /// split) and each range runs `NormKernels.layerNorm` on the process's `KernelSet`.
+    func layerNormWithStatistics(gamma: Tensor?, beta: Tensor?, epsilon: Float, residual: UnsafePointer<Float>?, statistics: Bool)
+        -> (output: Tensor, mean: [Float], rstd: [Float]) {
         let (rows, d) = normLayout("layerNorm", gamma: gamma, beta: beta)
-        var mean = [Float](repeating: 0, count: rows), rstd = [Float](repeating: 0, count: rows)
+        var mean = [Float](repeating: 0, count: statistics ? rows : 0), rstd = [Float](repeating: 0, count: statistics ? rows : 0)
         let g = gamma?.scalars ?? [Float](repeating: 1, count: d)
         let b = beta?.scalars ?? [Float](repeating: 0, count: d)
+        let kernels = KernelSet.current
         let out = [Float](unsafeUninitializedCapacity: rows * d) { dst, initialized in
             scalars.withUnsafeBufferPointer { xb in
                 g.withUnsafeBufferPointer { gb in b.withUnsafeBufferPointer { bb in
-                    guard rows * d > 0, let x0 = xb.baseAddress, let y0 = dst.baseAddress,
-                          let pg = gb.baseAddress, let pb = bb.baseAddress else { return }
-                    for r in 0..<rows {
-                        let x = x0 + r * d, y = y0 + r * d
-                        // Corrected two-pass statistics (Chan, Golub & LeVeque 1983): the rounding
-                        // error of the first-pass mean μ₀ shows up as δ = mean(x - μ₀) and is removed
-                        // from both the variance and the centring, which matters when |mean| ≫ std.
-                        let mu0 = FastMath.sum(x, count: d) / Float(d)
-                        let (deviation, squares) = FastMath.deviationSums(x, from: mu0, count: d)
-                        let delta = deviation / Float(d)
-                        let variance = Swift.max(squares / Float(d) - delta * delta, 0)
-                        let s = 1 / (variance + epsilon).squareRoot()
-                        mean[r] = mu0 + delta; rstd[r] = s
-                        for j in 0..<d { y[j] = pb[j].addingProduct(((x[j] - mu0) - delta) * s, pg[j]) }
-                    }
+                    mean.withUnsafeMutableBufferPointer { mb in rstd.withUnsafeMutableBufferPointer { sb in
+                        guard rows * d > 0, let x0 = xb.baseAddress, let y0 = dst.baseAddress,
+                              let pg = gb.baseAddress, let pb = bb.baseAddress else { return }
+                        // An empty array's base address may still be non-nil: no statistics means nil pointers.
+                        let (pm, ps) = statistics ? (mb.baseAddress, sb.baseAddress) : (nil, nil)
+                        Parallel.forRanges(rows, grain: NormKernels.rowGrain(d)) { range in
+                            NormKernels.layerNorm(range, x: x0, residual: residual, d: d, gamma: pg, beta: pb, epsilon: epsilon,
+                                                  y: y0, mean: pm, rstd: ps, kernels: kernels)
+                        }
+                    }}
                 }}
             }
             initialized = rows * d
@@ -55,18 +67,16 @@ extension Tensor {
         let (rows, d) = normLayout("rmsNorm", gamma: gamma, beta: nil)
         var rstd = [Float](repeating: 0, count: rows)
         let g = gamma?.scalars ?? [Float](repeating: 1, count: d)
+        let kernels = KernelSet.current
         let out = [Float](unsafeUninitializedCapacity: rows * d) { dst, initialized in
             scalars.withUnsafeBufferPointer { xb in
-                g.withUnsafeBufferPointer { gb in
-                    guard rows * d > 0, let x0 = xb.baseAddress, let y0 = dst.baseAddress, let pg = gb.baseAddress
-                    else { return }
-                    for r in 0..<rows {
-                        let x = x0 + r * d, y = y0 + r * d
-                        let s = 1 / (FastMath.dot(x, x, count: d) / Float(d) + epsilon).squareRoot()
-                        rstd[r] = s
-                        for j in 0..<d { y[j] = x[j] * s * pg[j] }
+                g.withUnsafeBufferPointer { gb in rstd.withUnsafeMutableBufferPointer { sb in
+                    guard rows * d > 0, let x0 = xb.baseAddress, let y0 = dst.baseAddress, let pg = gb.baseAddress,
+                          let ps = sb.baseAddress else { return }
+                    Parallel.forRanges(rows, grain: NormKernels.rowGrain(d)) { range in
+                        NormKernels.rmsNorm(range, x: x0, d: d, gamma: pg, epsilon: epsilon, y: y0, rstd: ps, kernels: kernels)
                     }
-                }
+                }}
             }
             initialized = rows * d
         }

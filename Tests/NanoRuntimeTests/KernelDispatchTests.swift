@@ -84,9 +84,15 @@ import Testing
         }
     }
 
-    /// Both GEMMs' float outputs through `kernel`, bit for bit equal to the AVX2 kernel's.
+    /// Both GEMMs' float outputs through `kernel`, bit for bit equal to the AVX2 kernel's (the
+    /// AVX-512 VNNI path quantizes on zmm and fuses the epilogue in C: shapes with row, column and
+    /// K tails, several L2 row chunks, one and two workers).
     static func checkForward(_ kernel: VNNIMicroKernel) throws {
-        for (m, n, k) in [(1, 5, 17), (7, 37, 53), (64, 130, 384), (33, 70, 1536)] {
+        let saved = Parallel.workers
+        defer { Parallel.workers = saved }
+        for (index, (m, n, k)) in [(1, 5, 17), (7, 37, 53), (64, 130, 384), (33, 70, 1536), (5, 16, 4), (9, 33, 130), (300, 48, 96),
+                                   (1400, 20, 384), (70, 96, 96), (12, 1, 1)].enumerated() {
+            Parallel.workers = index % 2 == 0 ? saved : 1
             let q = try RTN.quantize(KernelTests.random([n, k], seed: UInt64(n)), scheme: scheme)
             let w = PackedWeight(q)
             let x = U8S8GEMMTests.activations(m: m, k: k, seed: UInt64(m + 1000))
@@ -111,6 +117,15 @@ import Testing
             for (fast, baseline, name) in pairs {
                 let (y, y0) = (run(fast), run(baseline))
                 #expect(zip(y, y0).allSatisfy { $0.bitPattern == $1.bitPattern }, "\(name) \(kernel) m=\(m) n=\(n) k=\(k)")
+                // GELU fused into the GEMM (per L2 row chunk): the AVX2 path's outputs, then Tensor.gelu, bit for bit.
+                #expect(fast.fusesGELU == (kernel == .vnni512) && !baseline.fusesGELU, "\(name) \(kernel)")
+                var g = [Float](repeating: .nan, count: m * n)
+                let fused = x.withUnsafeBufferPointer { px in bias.withUnsafeBufferPointer { pb in fast.forwardGELU(px.baseAddress!, m: m, bias: pb.baseAddress!, out: &g) } }
+                #expect(fused == fast.fusesGELU, "\(name) \(kernel)")
+                if fused {
+                    let expected = Tensor(shape: [m, n], scalars: y0).gelu(approximation: .erf).scalars
+                    #expect(zip(g, expected).allSatisfy { $0.bitPattern == $1.bitPattern }, "\(name) \(kernel) + gelu m=\(m) n=\(n) k=\(k)")
+                }
             }
         }
     }

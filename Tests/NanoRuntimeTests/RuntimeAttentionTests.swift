@@ -48,4 +48,29 @@ import Testing
             #expect(worst < 1e-5, "batch=\(batch) t=\(t) heads=\(heads) d=\(d): \(worst)")
         }
     }
+
+    /// Every kernel set this CPU has against the plain loops (the bound above), and its bits
+    /// against the AVX2 path's: the AVX-512 head kernel runs the same operations in the same order.
+    /// Sets the CPU lacks are named as skipped.
+    @Test func everyKernelSetMatchesPlainLoopsAndAVX2Bits() {
+        var rng = RandomGenerator(seed: 5)
+        let skipped = KernelSet.unavailable.map(\.name)
+        if !skipped.isEmpty { print("RuntimeAttentionTests: kernel sets skipped (this CPU lacks them): \(skipped.joined(separator: ", "))") }
+        for (batch, t, heads, d) in [(1, 1, 1, 8), (2, 5, 2, 16), (2, 13, 3, 32), (1, 64, 12, 32), (2, 70, 1, 64), (1, 9, 2, 40),
+                                     (3, 17, 2, 24), (1, 33, 1, 80), (2, 64, 4, 32)] {
+            let width = heads * d
+            let q = rng.normal(shape: [batch * t, width], std: 1), k = rng.normal(shape: [batch * t, width], std: 1)
+            let v = rng.normal(shape: [batch * t, width], std: 1)
+            let lengths = (0..<batch).map { b in b == 0 ? t : max(1, t - 3) }
+            let expected = Self.reference(q: q.scalars, k: k.scalars, v: v.scalars, batch: batch, t: t, heads: heads, width: width, lengths: lengths)
+            let base = RuntimeAttention.context(q: q, k: k, v: v, batch: batch, length: t, heads: heads, lengths: lengths, kernels: .avx2)
+            for set in KernelSet.available {
+                let y = RuntimeAttention.context(q: q, k: k, v: v, batch: batch, length: t, heads: heads, lengths: lengths, kernels: set)
+                let worst = zip(y.scalars, expected).map { abs($0 - $1) }.max() ?? 0
+                #expect(worst < 1e-5, "\(set) batch=\(batch) t=\(t) heads=\(heads) d=\(d): \(worst)")
+                let differing = zip(y.scalars, base.scalars).filter { $0.bitPattern != $1.bitPattern }.count
+                #expect(differing == 0, "\(set) batch=\(batch) t=\(t) heads=\(heads) d=\(d): \(differing) values differ from avx2's bits")
+            }
+        }
+    }
 }

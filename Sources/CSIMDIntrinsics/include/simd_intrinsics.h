@@ -13,6 +13,8 @@
 #include "vnni_kernels.h"
 #include "dequant_kernels.h"
 #include "fastmath_kernels.h"
+#include "norm_kernels.h"
+#include "attention_kernels.h"
 #if defined(__AVX2__)
 #include <immintrin.h>
 __attribute__((always_inline)) static inline __m256i nf_madd_epi16(__m256i a, __m256i b) { return _mm256_madd_epi16(a, b); }
