@@ -12,7 +12,7 @@ import TestSupport
         let folder = RepositoryPaths.fixture("models/tiny-llama")
         let result = try CommandRunner.nanoforge(["generate", folder, "--prompt-ids", "3,14,15,92,65", "--max-tokens", "10", "--ignore-eos"])
         #expect(result.status == 0, "\(result.stderr)")
-        let model = try LlamaLoader.load(path: folder)
+        let model = try ModelLoader.load(path: folder, as: LlamaModel.self)
         var sampler = TokenSampler()
         let expected = model.generate(prompt: [3, 14, 15, 92, 65], maxTokens: 10, sampler: &sampler)
         #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == expected.map(String.init).joined(separator: ","))

@@ -26,7 +26,7 @@ struct SmolLM2GoldenTests {
     static let goldenPath = SmolLM2Fixture.goldenPath
 
     /// Loaded once for the suite (about 135 M parameters, 540 MB as Float32).
-    static let model: Result<LlamaModel, Error> = Result { try LlamaLoader.load(path: path) }
+    static let model: Result<LlamaModel, Error> = Result { try ModelLoader.load(path: path, as: LlamaModel.self) }
     static let golden: Result<TensorStore, Error> = Result { try SafetensorsReader.read(path: goldenPath) }
 
     static func rows(_ t: StoredTensor) -> [[Int]] {
@@ -40,7 +40,7 @@ struct SmolLM2GoldenTests {
                                         feedForwardWidth: 1536, contextLength: 8192, ropeBase: 100_000, rmsEpsilon: 1e-5,
                                         tiedEmbeddings: true))
         #expect(try Self.model.get().parameterCount == 134_515_008)
-        #expect(try LlamaLoader.endOfSequenceTokens(path: Self.path) == [2])
+        #expect(try ModelLoader.endOfSequenceTokens(path: Self.path) == [2])
     }
 
     /// Top-1 at every position, logits, and perplexity on four 64-token windows.

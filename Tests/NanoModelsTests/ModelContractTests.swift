@@ -24,21 +24,22 @@ import TestSupport
 
         let t5 = ConfigSource(convention: .huggingFace, values: .object([("model_type", .string("t5"))]), file: "config.json")
         #expect(throws: ConfigError(file: "config.json", field: "model_type",
-                                    reason: "unknown architecture 't5' (known: bert, gpt_decoder, mlp_classifier)")) {
+                                    reason: "unknown architecture 't5' (known: bert, gpt_decoder, mlp_classifier, llama)")) {
             try ModelSpec.recognise(t5)
         }
         let gguf = ConfigSource(convention: .gguf, values: .object([("general.architecture", .string("bert"))]), file: "m.gguf")
         #expect(gguf.names == ["bert"])
-        // No family here reads GGUF metadata yet: refused with the key that named it.
+        // No family reads a `bert` GGUF file: refused with the key that named it.
         #expect(throws: ConfigError.self) { try ModelSpec.recognise(gguf) }
     }
 
     @Test func everyFamilyIsListedOnceWithItsTasks() {
         let names = Architectures.all.map { $0.name }
-        #expect(names == ["bert", "gpt_decoder", "mlp_classifier"])
+        #expect(names == ["bert", "gpt_decoder", "mlp_classifier", "llama"])
         #expect(Set(names).count == names.count)
         for family in Architectures.all { #expect(!family.tasks.isEmpty, "\(family.name)") }
         #expect(Architectures.named("gpt_decoder")?.inputAdapter == .characters)
+        #expect(Architectures.named("llama")?.inputAdapter == .byteLevelBPE)
     }
 
     static let llamaNames = TensorNameMap(entries: [

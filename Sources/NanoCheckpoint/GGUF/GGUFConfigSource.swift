@@ -16,9 +16,11 @@ extension GGUFValue {
 }
 
 extension GGUFFile {
-    /// The file's metadata as a config source (`general.architecture` names the family), keys sorted.
+    /// The file's metadata as a config source (`general.architecture` names the family), keys
+    /// sorted, with every tensor's row-major shape.
     public var configSource: ConfigSource {
         let values = ConfigValue.object(metadata.keys.sorted().map { (key: $0, value: metadata[$0]!.configValue) })
-        return ConfigSource(convention: .gguf, values: values, file: path)
+        let shapes = Dictionary(tensors.map { ($0.name, $0.shape) }, uniquingKeysWith: { first, _ in first })
+        return ConfigSource(convention: .gguf, values: values, file: path, storedShapes: shapes)
     }
 }

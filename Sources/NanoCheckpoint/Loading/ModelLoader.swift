@@ -22,8 +22,12 @@ public enum ModelLoader {
         try build(try spec(of: store, configPath: configPath), from: store)
     }
 
-    /// The model spec of a store: its `nanoforge.config` metadata, else the config.json at `configPath`.
+    /// The model spec of a store: its `nanoforge.config` metadata, a GGUF file's own metadata
+    /// (re-read from `store.source`: the header only), else the config.json at `configPath`.
     public static func spec(of store: TensorStore, configPath: String?) throws -> ModelSpec {
+        if store.format == .gguf && store.metadata["nanoforge.config"] == nil {
+            return try ModelSpec.recognising(try GGUFFile.read(path: store.source).configSource)
+        }
         if let native = store.metadata["nanoforge.config"] {
             let json: JSONValue
             do { json = try JSONParser.parse(Array(native.utf8)) } catch {
@@ -74,7 +78,7 @@ public enum ModelLoader {
         let convention: ConfigSource.Convention = store.format == .gguf ? .gguf : store.metadata["nanoforge.config"] != nil ? .native : .huggingFace
         let map = spec.tensorNames(convention: convention, storedNames: Set(store.names))
         var stored: [String: (name: String, transform: TensorNameMap.Transform)] = [:]
-        for name in store.names {
+        for name in store.names where !map.isIgnored(name) {
             let (path, transform) = map.parameter(forStored: name)
             stored[path] = (name, transform)
         }
@@ -95,12 +99,34 @@ public enum ModelLoader {
             variable.value = TensorNameMap.apply(transform, to: t.floatTensor())
             used.insert(path)
         }
-        for name in store.names {
+        for name in store.names where !map.isIgnored(name) {
             let path = map.parameter(forStored: name).path
             if !used.contains(path) && !ignoredBuffers.contains(path) {
                 throw CheckpointError.unexpectedTensor(file: store.source, tensor: name)
             }
         }
         return model
+    }
+
+    /// The model at `path` when it is an `M` (`LlamaModel` for `nanoforge generate`); an error
+    /// naming the file and the family it holds otherwise.
+    public static func load<M>(path: String, as type: M.Type) throws -> M {
+        let loaded = try load(path: path).model
+        guard let model = loaded.as(M.self) else {
+            throw CheckpointError.invalidConfig(file: path, field: "architecture",
+                                                reason: "the model is a \(loaded.architecture.name), not a \(M.self)")
+        }
+        return model
+    }
+
+    /// Whether `path` is a file that starts with GGUF's magic.
+    public static func isGGUF(_ path: String) throws -> Bool {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw CheckpointError.unreadable(file: path, reason: "no such file or folder")
+        }
+        guard !isDirectory.boolValue, let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        return (try? handle.read(upToCount: 4)).map { [UInt8]($0) == GGUFFile.magic } ?? false
     }
 }

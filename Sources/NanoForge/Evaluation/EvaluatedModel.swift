@@ -15,6 +15,8 @@ public struct EvaluatedModel {
         case characters(CharacterVocabulary)
         /// A line of numbers is one feature row.
         case features
+        /// A byte-level BPE tokenizer (Llama-family models).
+        case byteLevelBPE(ByteLevelBPETokenizer)
     }
 
     /// The trainable model; nil for the packed runtime's encoder.
@@ -95,8 +97,9 @@ public struct EvaluatedModel {
     ///
     /// - sentence encoder: the sentence embedding;
     /// - classifier: the logits of the line's features;
-    /// - decoder: the next-character logits after the line's last `contextLength` characters
-    ///   (characters outside the vocabulary are dropped; a line with none left is an error).
+    /// - decoder: the next-token logits after the line's last `contextLength` tokens (characters
+    ///   outside a character vocabulary are dropped; a line with none left is an error; BOS first
+    ///   when the tokenizer adds one).
     ///
     /// `file` and `lineNumbers` only serve error messages (1-based lines; omitted: 1…N).
     public func outputs(for lines: [String], file: String, lineNumbers: [Int]? = nil, batchSize: Int = 32) throws -> Tensor {
@@ -110,20 +113,23 @@ public struct EvaluatedModel {
             }
             return EvaluatedModel.logits(classifier, features: features, batchSize: batchSize)
         }
-        guard let (decoder, vocabulary) = decoder else {
+        guard let lm = languageModel else {
             throw EvaluationError.unsupported(task: "outputs", model: kindName, hint: "it has no input adapter")
         }
-        try EvaluatedModel.checkVocabulary(decoder, vocabulary)
-        let context = decoder.contextLength
-        let v = decoder.vocabularySize
+        if let (decoder, vocabulary) = decoder { try EvaluatedModel.checkVocabulary(decoder, vocabulary) }
+        let context = lm.model.contextLength
+        let v = lm.model.vocabularySize
+        let bos = lm.tokenizer.beginningOfSequence.map { [$0] } ?? []
         var out: [Float] = []
         out.reserveCapacity(lines.count * v)
         for (i, line) in lines.enumerated() {
-            let tokens = Array(vocabulary.encode(line).suffix(context))
-            guard !tokens.isEmpty else {
-                throw EvaluationError.dataMismatch(file: file, line: numbers[i], expected: "characters in the decoder's vocabulary", found: "none")
+            let tokens = Array((bos + lm.tokenizer.encode(line)).suffix(context))
+            guard tokens.count > bos.count else {
+                throw EvaluationError.dataMismatch(file: file, line: numbers[i],
+                                                   expected: lm.characterLevel ? "characters in the decoder's vocabulary" : "text that has tokens",
+                                                   found: "none")
             }
-            let logits = decoder.nextTokenLogits(tokens, batch: 1, length: tokens.count, tape: Tape(recording: false)).value
+            let logits = lm.model.logits(tokens)
             out += logits.scalars[((tokens.count - 1) * v)..<(tokens.count * v)]
         }
         return Tensor(shape: [lines.count, v], scalars: out)

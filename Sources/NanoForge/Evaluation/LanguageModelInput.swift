@@ -46,6 +46,9 @@ extension EvaluatedModel {
         if let (decoder, vocabulary) = decoder {
             return LanguageModelInput(model: decoder, tokenizer: .characters(vocabulary), characterLevel: true)
         }
+        if case .byteLevelBPE(let tokenizer)? = input, let decoder = model?.container as? NextTokenLogitsModel {
+            return LanguageModelInput(model: decoder, tokenizer: .byteLevelBPE(tokenizer), characterLevel: false)
+        }
         return nil
     }
 }

@@ -8,6 +8,8 @@ struct CalibrationData {
     enum Batch {
         case tokens(ids: [Int], attentionMask: Tensor)
         case features(Tensor)
+        /// One token sequence of a language model (see `CalibrationData+LanguageModel.swift`).
+        case sequence([Int])
     }
 
     var batches: [Batch]
@@ -31,6 +33,8 @@ struct CalibrationData {
                 let slice = rows[start..<min(start + batchSize, rows.count)]
                 return .features(Tensor(shape: [slice.count, width], scalars: slice.flatMap { $0 }))
             }
+        } else if let sequences = Self.languageModelSequences(inputs, model: model) {
+            batches = sequences.map { .sequence($0) }
         } else if model.model == nil {
             throw EvaluationError.unsupported(task: "calibration", model: model.kindName, hint: "the packed runtime's encoder is not compressed further")
         } else {
@@ -52,6 +56,8 @@ struct CalibrationData {
                 LinearInputs.observe(model.linearLayers, during: {
                     _ = classifier.classLogits(Variable(x), tape: Tape(recording: false))
                 }) { name, input in visit(name, input, ones) }
+            case .sequence(let tokens):
+                Self.forEachLinearInput(model, tokens: tokens, visit)
             }
         }
     }

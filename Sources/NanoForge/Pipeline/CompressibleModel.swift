@@ -50,6 +50,8 @@ extension EvaluatedModel {
             input = .characters(try Self.characterVocabulary(next, path: path, recipe: recipe, architecture: model.architecture.name))
         case .features:
             input = .features
+        case .byteLevelBPE:
+            input = .byteLevelBPE(try Self.byteLevelBPETokenizer(path: path, recipe: recipe, architecture: model.architecture.name))
         }
         self.init(model, input: input)
     }

@@ -4,7 +4,8 @@ import NanoModels
 import NanoTensor
 
 /// Writes a compressed run's folder:
-/// - `model.safetensors` + `config.json` + `vocab.txt`: the model, with quantized Linear weights
+/// - `model.safetensors` + `config.json` + the tokenizer (`vocab.txt`, or `tokenizer.json` and
+///   `tokenizer_config.json` for byte-level BPE): the model, with quantized Linear weights
 ///   stored packed (`PackedCheckpoint`: `<layer>.weight.qweight`, `.scales`, `.zero_points`, the
 ///   scheme of each under `nanoforge.quantization` in `__metadata__`); `PackedModel`,
 ///   `SentenceEncoder.load` and `nanoforge embed/eval/inspect` read it;
@@ -90,9 +91,7 @@ struct ModelOutput {
         let store = try PackedCheckpoint.pack(parameters: parameters, quantized: state.quantized, metadata: metadata, file: weights)
         try SafetensorsWriter.write(store, to: weights)
         try AtomicFile.write(Data(config.utf8), to: folder + "/config.json")
-        if case .wordPiece(let tokenizer, _)? = state.model.input {
-            try AtomicFile.write(Data((tokenizer.vocabulary.joined(separator: "\n") + "\n").utf8), to: folder + "/vocab.txt")
-        }
+        try state.model.input?.writeFiles(into: folder)
         try AtomicFile.write(Data(recipe.text.utf8), to: folder + "/recipe.yaml")
         _ = try report.write(to: folder)
     }

@@ -5,6 +5,7 @@ public enum Architectures {
         BertArchitecture.self,
         GPTDecoderArchitecture.self,
         MLPClassifierArchitecture.self,
+        LlamaArchitecture.self,
     ]
 
     /// The family with native name `name`.

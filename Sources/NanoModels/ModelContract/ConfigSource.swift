@@ -94,11 +94,15 @@ public struct ConfigSource: Sendable {
     /// The native `architecture` name, `model_type` + `architectures` of a Hugging Face config, or
     /// `general.architecture` of GGUF metadata: what architectures are recognised by.
     public var names: [String]
+    /// The stored tensors' shapes, by stored name, when the config comes with its checkpoint (a
+    /// GGUF file): some hyper-parameters are only stated by them (the vocabulary, a tied head).
+    public var storedShapes: [String: [Int]]
 
-    public init(convention: Convention, values: ConfigValue, file: String) {
+    public init(convention: Convention, values: ConfigValue, file: String, storedShapes: [String: [Int]] = [:]) {
         self.convention = convention
         self.values = values
         self.file = file
+        self.storedShapes = storedShapes
         switch convention {
         case .native: names = []
         case .huggingFace:

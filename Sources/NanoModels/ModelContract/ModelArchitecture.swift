@@ -27,6 +27,9 @@ public enum InputAdapterKind: String, Sendable {
     case characters
     /// A line of numbers (commas and/or whitespace between them) is one feature row.
     case features
+    /// A byte-level BPE tokenizer: the model file's GGUF `tokenizer.ggml.*` metadata, or the
+    /// `tokenizer.json` (+ `tokenizer_config.json`) in the model folder.
+    case byteLevelBPE = "byte_level_bpe"
 }
 
 /// A model family: how nanoforge recognises its configuration, names its stored tensors, builds it

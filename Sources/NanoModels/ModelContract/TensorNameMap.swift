@@ -32,10 +32,20 @@ public struct TensorNameMap: Sendable, Equatable {
     public var entries: [Entry]
     /// A prefix some exporters put before every stored name (`bert.`), removed before matching.
     public var storedPrefix: String
+    /// Stored names (patterns with `{i}`, after the prefix) that are not parameters and loading
+    /// skips: buffers (`rotary_emb.inv_freq`), a tied head's saved copy of the embedding table.
+    public var ignored: [String]
 
-    public init(entries: [Entry] = [], storedPrefix: String = "") {
+    public init(entries: [Entry] = [], storedPrefix: String = "", ignored: [String] = []) {
         self.entries = entries
         self.storedPrefix = storedPrefix
+        self.ignored = ignored
+    }
+
+    /// Whether loading skips the stored tensor `name` (see `ignored`).
+    public func isIgnored(_ name: String) -> Bool {
+        let local = name.hasPrefix(storedPrefix) ? String(name.dropFirst(storedPrefix.count)) : name
+        return ignored.contains { Self.match($0, local) != nil }
     }
 
     /// Every stored name is the parameter path: nanoforge's own checkpoints.
@@ -75,17 +85,33 @@ public struct TensorNameMap: Sendable, Equatable {
     }
 
     /// llama.cpp's converter reorders each head's rows [r0 … r(d/2-1) | r(d/2) … r(d-1)] into
-    /// pairs (r0, r(d/2), r1, r(d/2+1), …); this puts them back (rows of `tensor` = heads · d).
+    /// pairs (r0, r(d/2), r1, r(d/2+1), …); this puts them back (rows of `tensor` = heads · d):
+    /// row h·d + s·d/2 + i comes from stored row h·d + 2i + s (s ∈ {0, 1}, i < d/2).
     public static func unpermuteRotaryRows(_ tensor: Tensor, heads: Int) -> Tensor {
+        reorderRotaryRows(tensor, heads: heads, inverse: true)
+    }
+
+    /// The converter's permutation itself (rotate-half order → ggml's pairs), for writers and tests.
+    public static func permuteRotaryRows(_ tensor: Tensor, heads: Int) -> Tensor {
+        reorderRotaryRows(tensor, heads: heads, inverse: false)
+    }
+
+    private static func reorderRotaryRows(_ tensor: Tensor, heads: Int, inverse: Bool) -> Tensor {
         let rows = tensor.shape[0], columns = tensor.count / max(1, rows)
         precondition(heads > 0 && rows % (2 * heads) == 0, "TensorNameMap: \(rows) rows do not split into \(heads) heads of pairs")
         let d = rows / heads, half = d / 2
         var out = [Float](repeating: 0, count: tensor.count)
-        for h in 0..<heads {
-            for j in 0..<half {
-                for (stored, wanted) in [(2 * j, j), (2 * j + 1, half + j)] {
-                    let from = (h * d + stored) * columns, to = (h * d + wanted) * columns
-                    for c in 0..<columns { out[to + c] = tensor.scalars[from + c] }
+        guard columns > 0 else { return Tensor(shape: tensor.shape, scalars: out) }
+        tensor.scalars.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for h in 0..<heads {
+                    for s in 0..<2 {
+                        for i in 0..<half {
+                            let halves = h * d + s * half + i, pairs = h * d + 2 * i + s
+                            let (from, to) = inverse ? (pairs, halves) : (halves, pairs)
+                            (dst.baseAddress! + to * columns).update(from: src.baseAddress! + from * columns, count: columns)
+                        }
+                    }
                 }
             }
         }

@@ -19,7 +19,7 @@ struct LLMBenchmark {
     func run() throws -> [String: Any] {
         Parallel.workers = threads
         print("nanoforge bench llm — \(threads) threads, \(model)")
-        let llama = try LlamaLoader.load(path: model)
+        let llama = try ModelLoader.load(path: model, as: LlamaModel.self)
         let c = llama.configuration
         guard c.contextLength >= Self.promptTokens else { throw CLIErrors.BadInput("\(model): context \(c.contextLength) < \(Self.promptTokens)") }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NanoCheckpoint
+import NanoForge
 import NanoModels
 import NanoTensor
 
@@ -15,7 +16,7 @@ struct GenerateCommand: ParsableCommand {
             (unless --ignore-eos). Timings go to stderr.
             """)
 
-    @Argument(help: "A GGUF file, or a folder with config.json and model.safetensors.")
+    @Argument(help: "A GGUF file, a folder with config.json and model.safetensors, or a nanoforge compress output folder.")
     var model: String
 
     @Option(help: "The prompt text (needs the model's tokenizer).")
@@ -66,7 +67,10 @@ struct GenerateCommand: ParsableCommand {
     func run() throws {
         try CLIErrors.reporting {
             let loadStart = Date()
-            let llama = try LlamaLoader.load(path: model)
+            // Packed or not: a `nanoforge compress` output folder loads as its source did.
+            guard let llama = try PackedModel.load(path: model).model.as(LlamaModel.self) else {
+                throw CLIErrors.BadInput("\(model): not a Llama-family model; generate runs LlamaModel only")
+            }
             let c = llama.configuration
             let tokenizer = try GenerationTokenizer.load(model: model)
             let promptTokens: [Int]
@@ -84,7 +88,7 @@ struct GenerateCommand: ParsableCommand {
             guard promptTokens.count + maxTokens <= c.contextLength else {
                 throw CLIErrors.BadInput("\(promptTokens.count) prompt tokens + \(maxTokens) new ones exceed the context of \(c.contextLength)")
             }
-            let stops = ignoreEOS ? [] : try LlamaLoader.endOfSequenceTokens(path: model)
+            let stops = ignoreEOS ? [] : try ModelLoader.endOfSequenceTokens(path: model).union([tokenizer?.endOfSequence].compactMap { $0 })
             Self.log(String(format: "loaded %@ (%d layers, width %d, vocabulary %d) in %.1f s",
                             model, c.layers, c.width, c.vocabularySize, Date().timeIntervalSince(loadStart)))
 
@@ -113,6 +117,8 @@ struct GenerateCommand: ParsableCommand {
 protocol TokenCodec {
     func encode(_ text: String) -> [Int]
     func decode(_ ids: [Int]) -> String
+    /// The tokenizer's end-of-sequence id, when it names one.
+    var endOfSequence: Int? { get }
     /// `text` as the user's turn in the model's chat template, ready for the assistant's reply.
     func chatPrompt(_ text: String) throws -> String
 }
@@ -122,6 +128,7 @@ protocol TokenCodec {
 /// printed text.
 struct BPECodec: TokenCodec {
     let tokenizer: ByteLevelBPETokenizer
+    var endOfSequence: Int? { tokenizer.eosID }
     func encode(_ text: String) -> [Int] { tokenizer.encode(text, allowSpecial: true, addBOS: tokenizer.addsBOS) }
     func decode(_ ids: [Int]) -> String { tokenizer.decode(ids, skipSpecial: true) }
     func chatPrompt(_ text: String) throws -> String {
@@ -134,7 +141,7 @@ enum GenerationTokenizer {
     /// `tokenizer.json` in (or beside) a Hugging Face folder; nil when there is none.
     static func load(model: String) throws -> TokenCodec? {
         do {
-            if try LlamaLoader.isGGUF(model) {
+            if try ModelLoader.isGGUF(model) {
                 return BPECodec(tokenizer: try ByteLevelBPETokenizer(gguf: try GGUFFile.read(path: model)))
             }
             var isDirectory: ObjCBool = false

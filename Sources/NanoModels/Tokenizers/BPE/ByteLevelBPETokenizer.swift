@@ -18,6 +18,9 @@ public struct ByteLevelBPETokenizer: Sendable {
     public let chatTemplateSource: String?
     /// Ids of special added tokens (matched in text only when allowed).
     public let specialTokenIDs: Set<Int>
+    /// What it was built from (tokens, merges, added tokens, pre-tokenizer, ids, template), so it
+    /// can be written out again beside a compressed model (`tokenizer.json`).
+    public let definition: BPETokenizerDescription
 
     /// The bytes each token stands for (decoding concatenates them).
     let tokenBytes: [[UInt8]]
@@ -85,6 +88,7 @@ public struct ByteLevelBPETokenizer: Sendable {
         }
 
         source = file
+        definition = d
         tokens = d.tokens
         preTokenizer = d.preTokenizer
         bosID = d.bosID; eosID = d.eosID; unknownID = d.unknownID; paddingID = d.paddingID

@@ -5,10 +5,22 @@ import NanoModels
 import NanoTensor
 import TestSupport
 
-/// The Llama loaders on the tiny random Llama of scripts/fixtures/make_tiny_llama.py, against
-/// transformers' logits, and their errors.
-@Suite struct LlamaLoaderTests {
+/// The Llama family on the architecture registry, loaded by the generic `ModelLoader` from the
+/// tiny random Llama of scripts/fixtures/make_tiny_llama.py (Hugging Face folder and GGUF),
+/// against transformers' logits, and its errors.
+@Suite struct LlamaArchitectureTests {
     static let folder = RepositoryPaths.fixture("models/tiny-llama")
+
+    /// The generic loader, asked for a Llama model.
+    static func load(_ path: String) throws -> LlamaModel { try ModelLoader.load(path: path, as: LlamaModel.self) }
+
+    /// The Hugging Face config of `text` as the registry reads it: nil when the Llama family does
+    /// not recognise it; its `ConfigError` as the loader reports it.
+    static func configuration(_ text: String) throws -> LlamaConfiguration? {
+        let source = ConfigSource(convention: .huggingFace, values: try JSONParser.parse(Array(text.utf8)).configValue, file: "config.json")
+        guard LlamaArchitecture.recognises(source) else { return nil }
+        return try ModelSpec.recognising(source).configuration(as: LlamaConfiguration.self)
+    }
 
     static func golden() throws -> (tokens: [[Int]], logits: Tensor) {
         let store = try SafetensorsReader.read(path: folder + "/golden.safetensors")
@@ -39,8 +51,14 @@ import TestSupport
         return max(maxAbsDifference(full, g.logits), maxAbsDifference(incremental, g.logits))
     }
 
+    @Test func registryRecognisesBothFiles() throws {
+        #expect(try ModelLoader.load(path: Self.folder).model.architecture == LlamaArchitecture.self)
+        #expect(try ModelLoader.load(path: Self.folder + "/tiny-llama.gguf").model.architecture == LlamaArchitecture.self)
+        #expect(Architectures.named("llama") == LlamaArchitecture.self)
+    }
+
     @Test func huggingFaceFolderMatchesTransformers() throws {
-        let model = try LlamaLoader.load(path: Self.folder)
+        let model = try Self.load(Self.folder)
         let c = model.configuration
         #expect(c == LlamaConfiguration(vocabularySize: 256, width: 64, layers: 2, heads: 4, kvHeads: 2, headDimension: 16,
                                         feedForwardWidth: 128, contextLength: 64, ropeBase: 50_000, rmsEpsilon: 1e-5))
@@ -52,9 +70,9 @@ import TestSupport
 
     @Test func ggufMatchesTransformersAndTheSafetensorsWeights() throws {
         let path = Self.folder + "/tiny-llama.gguf"
-        #expect(try LlamaLoader.isGGUF(path))
-        let model = try LlamaLoader.load(path: path)
-        let reference = try LlamaLoader.load(path: Self.folder)
+        #expect(try ModelLoader.isGGUF(path))
+        let model = try Self.load(path)
+        let reference = try Self.load(Self.folder)
         #expect(model.configuration == reference.configuration)
         // Both files hold the same F16 values: after undoing the q/k permutation every tensor is identical.
         for ((name, a), (_, b)) in zip(model.namedParameters, reference.namedParameters) {
@@ -68,35 +86,54 @@ import TestSupport
     @Test func rotaryPermutationIsLlamaCppsAndInvertible() {
         // One head of width 4: HF rows (0, 1 | 2, 3) pair as (0, 2), (1, 3); GGUF stores pairs adjacent.
         let hf = Tensor(shape: [4, 2], scalars: [0, 0, 1, 1, 2, 2, 3, 3])
-        #expect(LlamaTensorNames.permute(hf, heads: 1).scalars == [0, 0, 2, 2, 1, 1, 3, 3])
+        #expect(TensorNameMap.permuteRotaryRows(hf, heads: 1).scalars == [0, 0, 2, 2, 1, 1, 3, 3])
         var rng = RandomGenerator(seed: 1)
         let w = rng.normal(shape: [3 * 8, 5])
-        #expect(LlamaTensorNames.unpermute(LlamaTensorNames.permute(w, heads: 3), heads: 3) == w)
-        #expect(LlamaTensorNames.permute(w, heads: 3) != w)
+        #expect(TensorNameMap.unpermuteRotaryRows(TensorNameMap.permuteRotaryRows(w, heads: 3), heads: 3) == w)
+        #expect(TensorNameMap.permuteRotaryRows(w, heads: 3) != w)
         let bias = rng.normal(shape: [12])
-        #expect(LlamaTensorNames.unpermute(LlamaTensorNames.permute(bias, heads: 2), heads: 2) == bias)
+        #expect(TensorNameMap.unpermuteRotaryRows(TensorNameMap.permuteRotaryRows(bias, heads: 2), heads: 2) == bias)
     }
 
     @Test func tensorNameTable() {
-        #expect(LlamaTensorNames.entry(huggingFace: "model.embed_tokens.weight")?.gguf == "token_embd.weight")
-        #expect(LlamaTensorNames.entry(huggingFace: "lm_head.weight")?.gguf == "output.weight")
-        #expect(LlamaTensorNames.entry(huggingFace: "model.norm.weight")?.gguf == "output_norm.weight")
-        #expect(LlamaTensorNames.entry(huggingFace: "model.layers.12.mlp.up_proj.weight")?.gguf == "blk.12.ffn_up.weight")
-        #expect(LlamaTensorNames.entry(huggingFace: "model.layers.0.post_attention_layernorm.weight")?.gguf == "blk.0.ffn_norm.weight")
-        #expect(LlamaTensorNames.entry(huggingFace: "model.layers.3.self_attn.q_proj.weight")?.permutation == .queryHeads)
-        #expect(LlamaTensorNames.entry(huggingFace: "model.layers.3.self_attn.k_proj.weight")?.permutation == .keyHeads)
-        #expect(LlamaTensorNames.entry(huggingFace: "model.layers.3.self_attn.v_proj.weight")?.permutation == nil)
-        #expect(LlamaTensorNames.entry(huggingFace: "model.layers.x.mlp.up_proj.weight") == nil)
-        #expect(LlamaTensorNames.entry(huggingFace: "model.layers.1.mlp.fc1.weight") == nil)
-        // Every parameter of a model has a GGUF name.
+        // The GGUF table as data: the stored name of a parameter (nil: none), and what loading does to it.
+        let c = LlamaConfiguration(vocabularySize: 8, width: 64, layers: 2, heads: 4, kvHeads: 2, feedForwardWidth: 8, contextLength: 4)
+        let names = LlamaArchitecture.tensorNames(c, convention: .gguf, storedNames: [])
+        func gguf(_ parameter: String) -> String? {
+            let stored = names.stored(forParameter: parameter)
+            return stored == parameter ? nil : stored
+        }
+        func permutation(_ parameter: String) -> TensorNameMap.Transform? {
+            gguf(parameter).map { names.parameter(forStored: $0).transform }
+        }
+        #expect(gguf("model.embed_tokens.weight") == "token_embd.weight")
+        #expect(gguf("lm_head.weight") == "output.weight")
+        #expect(gguf("model.norm.weight") == "output_norm.weight")
+        #expect(gguf("model.layers.12.mlp.up_proj.weight") == "blk.12.ffn_up.weight")
+        #expect(gguf("model.layers.0.post_attention_layernorm.weight") == "blk.0.ffn_norm.weight")
+        #expect(permutation("model.layers.3.self_attn.q_proj.weight") == .unpermuteRotaryRows(heads: 4))
+        #expect(permutation("model.layers.3.self_attn.k_proj.weight") == .unpermuteRotaryRows(heads: 2))
+        #expect(permutation("model.layers.3.self_attn.v_proj.weight") == TensorNameMap.Transform.none)
+        #expect(gguf("model.layers.x.mlp.up_proj.weight") == nil)
+        #expect(gguf("model.layers.1.mlp.fc1.weight") == nil)
+        // Every parameter of a model has a GGUF name, and the stored name maps back to it.
         var rng = RandomGenerator(seed: 0)
         let model = LlamaModel(LlamaConfiguration(vocabularySize: 8, width: 8, layers: 2, heads: 2, feedForwardWidth: 8,
                                                   contextLength: 4, attentionBias: true), rng: &rng)
-        for (name, _) in model.namedParameters { #expect(LlamaTensorNames.entry(huggingFace: name) != nil, "\(name)") }
+        for (name, _) in model.namedParameters {
+            #expect(gguf(name) != nil, "\(name)")
+            #expect(names.parameter(forStored: names.stored(forParameter: name)).path == name)
+        }
+        // Hugging Face checkpoints: rotary buffers, and a tied model's saved head, are skipped.
+        let tied = LlamaArchitecture.tensorNames(LlamaConfiguration(vocabularySize: 8, width: 8, layers: 1, heads: 2, feedForwardWidth: 8,
+                                                                    contextLength: 4, tiedEmbeddings: true), convention: .huggingFace, storedNames: [])
+        #expect(tied.isIgnored("lm_head.weight") && tied.isIgnored("model.layers.7.self_attn.rotary_emb.inv_freq"))
+        #expect(!tied.isIgnored("model.layers.7.self_attn.q_proj.weight"))
+        #expect(!LlamaArchitecture.tensorNames(c, convention: .huggingFace, storedNames: []).isIgnored("lm_head.weight"))
     }
 
     static func parse(_ text: String) throws -> LlamaConfiguration? {
-        try LlamaConfiguration.huggingFace(try JSONParser.parse(Array(text.utf8)), file: "config.json")
+        try configuration(text)
     }
 
     static func configError(_ text: String) -> CheckpointError? {
@@ -134,27 +171,27 @@ import TestSupport
     }
 
     @Test func storeErrorsNameTheTensor() throws {
-        let c = try LlamaLoader.readConfiguration(Self.folder + "/config.json")
+        let spec = try ModelLoader.readConfig(Self.folder + "/config.json")
         let store = try CheckpointReader.read(path: Self.folder + "/model.safetensors")
         var missing = store
         missing = TensorStore(tensors: store.tensors.filter { $0.name != "model.layers.1.mlp.up_proj.weight" }, source: "m.safetensors")
         #expect(throws: CheckpointError.missingTensor(file: "m.safetensors", tensor: "model.layers.1.mlp.up_proj.weight")) {
-            try LlamaLoader.load(store: missing, configuration: c)
+            try ModelLoader.build(spec, from: missing)
         }
         var extra = store
         extra.source = "m.safetensors"
         extra.insert(StoredTensor.encoding(Tensor.zeros([2]), name: "model.layers.0.self_attn.q_proj.bias"))
         #expect(throws: CheckpointError.unexpectedTensor(file: "m.safetensors", tensor: "model.layers.0.self_attn.q_proj.bias")) {
-            try LlamaLoader.load(store: extra, configuration: c)
+            try ModelLoader.build(spec, from: extra)
         }
         var wrong = store
         wrong.source = "m.safetensors"
         wrong.insert(StoredTensor.encoding(Tensor.zeros([64, 64]), name: "model.layers.0.self_attn.k_proj.weight"))
         #expect(throws: CheckpointError.shapeMismatch(file: "m.safetensors", tensor: "model.layers.0.self_attn.k_proj.weight",
                                                       expected: [32, 64], found: [64, 64])) {
-            try LlamaLoader.load(store: wrong, configuration: c)
+            try ModelLoader.build(spec, from: wrong)
         }
-        #expect(throws: CheckpointError.self) { try LlamaLoader.load(path: RepositoryPaths.fixture("models/digits-mlp")) }
-        #expect(try LlamaLoader.endOfSequenceTokens(path: Self.folder) == [2])
+        #expect(throws: CheckpointError.self) { try Self.load(RepositoryPaths.fixture("models/digits-mlp")) }
+        #expect(try ModelLoader.endOfSequenceTokens(path: Self.folder) == [2])
     }
 }
