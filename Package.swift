@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "NanoTensor", targets: ["NanoTensor"]),
         .library(name: "NanoModels", targets: ["NanoModels"]),
         .library(name: "NanoCheckpoint", targets: ["NanoCheckpoint"]),
+        .library(name: "NanoQuant", targets: ["NanoQuant"]),
         .library(name: "NanoForge", targets: ["NanoForge"]),
         .library(name: "NanoExport", targets: ["NanoExport"]),
         .library(name: "NanoRuntime", targets: ["NanoRuntime"]),
@@ -34,34 +35,38 @@ let package = Package(
         // its own target attribute (KernelSet, docs/architecture.md "CPU-feature dispatch").
         .target(name: "CSIMDIntrinsics", path: "Sources/CSIMDIntrinsics", cSettings: [.unsafeFlags(["-march=x86-64-v3"])]),
         .target(name: "NanoCheckpoint", dependencies: ["NanoTensor", "NanoModels", "CHDF5"], swiftSettings: fastMath),
+        // Quantization numerics (grids, rounding, bit packing) and the packed checkpoint format:
+        // what the compressor, the exporters and the runtime share (docs/architecture.md "Layering").
+        .target(name: "NanoQuant", dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint"], swiftSettings: fastMath),
+        // Compression: recipes, passes and their algorithms (RTN, GPTQ, pruning, training), evaluation, the report.
         .target(name: "NanoForge",
-                dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", .product(name: "Yams", package: "Yams")],
+                dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", "NanoQuant", .product(name: "Yams", package: "Yams")],
                 swiftSettings: fastMath),
         // Deployable formats (ONNX, GGUF, C): built from a compressed model and its packed weights.
-        .target(name: "NanoExport", dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", "NanoForge"],
+        .target(name: "NanoExport", dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", "NanoQuant", "NanoForge"],
                 swiftSettings: fastMath),
         // Packed int8/int4 inference: kernels on the packed weights, BERT sentence encoder (docs/architecture.md).
-        .target(name: "NanoRuntime", dependencies: ["CBLAS", "CSIMDIntrinsics", "NanoTensor", "NanoModels", "NanoCheckpoint", "NanoForge"],
+        .target(name: "NanoRuntime", dependencies: ["CBLAS", "CSIMDIntrinsics", "NanoTensor", "NanoModels", "NanoCheckpoint", "NanoQuant"],
                 swiftSettings: fastMath),
         .executableTarget(
             name: "nanoforge",
             dependencies: [
-                "NanoTensor", "NanoModels", "NanoCheckpoint", "NanoForge", "NanoExport", "NanoRuntime",
+                "NanoTensor", "NanoModels", "NanoCheckpoint", "NanoQuant", "NanoForge", "NanoExport", "NanoRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastMath),
         .target(name: "TestSupport", dependencies: ["NanoTensor"], path: "Tests/TestSupport"),
         .testTarget(name: "NanoTensorTests", dependencies: ["NanoTensor", "TestSupport"], swiftSettings: fastMath),
         .testTarget(name: "NanoModelsTests", dependencies: ["NanoModels", "NanoTensor", "TestSupport"], swiftSettings: fastMath),
-        .testTarget(name: "NanoForgeTests", dependencies: ["NanoForge", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
+        .testTarget(name: "NanoForgeTests", dependencies: ["NanoForge", "NanoQuant", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
                     swiftSettings: fastMath),
         .testTarget(name: "NanoCheckpointTests", dependencies: ["NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
                     swiftSettings: fastMath),
         .testTarget(name: "NanoExportTests",
-                    dependencies: ["NanoExport", "NanoForge", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
+                    dependencies: ["NanoExport", "NanoForge", "NanoQuant", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
                     swiftSettings: fastMath),
         .testTarget(name: "NanoRuntimeTests",
-                    dependencies: ["NanoRuntime", "NanoForge", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
+                    dependencies: ["NanoRuntime", "NanoForge", "NanoQuant", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
                     swiftSettings: fastMath),
     ],
     swiftLanguageModes: [.v5]

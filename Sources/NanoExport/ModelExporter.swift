@@ -1,6 +1,7 @@
 import Foundation
 import NanoCheckpoint
 import NanoForge
+import NanoQuant
 import NanoModels
 
 /// Exports a model folder (a `nanoforge compress` output, or any checkpoint nanoforge loads) to a

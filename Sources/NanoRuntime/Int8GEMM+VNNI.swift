@@ -1,5 +1,5 @@
 import Foundation
-import NanoForge
+import NanoQuant
 import NanoTensor
 
 extension Int8GEMM {

@@ -4,6 +4,7 @@ import NanoCheckpoint
 @testable import NanoExport
 import NanoForge
 import NanoModels
+@testable import NanoQuant
 import NanoTensor
 import TestSupport
 

@@ -1,4 +1,5 @@
 import NanoModels
+import NanoQuant
 import NanoTensor
 
 /// The `mixed_precision` pass: a bit width per layer, from measured sensitivities, meeting a size

@@ -1,6 +1,7 @@
 import Foundation
 import NanoCheckpoint
 import NanoModels
+import NanoQuant
 import NanoTensor
 
 /// Writes a compressed run's folder:

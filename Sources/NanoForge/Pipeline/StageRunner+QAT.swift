@@ -1,5 +1,6 @@
 import Foundation
 import NanoModels
+import NanoQuant
 import NanoTensor
 
 /// The `qat` stage: quantization-aware fine-tuning. The model entering the stage is the teacher;

@@ -1,5 +1,6 @@
 import Foundation
 import NanoModels
+import NanoQuant
 import NanoTensor
 
 /// Applies one recipe stage to the compression state. Each pass reads its typed options; layer

@@ -1,3 +1,4 @@
+import NanoQuant
 /// Options of the `quantize` pass: post-training weight quantization (RTN or GPTQ), optionally
 /// with int8 activation quantization, static (calibrated) or dynamic (per token).
 public struct QuantizeOptions: Equatable {
