@@ -26,7 +26,9 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        // Tensors, BLAS matmul, SIMD kernels, autodiff.
         .target(name: "NanoTensor", dependencies: ["CBLAS", "CSIMDIntrinsics"], swiftSettings: fastMath),
+        // Layers, architectures and their contract, tokenizers, optimizers, losses.
         .target(name: "NanoModels", dependencies: ["NanoTensor"], swiftSettings: fastMath),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5"),
         // One-line AVX2 intrinsic wrappers (vpmaddwd) for NanoRuntime's Int8GEMM: no Swift SIMD
@@ -34,6 +36,7 @@ let package = Package(
         // Also CPU-feature detection and the AVX-512 / AVX-VNNI micro-kernels, each function with
         // its own target attribute (KernelSet, docs/architecture.md "CPU-feature dispatch").
         .target(name: "CSIMDIntrinsics", path: "Sources/CSIMDIntrinsics", cSettings: [.unsafeFlags(["-march=x86-64-v3"])]),
+        // File formats (safetensors, HDF5, GGUF, JSON) and ModelLoader.
         .target(name: "NanoCheckpoint", dependencies: ["NanoTensor", "NanoModels", "CHDF5"], swiftSettings: fastMath),
         // Quantization numerics (grids, rounding, bit packing) and the packed checkpoint format:
         // what the compressor, the exporters and the runtime share (docs/architecture.md "Layering").
@@ -43,11 +46,12 @@ let package = Package(
                 dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", "NanoQuant", .product(name: "Yams", package: "Yams")],
                 swiftSettings: fastMath),
         // Deployable formats (ONNX, GGUF, C): built from a compressed model and its packed weights.
-        .target(name: "NanoExport", dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", "NanoQuant", "NanoForge"],
+        .target(name: "NanoExport", dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", "NanoQuant"],
                 swiftSettings: fastMath),
         // Packed int8/int4 inference: kernels on the packed weights, BERT sentence encoder (docs/architecture.md).
         .target(name: "NanoRuntime", dependencies: ["CBLAS", "CSIMDIntrinsics", "NanoTensor", "NanoModels", "NanoCheckpoint", "NanoQuant"],
                 swiftSettings: fastMath),
+        // The CLI: wires the pipeline to the exporters.
         .executableTarget(
             name: "nanoforge",
             dependencies: [
