@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "NanoCheckpointTests", dependencies: ["NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
                     swiftSettings: fastMath),
         .testTarget(name: "NanoExportTests",
-                    dependencies: ["NanoExport", "NanoForge", "NanoQuant", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
+                    dependencies: ["NanoExport", "NanoForge", "NanoQuant", "NanoCheckpoint", "NanoModels", "NanoRuntime", "NanoTensor", "TestSupport"],
                     swiftSettings: fastMath),
         .testTarget(name: "NanoRuntimeTests",
                     dependencies: ["NanoRuntime", "NanoForge", "NanoQuant", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],

@@ -84,7 +84,7 @@ import TestSupport
 
     // MARK: runs
 
-    static func options(_ yaml: String) throws -> DistillOptions {
+    static func options(_ yaml: String) throws -> DistillPass {
         let recipe = try Recipe(yaml: """
             name: t
             model: { path: m }
@@ -92,7 +92,7 @@ import TestSupport
               - distill: \(yaml)
             output: { dir: o }
             """, file: "t.yaml")
-        guard case .distill(let o) = recipe.stages[0] else { throw TrainingError.unsupported(option: "test", reason: "not a distill stage") }
+        guard let o = recipe.stages[0].pass as? DistillPass else { throw TrainingError.unsupported(option: "test", reason: "not a distill stage") }
         return o
     }
 

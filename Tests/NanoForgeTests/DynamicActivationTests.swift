@@ -12,8 +12,8 @@ import TestSupport
 struct DynamicActivationTests {
     @Test func recipeDecodesDynamicModeWithoutCalibration() throws {
         let recipe = try RecipeDecodingTests.recipe(stages: "  - quantize: { bits: 8, activations: { mode: dynamic } }")
-        guard case let .quantize(options) = recipe.stages.first else { Issue.record("not quantize"); return }
-        #expect(options.activations == QuantizeOptions.Activations(bits: 8, observer: .minmax, symmetric: true, mode: .dynamic))
+        guard let options = recipe.stages.first?.pass as? QuantizePass else { Issue.record("not quantize"); return }
+        #expect(options.activations == QuantizePass.Activations(bits: 8, observer: .minmax, symmetric: true, mode: .dynamic))
         // Dynamic scales come from each token at run time: no calibration data is needed.
         #expect(!RecipeValidation.needsCalibration(recipe.stages[0]))
         let staticRecipe = try RecipeDecodingTests.recipe(stages: "  - quantize: { activations: { mode: static } }",

@@ -25,10 +25,10 @@ struct RecipeDecodingTests {
 
     @Test func quantizeDefaults() throws {
         let recipe = try Self.recipe(stages: "  - quantize:")
-        guard case let .quantize(options) = recipe.stages.first else { Issue.record("not quantize"); return }
+        guard let options = recipe.stages.first?.pass as? QuantizePass else { Issue.record("not quantize"); return }
         #expect(options.method == .rtn && options.gptq == nil)
         #expect(options.bits == 8 && options.symmetric && options.granularity == .channel)
-        #expect(options.observer == .minmax && options.scaleFormat == .f32 && options.activations == nil)
+        #expect(options.observer == .minmax && options.scaleFormat == .float32 && options.activations == nil)
         #expect(options.selector.targets == ["Linear"] && options.selector.ignore.isEmpty)
         #expect(recipe.seed == 0 && recipe.calibration == nil && recipe.output.formats == [.safetensors])
     }
@@ -37,24 +37,24 @@ struct RecipeDecodingTests {
         let recipe = try Self.recipe(
             stages: "  - quantize: { method: gptq, bits: 4, group_size: 64, act_order: true, block_size: 32, observer: percentile, scale_format: f16, activations: { observer: mse } }",
             extra: "data: { calibration: { path: c.txt } }")
-        guard case let .quantize(options) = recipe.stages.first else { Issue.record("not quantize"); return }
-        #expect(options.granularity == .group(size: 64))
-        #expect(options.gptq == QuantizeOptions.GPTQSettings(damping: 0.01, blockSize: 32, actOrder: true))
+        guard let options = recipe.stages.first?.pass as? QuantizePass else { Issue.record("not quantize"); return }
+        #expect(options.granularity == .group(64))
+        #expect(options.gptq == QuantizePass.GPTQSettings(damping: 0.01, blockSize: 32, actOrder: true))
         #expect(options.observer == .percentile(99.9))
-        #expect(options.activations == QuantizeOptions.Activations(bits: 8, observer: .mse))
-        #expect(options.scaleFormat == .f16)
+        #expect(options.activations == QuantizePass.Activations(bits: 8, observer: .mse))
+        #expect(options.scaleFormat == .float16)
         #expect(recipe.calibration == Recipe.Calibration(path: "c.txt", samples: 128))
     }
 
     @Test func granularityGroupAloneUsesDefaultSize() throws {
         let recipe = try Self.recipe(stages: "  - quantize: { granularity: group }")
-        guard case let .quantize(options) = recipe.stages.first else { Issue.record("not quantize"); return }
-        #expect(options.granularity == .group(size: QuantizeOptions.defaultGroupSize))
+        guard let options = recipe.stages.first?.pass as? QuantizePass else { Issue.record("not quantize"); return }
+        #expect(options.granularity == .group(QuantizePass.defaultGroupSize))
     }
 
     @Test func prunePatternImpliesSparsity() throws {
         let recipe = try Self.recipe(stages: #"  - prune: { pattern: "4:8", sparsity: 0.5 }"#)
-        guard case let .prune(options) = recipe.stages.first else { Issue.record("not prune"); return }
+        guard let options = recipe.stages.first?.pass as? PrunePass else { Issue.record("not prune"); return }
         #expect(options.pattern == .nOfM(n: 4, m: 8) && options.sparsity == 0.5 && options.method == .magnitude)
     }
 
@@ -71,8 +71,8 @@ struct RecipeDecodingTests {
 
     @Test func pruneScheduleDecodesWithItsTraining() throws {
         let recipe = try Self.recipe(stages: "  - prune: { schedule: { final: 0.8, end_step: 1000, data: t.txt, steps: 1200 } }")
-        guard case let .prune(options) = recipe.stages.first else { Issue.record("not prune"); return }
-        #expect(options.schedule == PruneOptions.Schedule(initial: 0, final: 0.8, startStep: 0, endStep: 1000, updateEvery: 100,
+        guard let options = recipe.stages.first?.pass as? PrunePass else { Issue.record("not prune"); return }
+        #expect(options.schedule == PrunePass.Schedule(initial: 0, final: 0.8, startStep: 0, endStep: 1000, updateEvery: 100,
                                                           training: TrainingOptions(data: "t.txt", steps: 1200)))
         #expect(options.sparsity == 0.8)
         #expect(recipe.stages[0].unavailableReason == nil && recipe.stages[0].trains)
@@ -88,9 +88,9 @@ struct RecipeDecodingTests {
 
     @Test func trimVocabularyTakesOneOrManyFiles() throws {
         let one = try Self.recipe(stages: "  - trim_vocabulary: { corpus: a.txt }")
-        #expect(one.stages == [.trimVocabulary(TrimVocabularyOptions(corpus: ["a.txt"]))])
+        #expect(one.stages == [RecipeStage(TrimVocabularyPass(corpus: ["a.txt"]))])
         let many = try Self.recipe(stages: "  - trim_vocabulary: { corpus: [a.txt, b.txt], min_count: 2, keep_special: false }")
-        #expect(many.stages == [.trimVocabulary(TrimVocabularyOptions(corpus: ["a.txt", "b.txt"], keepSpecial: false, minCount: 2))])
+        #expect(many.stages == [RecipeStage(TrimVocabularyPass(corpus: ["a.txt", "b.txt"], keepSpecial: false, minCount: 2))])
     }
 
     @Test func trainingPassesDecode() throws {
@@ -98,7 +98,7 @@ struct RecipeDecodingTests {
           - distill: { layers: [0, 2, 4], data: s.txt, steps: 100, warmup: 10, losses: [{loss: embedding_cosine}, {loss: logit_kl, weight: 0.5, temperature: 2}], teachers: [{path: t1}, {path: t2, weight: 0.5}] }
           - qat: { bits: 4, group_size: 32, lsq: true, data: s.txt, steps: 50 }
         """)
-        guard case let .distill(distill) = recipe.stages[0], case let .qat(qat) = recipe.stages[1] else {
+        guard let distill = recipe.stages[0].pass as? DistillPass, let qat = recipe.stages[1].pass as? QATPass else {
             Issue.record("wrong stages"); return
         }
         #expect(distill.layers == [0, 2, 4] && distill.losses.count == 2 && distill.losses[1].temperature == 2)
@@ -113,7 +113,7 @@ struct RecipeDecodingTests {
     @Test func mixedPrecisionBudget() throws {
         let recipe = try Self.recipe(stages: "  - mixed_precision: { candidates: [8, 4], budget: { average_bits: 5 } }",
                                      extra: "data: { calibration: { path: c.txt } }")
-        guard case let .mixedPrecision(options) = recipe.stages.first else { Issue.record("not mixed"); return }
+        guard let options = recipe.stages.first?.pass as? MixedPrecisionPass else { Issue.record("not mixed"); return }
         #expect(options.candidates == [4, 8] && options.budget == .averageBits(5))
         let error = Self.error(stages: "  - mixed_precision: { candidates: [4, 8], budget: { average_bits: 3 } }",
                                extra: "data: { calibration: { path: c.txt } }")
@@ -168,8 +168,8 @@ struct RecipeDecodingTests {
     }
 
     @Test func nameSuggestion() {
-        #expect(NameSuggestion.nearest(to: "quantise", in: PassKind.allCases.map(\.rawValue)) == "quantize")
-        #expect(NameSuggestion.nearest(to: "prune-structured", in: PassKind.allCases.map(\.rawValue)) == "prune_structured")
+        #expect(NameSuggestion.nearest(to: "quantise", in: PassRegistry.keys) == "quantize")
+        #expect(NameSuggestion.nearest(to: "prune-structured", in: PassRegistry.keys) == "prune_structured")
         #expect(NameSuggestion.nearest(to: "xyz", in: ["bits", "method"]) == nil)
         #expect(NameSuggestion.editDistance("kitten", "sitting") == 3)
     }

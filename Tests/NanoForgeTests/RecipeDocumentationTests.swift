@@ -19,18 +19,18 @@ struct RecipeDocumentationTests {
 
     @Test func exampleRecipeDecodes() throws {
         let recipe = try Recipe(yaml: RecipeDocumentation.example, file: "example.yaml")
-        #expect(recipe.stages.map(\.kind) == [.prune, .quantize])
+        #expect(recipe.stages.map(\.key) == ["prune", "quantize"])
     }
 
     @Test func everyPassIsRegisteredAndDocumented() {
-        #expect(PassRegistry.all.map(\.kind) == PassKind.allCases)
+        #expect(Set(PassRegistry.keys).count == PassRegistry.all.count)
         let docs = RecipeDocumentation.markdown()
-        for descriptor in PassRegistry.all {
-            #expect(docs.contains("### `\(descriptor.name)`"))
-            for field in descriptor.fields {
-                #expect(docs.contains("| `\(field.name)` |"), "\(descriptor.name).\(field.name)")
+        for pass in PassRegistry.all {
+            #expect(docs.contains("### `\(pass.key)`"))
+            for field in pass.fields {
+                #expect(docs.contains("| `\(field.name)` |"), "\(pass.key).\(field.name)")
             }
-            #expect(Set(descriptor.fields.map(\.name)).count == descriptor.fields.count, "duplicate field in \(descriptor.name)")
+            #expect(Set(pass.fields.map(\.name)).count == pass.fields.count, "duplicate field in \(pass.key)")
         }
     }
 }

@@ -65,15 +65,37 @@ extension ONNXGraphBuilder {
     }
 
     /// Static int8 input quantization as QuantizeLinear → DequantizeLinear (per tensor): uint8
-    /// with a zero point for asymmetric grids, int8 with zero point 0 for symmetric ones (whose
-    /// grid stops at −127; ONNX's int8 stops at −128, reached only beyond the calibrated range).
+    /// with a zero point for asymmetric grids (ONNX's saturation is the grid, 0…255), int8 with
+    /// zero point 0 for symmetric ones. nanoforge's symmetric grid stops at −127 where ONNX's int8
+    /// saturates at −128, so inputs below the calibrated range are first clipped to −127 · scale
+    /// (that product divided by the scale rounds back to −127 exactly): without the Clip an input
+    /// at or below −127.5 · scale got code −128 in onnxruntime and −127 in nanoforge.
     private func quantizeDequantize(_ x: String, _ a: ActivationQuantization, name: String) -> String {
         if a.perToken { return perTokenQuantizeDequantize(x, bits: a.bits, name: name) }
+        if a.bits != 8 { return staticQuantizeDequantize(x, a, name: name) }
         let type: ONNXDataType = a.symmetric ? .int8 : .uint8
         let scale = initializer(name + ".input_scale", floats: [a.parameters.scale], dims: [])
         let zero = initializer(name + ".input_zero_point", type, dims: [], raw: [UInt8(truncatingIfNeeded: a.parameters.zeroPoint)])
-        let q = op("QuantizeLinear", [x, scale, zero], name + ".input")
+        var input = x
+        if a.symmetric {
+            let qmin = Float(QuantizationNumerics.qmin(bits: a.bits, symmetric: true))
+            input = op("Clip", [x, scalar(qmin * a.parameters.scale)], name + ".input")
+        }
+        let q = op("QuantizeLinear", [input, scale, zero], name + ".input")
         return op("DequantizeLinear", [q, scale, zero], name + ".input")
+    }
+
+    /// Static input quantization to a grid other than 8 bits (which ONNX's QuantizeLinear has no
+    /// type for) in plain float ops, as `QuantizationNumerics.fakeQuantize`:
+    /// (Clip(Round(x / scale) + zeroPoint, qmin, qmax) − zeroPoint) · scale, ties to even.
+    private func staticQuantizeDequantize(_ x: String, _ a: ActivationQuantization, name: String) -> String {
+        let hint = name + ".input"
+        let (qmin, qmax) = (QuantizationNumerics.qmin(bits: a.bits, symmetric: a.symmetric), QuantizationNumerics.qmax(bits: a.bits, symmetric: a.symmetric))
+        let scale = initializer(name + ".input_scale", floats: [a.parameters.scale], dims: [])
+        let zero = scalar(Float(a.parameters.zeroPoint))
+        let codes = op("Add", [op("Round", [op("Div", [x, scale], hint)], hint), zero], hint)
+        let clipped = op("Clip", [codes, scalar(Float(qmin)), scalar(Float(qmax))], hint)
+        return op("Mul", [op("Sub", [clipped, zero], hint), scale], hint)
     }
 
     /// Dynamic per-token symmetric input quantization (`QuantizationNumerics.fakeQuantizePerRow`)

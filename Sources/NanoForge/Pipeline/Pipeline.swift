@@ -65,18 +65,19 @@ public struct Pipeline {
         var evaluation = StageEvaluation(tasks: tasks, reference: reference, timing: timing, log: progress)
         step(0, steps, "measuring baseline")
         var stages = [try evaluation.measure(state, name: "baseline", pass: nil, seconds: 0)]
-        let runner = StageRunner(recipe: recipe, calibration: calibration, log: progress, tasks: tasks, reference: reference,
-                                 resume: resume, checkpointRoot: Self.checkpointRoot(outputFolder))
         for (index, stage) in recipe.stages.enumerated() {
-            progress("stage \(index + 1)/\(recipe.stages.count): \(stage.kind.rawValue)")
-            step(1 + 2 * index, steps, "stage \(index + 1)/\(recipe.stages.count) \(stage.kind.rawValue)")
+            progress("stage \(index + 1)/\(recipe.stages.count): \(stage.key)")
+            step(1 + 2 * index, steps, "stage \(index + 1)/\(recipe.stages.count) \(stage.key)")
             let stageStart = ContinuousClock.now
             state.training = nil
-            let summary = try runner.run(stage, index: index, on: state)
+            var context = PassContext(recipe: recipe, index: index, key: stage.key, calibration: calibration, log: progress)
+            (context.tasks, context.reference) = (tasks, reference)
+            (context.resume, context.checkpointRoot) = (resume, Self.checkpointRoot(outputFolder))
+            let summary = try stage.pass.run(on: state, context: context)
             let seconds = Self.seconds(since: stageStart)
             progress("stage \(index + 1)/\(recipe.stages.count): \(summary) (\(String(format: "%.1f", seconds)) s)")
-            step(2 + 2 * index, steps, "measuring stage \(index + 1)/\(recipe.stages.count) \(stage.kind.rawValue)")
-            stages.append(try evaluation.measure(state, name: "\(index + 1):\(stage.kind.rawValue)", pass: stage.kind.rawValue,
+            step(2 + 2 * index, steps, "measuring stage \(index + 1)/\(recipe.stages.count) \(stage.key)")
+            stages.append(try evaluation.measure(state, name: "\(index + 1):\(stage.key)", pass: stage.key,
                                                  seconds: seconds))
         }
         step(steps - 1, steps, "per-layer errors and output")
@@ -117,9 +118,7 @@ public struct Pipeline {
             try require(task.test, "evaluation[\(i)].test")
         }
         for (i, stage) in recipe.stages.enumerated() {
-            if case .trimVocabulary(let o) = stage {
-                for (j, path) in o.corpus.enumerated() { try require(path, "stages[\(i)].trim_vocabulary.corpus[\(j)]") }
-            }
+            for (field, path) in stage.pass.inputFiles { try require(path, "stages[\(i)].\(stage.key).\(field)") }
         }
     }
 

@@ -26,7 +26,7 @@ public struct Recipe: Equatable {
     public var seed: UInt64 = 0
     public var calibration: Calibration?
     public var evaluation: [EvaluationConfiguration] = []
-    public var stages: [StageConfiguration]
+    public var stages: [RecipeStage]
     public var output: Output
     /// The file the recipe was read from (for errors and provenance).
     public var file: String
@@ -47,7 +47,7 @@ public struct Recipe: Equatable {
     ]
 
     /// A recipe built in code (tests, tools); ``load(contentsOf:)`` and ``init(yaml:file:)`` validate, this does not.
-    public init(name: String, modelPath: String, stages: [StageConfiguration], output: Output,
+    public init(name: String, modelPath: String, stages: [RecipeStage], output: Output,
                 file: String = "<recipe>", text: String = "") {
         self.name = name
         self.modelPath = modelPath
@@ -76,8 +76,8 @@ public struct Recipe: Equatable {
     public func requireRunnableStages() throws {
         for (index, stage) in stages.enumerated() {
             guard let reason = stage.unavailableReason else { continue }
-            throw RecipeError.notImplemented(RecipeLocation(file: file, path: "stages[\(index)].\(stage.kind.rawValue)"),
-                                             pass: stage.kind.rawValue, hint: reason)
+            throw RecipeError.notImplemented(RecipeLocation(file: file, path: "stages[\(index)].\(stage.key)"),
+                                             pass: stage.key, hint: reason)
         }
     }
 
@@ -104,7 +104,7 @@ public struct Recipe: Equatable {
             guard !nodes.isEmpty else { throw RecipeError.outOfRange(stagesNode.location, allowed: "at least one stage", found: "an empty list") }
             return nodes
         } ?? []
-        let stages = try stageNodes.map { node in try attempt { try StageConfiguration.decode(node) } }
+        let stages = try stageNodes.map { node in try attempt { try RecipeStage.decode(node) } }
         let output = try attempt { () -> Output in
             guard let outputNode = outputDirectory == nil ? try map.required("output", hint: "e.g. output: {dir: out/run}") : map.optional("output") else {
                 return Output(directory: outputDirectory!)

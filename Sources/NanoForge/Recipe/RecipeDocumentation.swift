@@ -113,22 +113,16 @@ public enum RecipeDocumentation {
             "Each stage is a one-key mapping, `- <pass>: {options}`; `- quantize:` alone takes every default.",
             "",
         ]
-        for descriptor in PassRegistry.all {
-            lines += ["### `\(descriptor.name)`", "", descriptor.summary]
-            if case let .notImplemented(reason) = descriptor.availability {
+        for pass in PassRegistry.all {
+            lines += ["### `\(pass.key)`", "", pass.summary]
+            if case let .notImplemented(reason) = pass.availability {
                 lines += ["", "**Not implemented yet:** recipes naming it are validated, and the pipeline refuses to run them (\(reason))."]
             }
-            lines += [""]
-            lines += table(descriptor.fields)
-            switch descriptor.kind {
-            case .prune:
-                lines += ["", "`schedule` keys:", ""]
-                lines += table(PruneOptions.scheduleFields)
-            case .distill:
-                lines += ["", "Each item of `losses`:", ""]
-                lines += table(DistillOptions.lossFields)
-            default:
-                break
+            lines += ["", "Tensor shapes: " + (pass.shapeEffect == .keepsShapes ? "kept." : "may shrink, never grow."), ""]
+            lines += table(pass.fields)
+            for nested in pass.nestedFields {
+                lines += ["", nested.title, ""]
+                lines += table(nested.fields)
             }
             lines += [""]
         }

@@ -30,6 +30,11 @@ public struct RecipeField: Sendable, Equatable {
     static func choices<Choice: RecipeChoice>(_ type: Choice.Type) -> String {
         Choice.allCases.map(\.rawValue).joined(separator: " | ")
     }
+
+    /// The allowed names of a named choice, `a | b | c`.
+    static func choices<Value>(_ named: [(name: String, value: Value)]) -> String {
+        named.map(\.name).joined(separator: " | ")
+    }
 }
 
 /// The fields shared by every pass that works on selected layers.
@@ -43,6 +48,12 @@ enum SelectionFields {
             RecipeField("ignore", "list of strings", default: "[]", allowed: "as targets",
                         "Layers to leave alone even when a target selects them."),
         ]
+    }
+
+    /// Writes `targets` and `ignore` (an empty `ignore` is left out).
+    static func encode(_ selector: LayerSelector, into encoding: inout RecipeEncoding) {
+        encoding.set("targets", strings: selector.targets)
+        encoding.set("ignore", strings: selector.ignore.isEmpty ? nil : selector.ignore)
     }
 
     /// Decodes `targets` and `ignore` into a ``LayerSelector``, naming the offending pattern on error.

@@ -48,8 +48,9 @@ struct NumberRange: Sendable {
 }
 
 /// A node of a parsed recipe together with its recipe path and file: the small hand-written
-/// decoder that turns YAML into typed values and names the path in every error.
-struct RecipeNode {
+/// decoder that turns YAML into typed values and names the path in every error. Each
+/// ``CompressionPass`` decodes its own section from one.
+public struct RecipeNode {
     let node: Node
     let path: RecipePath
     let file: String
@@ -194,6 +195,20 @@ struct RecipeNode {
         case "false", "False", "FALSE": return false
         default: throw wrongType("true or false")
         }
+    }
+
+    /// One of the named values (an algorithm's own enum, spelled as recipes spell it); a near
+    /// miss is suggested.
+    func choice<Value>(_ named: [(name: String, value: Value)]) throws -> Value {
+        let names = named.map(\.name)
+        guard case let .scalar(scalar) = node, !isNull else {
+            throw wrongType("one of " + names.map { "'\($0)'" }.joined(separator: ", "))
+        }
+        guard let value = named.first(where: { $0.name == scalar.string })?.value else {
+            throw RecipeError.invalidChoice(location, allowed: names, found: scalar.string,
+                                            suggestion: NameSuggestion.nearest(to: scalar.string, in: names))
+        }
+        return value
     }
 
     /// One of a choice enum's names; a near miss is suggested.

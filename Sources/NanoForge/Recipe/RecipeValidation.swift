@@ -9,23 +9,27 @@
 ///   packed form would have to be rebuilt; prune first.
 /// - Training stages (`distill`, `qat`, scheduled `prune`) after an export-type stage would be a
 ///   contradiction; there is no export stage yet (export is `output.formats`), so the hook is
-///   ``exportStageKinds``, empty today.
+///   ``exportStageKeys``, empty today.
+///
+/// What each pass does comes from the pass itself (``CompressionPass/quantizesWeights``,
+/// ``CompressionPass/prunesWeights``, ``CompressionPass/trains``,
+/// ``CompressionPass/needsCalibration``): no list of pass names here.
 enum RecipeValidation {
-    /// Stages after which the model is frozen into a deployable form.
-    static let exportStageKinds: Set<PassKind> = []
+    /// Keys of the passes after which the model is frozen into a deployable form.
+    static let exportStageKeys: Set<String> = []
 
     static func check(_ recipe: Recipe, stageNodes: [RecipeNode]) throws {
         var quantizedAt: Int?
         var exportedAt: Int?
         for (index, stage) in recipe.stages.enumerated() {
             let node = stageNodes[index]
-            let quantizes = stage.kind == .quantize || stage.kind == .mixedPrecision || stage.kind == .qat
+            let quantizes = type(of: stage.pass).quantizesWeights
             if quantizes, let earlier = quantizedAt {
                 throw RecipeError.conflict(node.location,
-                                           problem: "stage \(index) quantizes again after stage \(earlier) (\(recipe.stages[earlier].kind.rawValue))",
+                                           problem: "stage \(index) quantizes again after stage \(earlier) (\(recipe.stages[earlier].key))",
                                            hint: "keep one quantizing stage")
             }
-            if (stage.kind == .prune || stage.kind == .pruneStructured), let earlier = quantizedAt {
+            if type(of: stage.pass).prunesWeights, let earlier = quantizedAt {
                 throw RecipeError.conflict(node.location, problem: "stage \(index) prunes weights already quantized in stage \(earlier)",
                                            hint: "prune before quantizing")
             }
@@ -37,21 +41,13 @@ enum RecipeValidation {
                 throw RecipeError.missingKey(RecipeLocation(file: recipe.file, path: "data.calibration",
                                                             line: node.location.line, column: node.location.column),
                                              key: "calibration",
-                                             hint: "stages[\(index)] (\(stage.kind.rawValue)) observes activations; add data: {calibration: {path: …}}")
+                                             hint: "stages[\(index)] (\(stage.key)) observes activations; add data: {calibration: {path: …}}")
             }
             if quantizes { quantizedAt = index }
-            if exportStageKinds.contains(stage.kind) { exportedAt = index }
+            if exportStageKeys.contains(stage.key) { exportedAt = index }
         }
     }
 
     /// Whether the stage needs calibration activations.
-    static func needsCalibration(_ stage: StageConfiguration) -> Bool {
-        switch stage {
-        case let .quantize(options): return options.method == .gptq || options.activations.map { $0.mode == .static } ?? false
-        case let .prune(options): return options.method == .wanda
-        case let .pruneStructured(options): return options.method == .activation
-        case .mixedPrecision: return true
-        case .trimVocabulary, .distill, .qat: return false
-        }
-    }
+    static func needsCalibration(_ stage: RecipeStage) -> Bool { stage.pass.needsCalibration }
 }

@@ -1,5 +1,11 @@
-/// The training-loop settings shared by every training pass (`distill`, `qat`; issue 5).
+/// The training-loop settings shared by every training pass (`distill`, `qat`, `prune` with a
+/// schedule): keys of the pass's own mapping.
 public struct TrainingOptions: Equatable {
+    public init(data: String, steps: Int) {
+        self.data = data
+        self.steps = steps
+    }
+
     /// Training text: unlabelled sentences, or `label<TAB>text` for classifiers.
     public var data: String
     public var steps: Int
@@ -31,5 +37,16 @@ public struct TrainingOptions: Equatable {
         options.evalEvery = try map.optional("eval_every", default: 0) { try $0.int(atLeast: 0) }
         options.checkpointEvery = try map.optional("checkpoint_every", default: 0) { try $0.int(atLeast: 0) }
         return options
+    }
+
+    /// Writes the training keys into the pass's mapping.
+    func encode(into e: inout RecipeEncoding) {
+        e.set("data", data)
+        e.set("steps", steps)
+        e.set("batch_size", batchSize)
+        e.set("learning_rate", learningRate)
+        e.set("warmup", warmup)
+        e.set("eval_every", evalEvery)
+        e.set("checkpoint_every", checkpointEvery)
     }
 }

@@ -27,7 +27,7 @@ public struct DistillationPass {
         public var parameterCount: Int { student.container.parameterCount }
     }
 
-    public var options: DistillOptions
+    public var options: DistillPass
     public var loop: TrainingLoop.Configuration
     /// Scores a student (higher is better) every `eval_every` steps; the best is kept.
     public var evaluate: ((EvaluatedModel) throws -> Double)?
@@ -39,12 +39,12 @@ public struct DistillationPass {
     /// re-applies its masks here).
     public var afterStep: ((Int) throws -> Void)?
 
-    public init(options: DistillOptions, loop: TrainingLoop.Configuration) {
+    public init(options: DistillPass, loop: TrainingLoop.Configuration) {
         self.options = options; self.loop = loop
     }
 
     /// The recipe's options with its seed.
-    public init(options: DistillOptions, seed: UInt64) {
+    public init(options: DistillPass, seed: UInt64) {
         self.init(options: options, loop: TrainingLoop.Configuration(options.training, seed: seed))
     }
 
@@ -67,7 +67,7 @@ public struct DistillationPass {
         return teachers.map { Float($0.weight / total) }
     }
 
-    func refuse(_ kinds: Set<DistillOptions.LossKind>, _ reason: (DistillOptions.LossKind) -> String) throws {
+    func refuse(_ kinds: Set<DistillPass.LossKind>, _ reason: (DistillPass.LossKind) -> String) throws {
         if let loss = options.losses.first(where: { kinds.contains($0.kind) }) {
             throw TrainingError.unsupported(option: "losses.\(loss.kind.rawValue)", reason: reason(loss.kind))
         }
@@ -93,7 +93,7 @@ public struct DistillationPass {
         var rng = RandomGenerator(seed: loop.seed &+ 0x9807)
         var projections: [Linear?] = []
         for (i, teacher) in teacherEncoders.enumerated() {
-            for kind in [DistillOptions.LossKind.hiddenMSE, .attentionKL] where kinds.contains(kind) && !sameTokens[i] {
+            for kind in [DistillPass.LossKind.hiddenMSE, .attentionKL] where kinds.contains(kind) && !sameTokens[i] {
                 throw TrainingError.unsupported(option: "losses.\(kind.rawValue)", reason: "teachers[\(i)] tokenizes differently from the student, so token positions do not align")
             }
             let teacherWidth = teacher.encoder.configuration.width

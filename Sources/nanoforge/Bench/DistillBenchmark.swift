@@ -22,9 +22,7 @@ struct DistillBenchmark {
     func run() throws -> [String: Any] {
         Parallel.workers = threads
         let r = try Recipe.load(contentsOf: recipe)
-        guard var options = r.stages.compactMap({ stage -> DistillOptions? in
-            if case .distill(let o) = stage { return o } else { return nil }
-        }).first else { throw CLIErrors.BadInput("\(recipe): no distill stage") }
+        guard var options = r.stages.compactMap({ $0.pass as? DistillPass }).first else { throw CLIErrors.BadInput("\(recipe): no distill stage") }
         print("nanoforge bench distill — \(threads) threads, teacher \(r.modelPath), student layers \(options.layers.map { "\($0)" } ?? "all"), batch \(Self.batch)")
         let teacher = try SentenceEncoder.load(path: r.modelPath, maxLength: Self.maxLength)
         let steps = Self.warmup + Self.timed

@@ -25,8 +25,7 @@ struct QuantizeBenchmark {
                 throw CLIErrors.BadInput("\(path): bench quantize expects a recipe with one quantize stage")
             }
             let method = recipe.stages.first.map { stage -> String in
-                if case .quantize(let o) = stage { return o.method.rawValue }
-                return stage.kind.rawValue
+                (stage.pass as? QuantizePass)?.method.rawValue ?? stage.key
             } ?? "?"
             runs.append(["recipe": path, "method": method, "stage_seconds": last.seconds,
                          "calibration_samples": recipe.calibration?.samples ?? 0, "layers": report.layers.filter { $0.bits != nil }.count,

@@ -1,5 +1,12 @@
-/// Options of the `distill` pass (issue 5): trains a student from one or more teachers.
-public struct DistillOptions: Equatable {
+import Foundation
+import NanoModels
+import Yams
+
+/// The `distill` pass: trains a student from one or more teachers (or the model entering the
+/// stage) through `DistillationPass`, which takes this configuration as its options; the
+/// recipe's first evaluation task picks the best state; checkpoints go to
+/// `<output.dir>.checkpoints/stage-<index>/`.
+public struct DistillPass: CompressionPass {
     /// A teacher checkpoint and its weight among several teachers.
     public struct Teacher: Equatable {
         public var path: String
@@ -33,13 +40,25 @@ public struct DistillOptions: Equatable {
     public var teacherCache: String?
     public var training: TrainingOptions
 
+    public init(losses: [Loss], training: TrainingOptions) {
+        self.losses = losses
+        self.training = training
+    }
+
+    public static let key = "distill"
+    public static let summary = "Trains a smaller student from one or more teachers with weighted distillation losses."
+    public static let shapeEffect = ShapeEffect.shrinks
+    public var layerSelection: LayerSelector? { nil }
+    public var trains: Bool { true }
+    public static let nestedFields = [(title: "Each item of `losses`:", fields: lossFields)]
+
     static let lossFields: [RecipeField] = [
         RecipeField("loss", "string", required: true, allowed: RecipeField.choices(LossKind.self), "The loss term."),
         RecipeField("weight", "number", default: "1", allowed: "> 0", "Its weight in the sum."),
         RecipeField("temperature", "number", default: "1", allowed: "> 0", "Softmax temperature, for logit_kl and attention_kl only."),
     ]
 
-    static let fields: [RecipeField] = [
+    public static let fields: [RecipeField] = [
         RecipeField("teachers", "list of mappings", default: "[] (the model entering the stage)", allowed: "[{path, weight > 0}]",
                     "Teacher checkpoints, weighted for multi-teacher distillation."),
         RecipeField("layers", "list of integers", allowed: "distinct, ≥ 0, ascending", "Teacher layers the student keeps."),
@@ -52,7 +71,7 @@ public struct DistillOptions: Equatable {
                     "Caches the teachers' sentence embeddings over `data`, keyed by the teachers' weights and the data file; a mismatching file is an error (delete it to rebuild)."),
     ] + TrainingOptions.fields
 
-    static func decode(_ node: RecipeNode) throws -> DistillOptions {
+    public static func decode(_ node: RecipeNode) throws -> DistillPass {
         let map = try node.mapping(fields)
         let training = try TrainingOptions.decode(map)
         let lossesNode = try map.required("losses", hint: "e.g. losses: [{loss: embedding_cosine}]")
@@ -71,7 +90,7 @@ public struct DistillOptions: Equatable {
             }
             return loss
         }
-        var options = DistillOptions(losses: losses, training: training)
+        var options = DistillPass(losses: losses, training: training)
         options.teachers = try map.optional("teachers", default: []) { list in
             try list.list().map { item in
                 let sub = try item.mapping(keys: ["path", "weight"])
@@ -99,5 +118,69 @@ public struct DistillOptions: Equatable {
             options.config = try configNode.string()
         }
         return options
+    }
+
+    public func encode() -> Node {
+        RecipeEncoding.mapping { e in
+            if !teachers.isEmpty {
+                e.set("teachers", Node(teachers.map { t in RecipeEncoding.mapping { $0.set("path", t.path); $0.set("weight", t.weight) } }))
+            }
+            e.set("layers", ints: layers)
+            e.set("hidden", hidden)
+            e.set("intermediate", intermediate)
+            e.set("heads", heads)
+            e.set("config", config)
+            e.set("losses", Node(losses.map { loss in
+                RecipeEncoding.mapping { l in
+                    l.set("loss", loss.kind)
+                    l.set("weight", loss.weight)
+                    if loss.kind == .logitKL || loss.kind == .attentionKL { l.set("temperature", loss.temperature) }
+                }
+            }))
+            e.set("teacher_cache", teacherCache)
+            training.encode(into: &e)
+        }
+    }
+
+    public func run(on state: CompressionState, context: PassContext) throws -> String {
+        let label = context.label
+        var files = [(training.data, "data")] + teachers.enumerated().map { ($0.element.path, "teachers[\($0.offset)].path") }
+        if let config { files.append((config, "config")) }
+        for (path, field) in files where !FileManager.default.fileExists(atPath: path) {
+            throw PipelineError.missingFile(recipe: context.recipe.file, field: "\(label).\(field)", path: path)
+        }
+        let teacherModels = try teachers.isEmpty
+            ? [DistillationPass.Teacher(model: state.model)]
+            : teachers.map { DistillationPass.Teacher(model: try EvaluatedModel.load(path: $0.path, recipe: context.recipe.file).model, weight: $0.weight) }
+        var pass = DistillationPass(options: self, loop: context.trainingLoop(training))
+        // The score that picks the best state: the first evaluation task's first metric
+        // (cosine_mean for fidelity), negated when lower is better (perplexity).
+        if let task = context.tasks.first, let key = task.metricKeys.first {
+            let (reference, log) = (context.reference, context.log)
+            pass.evaluate = { model in
+                let value = try task.evaluate(model, reference: reference)[key.rawValue] ?? -.infinity
+                log("\(label): evaluation: \(task.name) \(key.rawValue) \(String(format: "%.4f", value))")
+                return key.higherIsBetter ? value : -value
+            }
+        } else if training.evalEvery > 0 {
+            context.log("\(label): eval_every is set but the recipe has no evaluation task; the final state is kept")
+        }
+        pass.progress = context.trainingProgress(label)
+        let teacherParameters = state.model.container.parameterCount
+        let result = try context.train(pass, state, teachers: teacherModels)
+        if let resumed = result.training.resumedFrom { context.log("\(label): resumed from the checkpoint at step \(resumed)") }
+        state.model = result.student
+        // Every student layer is new and trained, so packed forms, weight errors and activation
+        // scales recorded for the entering model describe none of it any more.
+        state.quantized = [:]
+        state.weightErrors = [:]
+        state.activationQuantization = [:]
+        var summary = "student \(result.parameterCount) parameters (teacher \(teacherParameters))"
+        if let e = result.student.sentenceEncoder { summary += ", \(e.encoder.configuration.layers) layers" }
+        summary += ", \(result.training.steps) steps on \(result.examples) examples, final loss \(String(format: "%.5f", result.training.finalLoss))"
+        if let score = result.training.bestScore, let step = result.training.bestStep {
+            summary += ", best score \(String(format: "%.4f", score)) at step \(step)"
+        }
+        return summary
     }
 }

@@ -1,0 +1,229 @@
+import NanoModels
+import NanoQuant
+import NanoTensor
+import Yams
+
+/// The `mixed_precision` pass: a bit width per layer, from measured sensitivities, meeting a size
+/// budget at the least predicted loss.
+///
+/// 1. Sensitivity: each selected layer alone is quantized at each candidate width (RTN, or GPTQ
+///    with Hessians from the calibration data) and the loss `1 − cosine_mean` against the model's
+///    outputs before the stage is measured on the first calibration inputs.
+/// 2. Allocation: `BitAllocation` finds the exact Pareto frontier of (bytes, summed loss) and
+///    takes the least-loss point within the budget (`size_mb`: the whole model's stored bytes;
+///    `average_bits`: nominal code bits per selected weight).
+/// 3. Check: the chosen allocation and a few other frontier points are applied together and
+///    measured, so the report shows predicted against measured loss.
+public struct MixedPrecisionPass: CompressionPass {
+    /// The size target: exactly one of packed megabytes or average bits per weight.
+    public enum Budget: Equatable {
+        case sizeMB(Double)
+        case averageBits(Double)
+    }
+
+    /// Candidate bit widths, ascending and distinct, each in 2…8.
+    public var candidates: [Int] = [2, 3, 4, 8]
+    public var budget: Budget
+    public var method: QuantizePass.Method = .rtn
+    /// Group size for every candidate; nil for per-channel.
+    public var groupSize: Int? = 128
+    public var selector: LayerSelector
+
+    public init(candidates: [Int] = [2, 3, 4, 8], budget: Budget, selector: LayerSelector) {
+        self.candidates = candidates
+        self.budget = budget
+        self.selector = selector
+    }
+
+    /// Calibration inputs used for the sensitivities (a prefix of the calibration data).
+    static let sensitivityInputs = 64
+    /// Frontier points applied and measured besides the chosen one.
+    static let checkedPoints = 5
+
+    public static let key = "mixed_precision"
+    public static let summary = "Chooses a bit width per layer from measured sensitivities to meet a size budget at the least predicted loss."
+    public static let shapeEffect = ShapeEffect.keepsShapes
+    public static let quantizesWeights = true
+    public var layerSelection: LayerSelector? { selector }
+    public var needsCalibration: Bool { true }
+
+    public static let fields: [RecipeField] = [
+        RecipeField("candidates", "list of integers", default: "[2, 3, 4, 8]", allowed: "distinct, each 2…8", "Bit widths a layer may get."),
+        RecipeField("budget", "mapping", required: true, allowed: "{size_mb: > 0} or {average_bits: within the candidates}",
+                    "The size target, exactly one of the two keys."),
+        RecipeField("method", "string", default: "rtn", allowed: RecipeField.choices(QuantizePass.Method.self),
+                    "Quantizer used for sensitivities and the final result."),
+        RecipeField("group_size", "integer", default: "128", allowed: "≥ 1", "Group size of every candidate."),
+    ] + SelectionFields.fields(defaultTargets: ["Linear"])
+
+    // MARK: recipe section
+
+    public static func decode(_ node: RecipeNode) throws -> MixedPrecisionPass {
+        let map = try node.mapping(fields)
+        var candidates = [2, 3, 4, 8]
+        if let candidatesNode = map.optional("candidates") {
+            candidates = try candidatesNode.list().map { try $0.int(2...8) }
+            guard !candidates.isEmpty, Set(candidates).count == candidates.count else {
+                throw RecipeError.outOfRange(candidatesNode.location, allowed: "a non-empty list of distinct bit widths", found: "\(candidates)")
+            }
+            candidates.sort()
+        }
+        let budgetNode = try map.required("budget", hint: "e.g. budget: {size_mb: 8}")
+        let budgetMap = try budgetNode.mapping(keys: ["size_mb", "average_bits"])
+        let budget: Budget
+        switch (budgetMap.optional("size_mb"), budgetMap.optional("average_bits")) {
+        case let (size?, nil): budget = .sizeMB(try size.number(.greaterThan(0)))
+        case let (nil, bits?):
+            budget = .averageBits(try bits.number(.closed(Double(candidates.first ?? 2), Double(candidates.last ?? 8))))
+        default:
+            throw RecipeError.conflict(budgetNode.location, problem: "budget needs exactly one of size_mb and average_bits",
+                                       hint: "give size_mb or average_bits, not both or neither")
+        }
+        var pass = MixedPrecisionPass(candidates: candidates, budget: budget,
+                                      selector: try SelectionFields.decode(map, defaultTargets: ["Linear"]))
+        pass.method = try map.optional("method", default: .rtn) { try $0.choice(QuantizePass.Method.self) }
+        pass.groupSize = try map.optional("group_size", default: 128) { try $0.int(atLeast: 1) }
+        return pass
+    }
+
+    public func encode() -> Node {
+        RecipeEncoding.mapping { e in
+            e.set("candidates", ints: candidates)
+            e.set("budget", RecipeEncoding.mapping { b in
+                switch budget {
+                case .sizeMB(let mb): b.set("size_mb", mb)
+                case .averageBits(let bits): b.set("average_bits", bits)
+                }
+            })
+            e.set("method", method)
+            e.set("group_size", groupSize)
+            SelectionFields.encode(selector, into: &e)
+        }
+    }
+
+    // MARK: running
+
+    public func run(on state: CompressionState, context: PassContext) throws -> String {
+        let layers = try context.selectedWeights(selector, in: state)
+        let data = try context.calibrationData(state)
+        let hessians = method == .gptq ? try context.hessians(for: layers.filter { $0.linear != nil }.map(\.name), in: state) : [:]
+        return try run(layers: layers, state: state, calibration: data, inputs: context.calibration,
+                       context: context) { name, w, scheme in
+            do {
+                if let h = hessians[name] {
+                    return try GPTQ.quantize(w, hessian: h, configuration: .init(scheme: scheme, activationOrder: true))
+                }
+                return try RTN.quantize(w, scheme: scheme)
+            } catch {
+                throw context.failure("layer \(name): \(error)")
+            }
+        }
+    }
+
+    func run(layers: [QuantizableWeight], state: CompressionState, calibration: CalibrationData,
+             inputs: [String], context: PassContext, quantize: (String, Tensor, QuantizationScheme) throws -> QuantizedTensor) throws -> String {
+        let probe = Array(inputs.prefix(Self.sensitivityInputs))
+        let reference = try state.model.outputs(for: probe, file: "calibration")
+        func loss() throws -> Double {
+            1 - Metrics.cosineSummary(try state.model.outputs(for: probe, file: "calibration"), reference).mean
+        }
+        // 1. Sensitivities, one layer at a time.
+        var candidates: [[QuantizedTensor]] = []
+        var sensitivities: [MixedPrecisionReport.Sensitivity] = []
+        for (k, entry) in layers.enumerated() {
+            let (name, layer) = (entry.name, entry)
+            let original = layer.weight.value
+            var row: [QuantizedTensor] = [], losses: [Double] = []
+            for bits in self.candidates {
+                let q = try quantize(name, original, scheme(bits: bits, columns: original.shape[1]))
+                layer.weight.value = q.dequantized()
+                losses.append(try loss())
+                row.append(q)
+            }
+            layer.weight.value = original
+            candidates.append(row)
+            sensitivities.append(.init(layer: name, bits: self.candidates, loss: losses, bytes: row.map(\.packedByteCount)))
+            if (k + 1) % 6 == 0 || k + 1 == layers.count { context.log("\(context.label): sensitivities \(k + 1)/\(layers.count) layers") }
+        }
+        // 2. Exact allocation over the frontier.
+        let weights = layers.map { $0.weight.value.count }
+        let options = candidates.enumerated().map { k, row in
+            row.enumerated().map { i, q in
+                BitAllocation.Option(bits: self.candidates[i], cost: self.costs(q, bits: self.candidates[i], count: weights[k]),
+                                     loss: sensitivities[k].loss[i])
+            }
+        }
+        let frontier = BitAllocation.frontier(options)
+        let budget = try budgetCost(state: state, layers: layers)
+        guard let best = frontier.last(where: { $0.cost <= budget }) else {
+            throw context.failure("the budget cannot be met: even every layer at \(self.candidates[0]) bits exceeds it (\(describe(frontier.first!.cost)) against \(describe(budget)))", at: ".budget")
+        }
+        // 3. Apply and measure a few frontier points, then the chosen one last (it stays applied).
+        let originals = layers.map { $0.weight.value }
+        func apply(_ point: BitAllocation.Point) {
+            for (k, layer) in layers.enumerated() { layer.weight.value = candidates[k][point.choices[k]].dequantized() }
+        }
+        func point(_ p: BitAllocation.Point, measured: Double?) -> MixedPrecisionReport.FrontierPoint {
+            let bits = zip(p.choices.indices, p.choices).reduce(0.0) { $0 + Double(self.candidates[$1.1] * weights[$1.0]) }
+            return .init(bytes: p.choices.enumerated().reduce(0) { $0 + candidates[$1.offset][$1.element].packedByteCount },
+                         predictedLoss: p.loss, measuredLoss: measured, averageBits: bits / Double(weights.reduce(0, +)))
+        }
+        var checked: [Int: Double] = [:]
+        let step = max(1, frontier.count / Self.checkedPoints)
+        for index in Swift.Set(stride(from: 0, to: frontier.count, by: step).map { $0 } + [frontier.count - 1]) {
+            apply(frontier[index])
+            checked[index] = try loss()
+        }
+        apply(best)
+        let measured = try loss()
+        for (k, layer) in layers.enumerated() {
+            state.quantized[layer.name] = candidates[k][best.choices[k]]
+            state.weightErrors[layer.name] = PassContext.relativeError(originals[k], layer.weight.value)
+        }
+        var frontierPoints = frontier.enumerated().map { point($0.element, measured: checked[$0.offset]) }
+        if let i = frontier.firstIndex(of: best) { frontierPoints[i].measuredLoss = measured }
+        state.mixedPrecision = MixedPrecisionReport(
+            budget: describe(budget), sensitivities: sensitivities, frontier: frontierPoints,
+            choice: Dictionary(uniqueKeysWithValues: layers.enumerated().map { ($1.name, self.candidates[best.choices[$0]]) }),
+            chosen: point(best, measured: measured), sensitivityInputs: probe.count)
+        let counts = Dictionary(grouping: best.choices.map { self.candidates[$0] }, by: { $0 }).mapValues(\.count)
+        let mix = counts.keys.sorted().map { "\(counts[$0]!)×int\($0)" }.joined(separator: ", ")
+        return "\(mix) on \(layers.count) layers (frontier of \(frontier.count) allocations); predicted loss \(String(format: "%.5f", best.loss)), measured \(String(format: "%.5f", measured))"
+    }
+
+    /// Group-wise scales when the layer's input width allows the recipe's group size, else per
+    /// output channel.
+    func scheme(bits: Int, columns: Int) -> QuantizationScheme {
+        if let g = groupSize, columns % g == 0 { return QuantizationScheme(bits: bits, granularity: .group(g)) }
+        return QuantizationScheme(bits: bits, granularity: .channel)
+    }
+
+    /// A layer option's cost in the budget's unit: stored bytes, or nominal code bits.
+    func costs(_ q: QuantizedTensor, bits: Int, count: Int) -> Int {
+        switch budget {
+        case .sizeMB: return q.packedByteCount
+        case .averageBits: return bits * count
+        }
+    }
+
+    /// The budget for the selected layers' weights, in the cost unit.
+    func budgetCost(state: CompressionState, layers: [QuantizableWeight]) throws -> Int {
+        switch budget {
+        case .averageBits(let bits):
+            return Int((bits * Double(layers.reduce(0) { $0 + $1.weight.value.count })).rounded(.down))
+        case .sizeMB(let mb):
+            // Everything outside the selected weights keeps its current stored size.
+            let selected = layers.reduce(0) { total, entry in
+                total + (state.quantized[entry.name]?.packedByteCount ?? 4 * entry.weight.value.count)
+            }
+            return Int(mb * 1_000_000) - (state.sizeBytes - selected)
+        }
+    }
+
+    func describe(_ cost: Int) -> String {
+        switch budget {
+        case .sizeMB: return String(format: "%.2f MB", Double(cost) / 1e6)
+        case .averageBits: return "\(cost) code bits"
+        }
+    }
+}

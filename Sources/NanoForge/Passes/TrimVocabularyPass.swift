@@ -1,0 +1,70 @@
+import Foundation
+import NanoModels
+import Yams
+
+/// The `trim_vocabulary` pass: keeps the embedding rows of tokens that occur in a domain corpus,
+/// plus the special tokens, and remaps ids (`VocabularyTrim`).
+public struct TrimVocabularyPass: CompressionPass {
+    /// Text files whose tokens are kept.
+    public var corpus: [String]
+    /// Keep `[CLS]`, `[SEP]`, `[PAD]`, `[UNK]`, `[MASK]` and the like.
+    public var keepSpecial = true
+    /// Keep a token only if it occurs at least this often.
+    public var minCount = 1
+
+    public init(corpus: [String], keepSpecial: Bool = true, minCount: Int = 1) {
+        self.corpus = corpus; self.keepSpecial = keepSpecial; self.minCount = minCount
+    }
+
+    public static let key = "trim_vocabulary"
+    public static let summary = "Keeps the embedding rows of tokens found in a domain corpus plus the special tokens, and writes the trimmed vocab.txt."
+    public static let shapeEffect = ShapeEffect.shrinks
+    public var layerSelection: LayerSelector? { nil }
+    public var inputFiles: [(field: String, path: String)] { corpus.enumerated().map { ("corpus[\($0.offset)]", $0.element) } }
+
+    public static let fields: [RecipeField] = [
+        RecipeField("corpus", "string or list of strings", required: true, allowed: "file paths",
+                    "Plain-text files, one sentence a line; tokens that occur in them are kept."),
+        RecipeField("keep_special", "boolean", default: "true", allowed: "true | false", "Always keep the tokenizer's special tokens."),
+        RecipeField("min_count", "integer", default: "1", allowed: "≥ 1", "Keep a token only if it occurs at least this often in the corpus."),
+    ]
+
+    public static func decode(_ node: RecipeNode) throws -> TrimVocabularyPass {
+        let map = try node.mapping(fields)
+        let corpusNode = try map.required("corpus", hint: "name one or more text files")
+        let corpus = try corpusNode.strings()
+        guard !corpus.isEmpty else {
+            throw RecipeError.outOfRange(corpusNode.location, allowed: "at least one file", found: "an empty list")
+        }
+        return TrimVocabularyPass(corpus: corpus,
+                                  keepSpecial: try map.optional("keep_special", default: true) { try $0.bool() },
+                                  minCount: try map.optional("min_count", default: 1) { try $0.int(atLeast: 1) })
+    }
+
+    public func encode() -> Node {
+        RecipeEncoding.mapping { e in
+            e.set("corpus", strings: corpus)
+            e.set("keep_special", keepSpecial)
+            e.set("min_count", minCount)
+        }
+    }
+
+    public func run(on state: CompressionState, context: PassContext) throws -> String {
+        var lines: [String] = []
+        for path in corpus {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw PipelineError.missingFile(recipe: context.recipe.file, field: "\(context.label).corpus", path: path)
+            }
+            // TSV corpora contribute every column.
+            for line in text.split(whereSeparator: \.isNewline) { lines += line.split(separator: "\t").map(String.init) }
+        }
+        var options = VocabularyTrim.Options()
+        options.keepSpecial = keepSpecial
+        options.minCount = minCount
+        let encoder = try state.model.sentenceEncoder(for: context.label, recipe: context.recipe.file)
+        let before = encoder.tokenizer.vocabulary.count
+        let trim = VocabularyTrim(tokenizer: encoder.tokenizer, corpus: lines, options: options)
+        state.model = .sentenceEncoder(try trim.apply(to: encoder))
+        return "kept \(trim.keptIds.count) of \(before) word pieces from \(lines.count) lines"
+    }
+}
