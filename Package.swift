@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "NanoTensor", targets: ["NanoTensor"]),
         .library(name: "NanoModels", targets: ["NanoModels"]),
         .library(name: "NanoCheckpoint", targets: ["NanoCheckpoint"]),
+        .library(name: "NanoQuant", targets: ["NanoQuant"]),
         .library(name: "NanoForge", targets: ["NanoForge"]),
         .library(name: "NanoExport", targets: ["NanoExport"]),
         .library(name: "NanoRuntime", targets: ["NanoRuntime"]),
@@ -25,7 +26,9 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        // Tensors, BLAS matmul, SIMD kernels, autodiff.
         .target(name: "NanoTensor", dependencies: ["CBLAS", "CSIMDIntrinsics"], swiftSettings: fastMath),
+        // Layers, architectures and their contract, tokenizers, optimizers, losses.
         .target(name: "NanoModels", dependencies: ["NanoTensor"], swiftSettings: fastMath),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5"),
         // One-line AVX2 intrinsic wrappers (vpmaddwd) for NanoRuntime's Int8GEMM: no Swift SIMD
@@ -33,35 +36,41 @@ let package = Package(
         // Also CPU-feature detection and the AVX-512 / AVX-VNNI micro-kernels, each function with
         // its own target attribute (KernelSet, docs/architecture.md "CPU-feature dispatch").
         .target(name: "CSIMDIntrinsics", path: "Sources/CSIMDIntrinsics", cSettings: [.unsafeFlags(["-march=x86-64-v3"])]),
+        // File formats (safetensors, HDF5, GGUF, JSON) and ModelLoader.
         .target(name: "NanoCheckpoint", dependencies: ["NanoTensor", "NanoModels", "CHDF5"], swiftSettings: fastMath),
+        // Quantization numerics (grids, rounding, bit packing) and the packed checkpoint format:
+        // what the compressor, the exporters and the runtime share (docs/architecture.md "Layering").
+        .target(name: "NanoQuant", dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint"], swiftSettings: fastMath),
+        // Compression: recipes, passes and their algorithms (RTN, GPTQ, pruning, training), evaluation, the report.
         .target(name: "NanoForge",
-                dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", .product(name: "Yams", package: "Yams")],
+                dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", "NanoQuant", .product(name: "Yams", package: "Yams")],
                 swiftSettings: fastMath),
         // Deployable formats (ONNX, GGUF, C): built from a compressed model and its packed weights.
-        .target(name: "NanoExport", dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", "NanoForge"],
+        .target(name: "NanoExport", dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", "NanoQuant"],
                 swiftSettings: fastMath),
         // Packed int8/int4 inference: kernels on the packed weights, BERT sentence encoder (docs/architecture.md).
-        .target(name: "NanoRuntime", dependencies: ["CBLAS", "CSIMDIntrinsics", "NanoTensor", "NanoModels", "NanoCheckpoint", "NanoForge"],
+        .target(name: "NanoRuntime", dependencies: ["CBLAS", "CSIMDIntrinsics", "NanoTensor", "NanoModels", "NanoCheckpoint", "NanoQuant"],
                 swiftSettings: fastMath),
+        // The CLI: wires the pipeline to the exporters.
         .executableTarget(
             name: "nanoforge",
             dependencies: [
-                "NanoTensor", "NanoModels", "NanoCheckpoint", "NanoForge", "NanoExport", "NanoRuntime",
+                "NanoTensor", "NanoModels", "NanoCheckpoint", "NanoQuant", "NanoForge", "NanoExport", "NanoRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastMath),
         .target(name: "TestSupport", dependencies: ["NanoTensor"], path: "Tests/TestSupport"),
         .testTarget(name: "NanoTensorTests", dependencies: ["NanoTensor", "TestSupport"], swiftSettings: fastMath),
         .testTarget(name: "NanoModelsTests", dependencies: ["NanoModels", "NanoTensor", "TestSupport"], swiftSettings: fastMath),
-        .testTarget(name: "NanoForgeTests", dependencies: ["NanoForge", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
+        .testTarget(name: "NanoForgeTests", dependencies: ["NanoForge", "NanoQuant", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
                     swiftSettings: fastMath),
         .testTarget(name: "NanoCheckpointTests", dependencies: ["NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
                     swiftSettings: fastMath),
         .testTarget(name: "NanoExportTests",
-                    dependencies: ["NanoExport", "NanoForge", "NanoCheckpoint", "NanoModels", "NanoRuntime", "NanoTensor", "TestSupport"],
+                    dependencies: ["NanoExport", "NanoForge", "NanoQuant", "NanoCheckpoint", "NanoModels", "NanoRuntime", "NanoTensor", "TestSupport"],
                     swiftSettings: fastMath),
         .testTarget(name: "NanoRuntimeTests",
-                    dependencies: ["NanoRuntime", "NanoForge", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
+                    dependencies: ["NanoRuntime", "NanoForge", "NanoQuant", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
                     swiftSettings: fastMath),
     ],
     swiftLanguageModes: [.v5]

@@ -1,5 +1,5 @@
 import NanoCheckpoint
-import NanoForge
+import NanoQuant
 import NanoModels
 
 /// What every exporter starts from: a compressed model as nanoforge evaluated it, the packed form

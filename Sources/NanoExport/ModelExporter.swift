@@ -1,10 +1,11 @@
 import Foundation
 import NanoCheckpoint
-import NanoForge
 import NanoModels
+import NanoQuant
 
-/// Exports a model folder (a `nanoforge compress` output, or any checkpoint nanoforge loads) to a
-/// deployable format: the one entry behind `nanoforge export` and a recipe's `output.formats`.
+/// Exports a compressed model to a deployable format: a model folder (a `nanoforge compress`
+/// output, or any checkpoint nanoforge loads) behind `nanoforge export`, or the compressed model
+/// the pipeline hands over in memory behind a recipe's `output.formats`.
 public enum ModelExporter {
     public enum Format: String, CaseIterable, Sendable {
         case safetensors, hdf5, onnx, gguf, c
@@ -22,35 +23,55 @@ public enum ModelExporter {
     }
 
     /// The model at `path` as exporters take it, with its stored (packed) tensors and provenance:
-    /// the recipe and source digest recorded by `compress` (or, for a plain checkpoint, its own
-    /// digest), and the final metrics of the `report.json` beside it.
+    /// the recipe, source digest and final metrics recorded by `compress` (for a plain
+    /// checkpoint, its own digest and no metrics), and the `vocab.txt` of a sentence encoder.
     public static func source(path: String) throws -> (source: ExportSource, store: TensorStore) {
         let loaded = try PackedModel.load(path: path)
         let (weights, _) = try ModelLoader.locateWeights(path)
-        let meta = loaded.store.metadata
         var vocabulary: [String]?
         if loaded.model.architecture.inputAdapter == .wordPiece {
             vocabulary = try SentenceEncoder(loaded.model, path: path).tokenizer.vocabulary
         }
-        var metrics: [String: Double] = [:]
-        let folder = (weights as NSString).deletingLastPathComponent
-        if let report = try? CompressionReport.read(from: folder), let last = report.stages.last { metrics = last.metrics }
-        let provenance = Provenance(recipe: meta["nanoforge.recipe"] ?? "",
-                                    sourceSHA256: try meta["nanoforge.source_sha256"] ?? SHA256.hex(file: weights),
-                                    metrics: metrics)
-        return (ExportSource(model: loaded.model, vocabulary: vocabulary, quantized: loaded.quantized,
-                             activations: loaded.activations, provenance: provenance),
-                loaded.store)
+        let digest = try loaded.store.metadata["nanoforge.source_sha256"] ?? SHA256.hex(file: weights)
+        return (exportSource(loaded, vocabulary: vocabulary, sourceSHA256: digest), loaded.store)
+    }
+
+    /// The compressed model the pipeline hands over in memory, as `source(path:)` would read it
+    /// back from the folder just written: the same model, packed layers, vocabulary and provenance.
+    public static func source(_ compressed: CompressedModel) throws -> (source: ExportSource, store: TensorStore) {
+        let meta = compressed.packed.store.metadata
+        guard let digest = meta["nanoforge.source_sha256"] else {
+            throw CheckpointError.invalidConfig(file: compressed.packed.store.source, field: "nanoforge.source_sha256",
+                                                reason: "a compressed model records the digest of its source checkpoint")
+        }
+        return (exportSource(compressed.packed, vocabulary: compressed.vocabulary, sourceSHA256: digest), compressed.packed.store)
+    }
+
+    /// The exporters' view of a packed model: its provenance from the store's metadata.
+    static func exportSource(_ packed: PackedModel, vocabulary: [String]?, sourceSHA256: String) -> ExportSource {
+        let meta = packed.store.metadata
+        let provenance = Provenance(recipe: meta["nanoforge.recipe"] ?? "", sourceSHA256: sourceSHA256,
+                                    metrics: meta["nanoforge.metrics"].flatMap(MetricsJSON.decode) ?? [:])
+        return ExportSource(model: packed.model, vocabulary: vocabulary, quantized: packed.quantized,
+                            activations: packed.activations, provenance: provenance)
     }
 
     /// Writes the model at `path` in `format` to `output` (atomically). `ggufType` picks the GGUF
     /// tensor type of weight matrices; `gzip` compresses HDF5 datasets. Returns notes for the user
     /// (fallbacks, weights stored dequantized). `c` writes `model.h` and `model.c` into the folder
-    /// `output` and needs `calibration` inputs (feature lines) for the integer activation ranges.
+    /// `output` and needs `calibration` inputs (feature rows) for the integer activation ranges.
     @discardableResult
     public static func export(path: String, format: Format, to output: String, ggufType: GGUFTensorType = .q8_0,
-                              gzip: Int? = nil, calibration: String? = nil) throws -> [String] {
+                              gzip: Int? = nil, calibration: [[Float]]? = nil) throws -> [String] {
         let (source, store) = try self.source(path: path)
+        return try export(source, store: store, format: format, to: output, ggufType: ggufType, gzip: gzip, calibration: calibration)
+    }
+
+    /// Writes `source` (with `store`, its stored tensors) in `format` to `output`, as
+    /// `export(path:…)` does for a folder.
+    @discardableResult
+    public static func export(_ source: ExportSource, store: TensorStore, format: Format, to output: String,
+                              ggufType: GGUFTensorType = .q8_0, gzip: Int? = nil, calibration: [[Float]]? = nil) throws -> [String] {
         switch format {
         case .safetensors:
             try SafetensorsWriter.write(withProvenance(store, source.provenance), to: output)
@@ -67,25 +88,26 @@ public enum ModelExporter {
             guard let calibration else {
                 throw ExportError.unsupportedFormat("c", reason: "needs calibration inputs for the activation ranges (--calibration FILE, or the recipe's data.calibration)")
             }
-            let rows = try EvaluationData.inputs(calibration).enumerated().map { i, line in
-                try EvaluationData.features(line, file: calibration, line: i + 1)
-            }
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-            let summary = try CExporter.export(source, calibration: rows, to: output)
+            let summary = try CExporter.export(source, calibration: calibration, to: output)
             return summary.notes + ["flash \(summary.flashBytes) bytes, RAM \(summary.ramBytes) bytes"]
         }
     }
 
-    /// The hook a `Pipeline` calls with its finished output folder: writes each of the recipe's
-    /// `output.formats` beside `model.safetensors` (`model.h5`, `model.onnx`, `model.gguf` as
-    /// Q8_0, `c/model.h` + `c/model.c` calibrated on the recipe's calibration data).
-    public static func write(folder: String, recipe: Recipe) throws {
-        for format in recipe.output.formats where format != .safetensors {
-            guard let kind = Format(rawValue: format.rawValue) else {
-                throw ExportError.unsupportedFormat(format.rawValue, reason: "no exporter of that name")
-            }
-            try export(path: folder, format: kind, to: (folder as NSString).appendingPathComponent(kind.fileName),
-                       calibration: recipe.calibration?.path)
+    /// What a `Pipeline` calls with its finished output folder and the compressed model in
+    /// memory: writes each of `formats` (a recipe's `output.formats`) other than safetensors beside
+    /// `model.safetensors` (`model.h5`, `model.onnx`, `model.gguf` as Q8_0, `c/model.h` +
+    /// `c/model.c` calibrated on `calibration`), without reading the folder back.
+    public static func write(_ compressed: CompressedModel, formats: [String], calibration: [[Float]]?, into folder: String) throws {
+        let kinds = try formats.filter { $0 != Format.safetensors.rawValue }.map { name in
+            guard let kind = Format(rawValue: name) else { throw ExportError.unsupportedFormat(name, reason: "no exporter of that name") }
+            return kind
+        }
+        guard !kinds.isEmpty else { return }
+        let (source, store) = try self.source(compressed)
+        for kind in kinds {
+            try export(source, store: store, format: kind, to: (folder as NSString).appendingPathComponent(kind.fileName),
+                       calibration: calibration)
         }
     }
 

@@ -1,5 +1,3 @@
-/// nanoforge's compression layer: recipes, the pass registry and its passes, quantized and sparse
-/// weight formats, evaluation tasks and the report.
-public enum NanoForgeVersion {
-    public static let string = "0.1.0"
-}
+// nanoforge's compression layer: recipes, the pass registry and its passes, quantization and
+// pruning algorithms, evaluation tasks and the report. The quantization numerics and the packed
+// format it writes are NanoQuant's; `NanoForgeVersion` is there too.

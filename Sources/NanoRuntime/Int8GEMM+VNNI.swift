@@ -1,6 +1,6 @@
 import CSIMDIntrinsics
 import Foundation
-import NanoForge
+import NanoQuant
 import NanoTensor
 
 extension Int8GEMM {

@@ -1,6 +1,6 @@
 import CSIMDIntrinsics
 import Foundation
-import NanoForge
+import NanoQuant
 import NanoTensor
 
 /// int8 × int8 → int32 GEMM with dynamic per-token activation quantization, for symmetric

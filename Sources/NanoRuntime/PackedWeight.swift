@@ -1,4 +1,4 @@
-import NanoForge
+import NanoQuant
 
 /// A quantized Linear weight [rows = out features, columns = in features] in the layout the
 /// runtime's kernels read, built once at load from a `QuantizedTensor` without ever holding the

@@ -1,5 +1,5 @@
 import CBLAS
-import NanoForge
+import NanoQuant
 import NanoTensor
 
 /// How the runtime computes its packed layers.

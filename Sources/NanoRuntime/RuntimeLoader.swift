@@ -1,6 +1,6 @@
 import Foundation
 import NanoCheckpoint
-import NanoForge
+import NanoQuant
 import NanoModels
 import NanoTensor
 

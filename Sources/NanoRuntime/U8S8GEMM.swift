@@ -1,6 +1,6 @@
 import CSIMDIntrinsics
 import Foundation
-import NanoForge
+import NanoQuant
 import NanoTensor
 
 /// u8 × s8 → int32 GEMM (AVX2 `vpmaddubsw`) with dynamic per-token *asymmetric 7-bit* activations,

@@ -6,6 +6,7 @@ import NanoModels
 import NanoTensor
 import TestSupport
 @testable import NanoExport
+@testable import NanoQuant
 
 /// The C export compiled with gcc (`-std=c99 -Wall -Wextra -Werror -Wconversion -pedantic`) computes
 /// exactly what `IntegerMLP` computes, and the integer model keeps the float model's accuracy.

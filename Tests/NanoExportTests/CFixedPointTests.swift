@@ -3,6 +3,7 @@ import Testing
 import NanoForge
 import NanoTensor
 @testable import NanoExport
+@testable import NanoQuant
 
 /// The fixed-point helpers of the C export against Double references on random values.
 @Suite struct CFixedPointTests {

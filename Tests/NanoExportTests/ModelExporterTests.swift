@@ -4,6 +4,7 @@ import NanoCheckpoint
 @testable import NanoExport
 import NanoForge
 import NanoModels
+@testable import NanoQuant
 import NanoTensor
 import TestSupport
 
@@ -11,6 +12,13 @@ import TestSupport
 /// provenance in its own metadata, as the format's reference reader sees it.
 @Suite struct ModelExporterTests {
     static let digits = RepositoryPaths.fixture("models/digits-mlp")
+
+    /// The pipeline's exporter, as `nanoforge compress` wires it: the recipe's other formats from
+    /// the compressed model in memory.
+    static func exporter(folder: String, compressed: CompressedModel, recipe: Recipe) throws {
+        let calibration = try recipe.output.formats.contains(.c) ? recipe.calibration.map { try EvaluationData.featureRows($0.path) } : nil
+        try ModelExporter.write(compressed, formats: recipe.output.formats.map(\.rawValue), calibration: calibration, into: folder)
+    }
 
     static func compressDigits(_ dir: String, formats: String) throws -> CompressionReport {
         let yaml = """
@@ -25,7 +33,7 @@ import TestSupport
         output: { dir: \(dir)/out, formats: [\(formats)] }
         """
         var pipeline = Pipeline(recipe: try Recipe(yaml: yaml, file: "digits-export.yaml"))
-        pipeline.exporter = ModelExporter.write(folder:recipe:)
+        pipeline.exporter = Self.exporter
         return try pipeline.run()
     }
 
@@ -117,7 +125,7 @@ import TestSupport
             output: { dir: \(dir)/out, formats: [safetensors, c] }
             """
             var pipeline = Pipeline(recipe: try Recipe(yaml: yaml, file: "tiny.yaml"))
-            pipeline.exporter = ModelExporter.write(folder:recipe:)
+            pipeline.exporter = Self.exporter
             #expect(throws: (any Error).self) { try pipeline.run() }
             #expect(!FileManager.default.fileExists(atPath: dir + "/out"))
         }

@@ -6,6 +6,7 @@ import NanoModels
 import NanoTensor
 import TestSupport
 @testable import NanoExport
+@testable import NanoQuant
 
 /// Decoders (both position schemes, both norms, GQA, SwiGLU and GELU MLPs) and MLP classifiers
 /// run in onnxruntime and match nanoforge's logits.

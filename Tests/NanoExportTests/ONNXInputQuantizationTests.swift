@@ -6,6 +6,7 @@ import NanoRuntime
 import NanoTensor
 import TestSupport
 @testable import NanoExport
+@testable import NanoQuant
 
 /// One quantized Linear layer with quantized input, exported and run by onnxruntime on the same
 /// input rows as nanoforge's deployed engine (`RuntimeLinear` with the default kernel: `Int8GEMM`

@@ -6,6 +6,7 @@ import NanoRuntime
 import NanoTensor
 import TestSupport
 @testable import NanoExport
+@testable import NanoQuant
 
 /// What a user ships: all-MiniLM-L6-v2 compressed by each recipe shape, the output folder
 /// exported by `nanoforge export --format onnx` (`ModelExporter`), run by onnxruntime, against the

@@ -6,6 +6,7 @@ import NanoModels
 import NanoTensor
 import TestSupport
 @testable import NanoExport
+@testable import NanoQuant
 
 /// The real all-MiniLM-L6-v2 (from the download cache), float and RTN-quantized (weights only,
 /// or with static or dynamic int8 activations), exported and run by onnxruntime on the 50 pydoc

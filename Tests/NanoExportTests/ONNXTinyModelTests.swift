@@ -6,6 +6,7 @@ import NanoModels
 import NanoTensor
 import TestSupport
 @testable import NanoExport
+@testable import NanoQuant
 
 /// Every family, exported small and random, runs in onnxruntime and matches nanoforge's forward;
 /// quantized layers keep their packed form (QDQ or MatMulNBits) or are noted as float fallbacks.

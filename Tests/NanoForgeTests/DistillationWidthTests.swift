@@ -3,6 +3,7 @@ import Testing
 import NanoCheckpoint
 @testable import NanoForge
 import NanoModels
+@testable import NanoQuant
 import NanoTensor
 import TestSupport
 

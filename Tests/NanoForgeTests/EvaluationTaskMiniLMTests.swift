@@ -3,6 +3,7 @@ import Testing
 import NanoCheckpoint
 import NanoForge
 import NanoModels
+@testable import NanoQuant
 import TestSupport
 
 /// all-MiniLM-L6-v2 (fp32) on the real evaluation data: the baseline figures every compressed

@@ -4,6 +4,7 @@ import NanoCheckpoint
 import NanoTensor
 import TestSupport
 @testable import NanoForge
+@testable import NanoQuant
 
 /// GPTQ on a real MiniLM weight: the first feed-forward layer, int4, groups of 128.
 @Suite struct GPTQMiniLMTests {

@@ -1,6 +1,7 @@
 import Testing
 import NanoTensor
 @testable import NanoForge
+@testable import NanoQuant
 
 /// GPTQ against RTN and against its own exact special case.
 @Suite struct GPTQTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import NanoForge
 import NanoModels
+@testable import NanoQuant
 import NanoTensor
 import TestSupport
 

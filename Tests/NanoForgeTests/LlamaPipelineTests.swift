@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import NanoCheckpoint
 @testable import NanoForge
+@testable import NanoQuant
 import NanoModels
 import NanoTensor
 import TestSupport

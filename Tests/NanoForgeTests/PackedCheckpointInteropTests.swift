@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import NanoCheckpoint
 import NanoForge
+@testable import NanoQuant
 import NanoTensor
 import TestSupport
 

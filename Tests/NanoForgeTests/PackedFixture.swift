@@ -2,6 +2,7 @@ import Foundation
 import NanoCheckpoint
 import NanoForge
 import NanoModels
+@testable import NanoQuant
 import NanoTensor
 
 /// A small MLP whose four Linear weights are quantized with RTN in four schemes, written as a

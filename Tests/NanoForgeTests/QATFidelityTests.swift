@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import NanoForge
+@testable import NanoQuant
 import TestSupport
 
 /// `qat` on the digits classifier measured by fidelity (cosine of the logits to the fp32 model's

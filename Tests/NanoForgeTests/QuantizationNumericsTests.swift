@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import NanoTensor
 @testable import NanoForge
+@testable import NanoQuant
 
 /// Properties of the shared numerics: grids, rounding error, idempotence, exact zero, packing.
 @Suite struct QuantizationNumericsTests {

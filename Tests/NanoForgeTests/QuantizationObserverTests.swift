@@ -1,6 +1,7 @@
 import Testing
 import NanoTensor
 @testable import NanoForge
+@testable import NanoQuant
 
 /// Weight observers on slices, and the activation observer's calibration histogram.
 @Suite struct QuantizationObserverTests {

@@ -1,6 +1,7 @@
 import Testing
 import NanoTensor
 @testable import NanoForge
+@testable import NanoQuant
 
 /// Round-to-nearest: error bounds per granularity, observers, storage accounting.
 @Suite struct RTNTests {

@@ -2,6 +2,7 @@ import Foundation
 import NanoCheckpoint
 import NanoForge
 import NanoModels
+@testable import NanoQuant
 import NanoRuntime
 import NanoTensor
 import TestSupport

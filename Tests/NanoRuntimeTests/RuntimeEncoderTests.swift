@@ -2,6 +2,7 @@ import Foundation
 import NanoCheckpoint
 import NanoForge
 import NanoModels
+@testable import NanoQuant
 @testable import NanoRuntime
 import NanoTensor
 import TestSupport

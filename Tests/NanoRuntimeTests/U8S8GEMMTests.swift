@@ -1,4 +1,5 @@
 import NanoForge
+@testable import NanoQuant
 @testable import NanoRuntime
 import NanoTensor
 import TestSupport

@@ -1,6 +1,6 @@
 import Foundation
 import NanoCheckpoint
-import NanoForge
+import NanoQuant
 import NanoModels
 
 /// What a C export wrote and what it costs on the device.

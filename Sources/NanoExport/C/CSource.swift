@@ -1,5 +1,5 @@
 import Foundation
-import NanoForge
+import NanoQuant
 
 /// The text of `model.h` and `model.c`. The arithmetic comes verbatim from `FixedPoint.cSource`;
 /// this file only lays out constants, buffers and the public functions.

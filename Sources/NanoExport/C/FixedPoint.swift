@@ -1,4 +1,4 @@
-import NanoForge
+import NanoQuant
 
 /// The integer arithmetic of the C export, in one place: the Swift functions `IntegerMLP` runs
 /// and, in `cSource`, the C functions `model.c` runs. The two are written operation for operation

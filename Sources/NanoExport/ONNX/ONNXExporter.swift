@@ -1,6 +1,6 @@
 import Foundation
 import NanoCheckpoint
-import NanoForge
+import NanoQuant
 import NanoModels
 
 /// Writes a compressed model as an ONNX file that onnxruntime runs: opset 17 plus `com.microsoft`

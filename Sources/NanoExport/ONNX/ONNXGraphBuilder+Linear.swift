@@ -1,4 +1,4 @@
-import NanoForge
+import NanoQuant
 import NanoModels
 import NanoTensor
 

@@ -1,4 +1,4 @@
-import NanoForge
+import NanoQuant
 import NanoTensor
 
 /// Collects the nodes and initializers of one ONNX graph. The family builders (BERT, decoder,

@@ -84,6 +84,12 @@ public enum EvaluationData {
         }
     }
 
+    /// The feature rows of a file of feature lines (or `label<TAB>features` lines): what the C
+    /// exporter calibrates its activation ranges on.
+    public static func featureRows(_ path: String) throws -> [[Float]] {
+        try inputs(path).enumerated().map { i, line in try features(line, file: path, line: i + 1) }
+    }
+
     // MARK: Shared reading
 
     /// The non-blank lines of a file with their 1-based numbers, mapped by `parse`, first `limit` only.

@@ -1,5 +1,6 @@
 import Foundation
 import NanoModels
+import NanoQuant
 import NanoTensor
 import Yams
 

@@ -1,4 +1,5 @@
 import NanoModels
+import NanoQuant
 import NanoTensor
 import Yams
 

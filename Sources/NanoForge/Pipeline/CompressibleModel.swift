@@ -1,6 +1,7 @@
 import Foundation
 import NanoCheckpoint
 import NanoModels
+import NanoQuant
 import NanoTensor
 
 /// What the pipeline needs of a model, whatever its family: its parameters, its layers (through

@@ -1,4 +1,5 @@
 import NanoModels
+import NanoQuant
 import NanoTensor
 
 /// The model as a pipeline compresses it: a sentence encoder or classifier whose Linear weights

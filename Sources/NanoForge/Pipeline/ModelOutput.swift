@@ -1,6 +1,7 @@
 import Foundation
 import NanoCheckpoint
 import NanoModels
+import NanoQuant
 import NanoTensor
 
 /// Writes a compressed run's folder:
@@ -17,7 +18,7 @@ struct ModelOutput {
     let report: CompressionReport
     /// Writes the recipe's other `output.formats` into the finished folder before it is renamed
     /// into place (set by the CLI from NanoExport); nil refuses formats besides safetensors.
-    var exporter: ((_ folder: String, _ recipe: Recipe) throws -> Void)?
+    var exporter: ((_ folder: String, _ compressed: CompressedModel, _ recipe: Recipe) throws -> Void)?
 
     func write(to directory: String) throws {
         let target = URL(fileURLWithPath: directory).standardizedFileURL
@@ -29,14 +30,14 @@ struct ModelOutput {
         do {
             try? fm.removeItem(at: temp)
             try fm.createDirectory(at: temp, withIntermediateDirectories: true)
-            try writeFiles(into: temp.path)
+            let compressed = try writeFiles(into: temp.path)
             let extra = recipe.output.formats.filter { $0 != .safetensors }
             if !extra.isEmpty {
-                guard let exporter else {
+                guard let exporter, let compressed else {
                     throw PipelineError.stageFailed(recipe: recipe.file, stage: "output.formats",
-                                                    reason: "\(extra.map(\.rawValue)) need an exporter (NanoExport's ModelExporter.pipelineExporter)")
+                                                    reason: "\(extra.map(\.rawValue)) need an exporter (NanoExport's ModelExporter.write) and a model with parameters")
                 }
-                try exporter(temp.path, recipe)
+                try exporter(temp.path, compressed, recipe)
             }
             if fm.fileExists(atPath: target.path) {
                 let old = parent.appendingPathComponent(".\(target.lastPathComponent).old-\(pid)")
@@ -77,7 +78,10 @@ struct ModelOutput {
         }
     }
 
-    func writeFiles(into folder: String) throws {
+    /// Writes the files; returns the compressed model as written, for the exporters (nil for a
+    /// model without parameters of its own).
+    @discardableResult
+    func writeFiles(into folder: String) throws -> CompressedModel? {
         let config = state.model.spec.nativeJSON.serialized
         var metadata = ["nanoforge.config": config, "nanoforge.recipe": recipe.text, "nanoforge.version": NanoForgeVersion.string]
         metadata[ActivationMetadata.key] = ActivationMetadata.encode(state.activationQuantization)
@@ -92,7 +96,13 @@ struct ModelOutput {
         try SafetensorsWriter.write(store, to: weights)
         try AtomicFile.write(Data(config.utf8), to: folder + "/config.json")
         try state.model.input?.writeFiles(into: folder)
+        var vocabulary: [String]?
+        if case .wordPiece(let tokenizer, _)? = state.model.input { vocabulary = tokenizer.vocabulary }
         try AtomicFile.write(Data(recipe.text.utf8), to: folder + "/recipe.yaml")
         _ = try report.write(to: folder)
+        guard let model = state.model.model else { return nil }
+        return CompressedModel(packed: PackedModel(model: model, quantized: state.quantized, store: store,
+                                                   activations: state.activationQuantization),
+                               vocabulary: vocabulary)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import NanoModels
+import NanoQuant
 
 /// What the training passes (`distill`, `qat`, `prune` with a schedule) share: the loop's
 /// checkpoint settings, progress lines, the recovery losses of fine-tuning a copy of the model,

@@ -1,5 +1,6 @@
 import Foundation
 import NanoModels
+import NanoQuant
 import NanoTensor
 
 /// What a pass sees of the run beside the model: the recipe (file, seed), the stage's index and

@@ -1,6 +1,7 @@
 import Foundation
 import NanoCheckpoint
 import NanoModels
+import NanoQuant
 import NanoTensor
 
 /// Runs a recipe: loads the model, measures the baseline, applies each stage and measures again,
@@ -13,8 +14,9 @@ public struct Pipeline {
     /// baseline measurement, then each stage and its measurement, then writing the output.
     public var step: (_ done: Int, _ total: Int, _ name: String) -> Void = { _, _, _ in }
     /// Writes `output.formats` other than safetensors into the finished output folder (before it
-    /// is renamed into place): NanoExport's `ModelExporter.write(folder:recipe:)`.
-    public var exporter: ((_ folder: String, _ recipe: Recipe) throws -> Void)?
+    /// is renamed into place) from the compressed model in memory: NanoExport's
+    /// `ModelExporter.write(_:formats:calibration:into:)`, which the CLI wires in.
+    public var exporter: ((_ folder: String, _ compressed: CompressedModel, _ recipe: Recipe) throws -> Void)?
     /// Training stages continue from their last checkpoint (`<output dir>.checkpoints/stage-<i>/`).
     public var resume = false
 

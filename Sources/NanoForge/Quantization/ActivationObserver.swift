@@ -1,3 +1,4 @@
+import NanoQuant
 import NanoTensor
 
 /// Collects the range of one activation tensor over calibration batches and turns it into

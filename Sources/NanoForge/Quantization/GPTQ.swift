@@ -1,5 +1,6 @@
 import CBLAS
 import Dispatch
+import NanoQuant
 import NanoTensor
 
 /// GPTQ weight quantization (Frantar, Ashkboos, Hoefler, Alistarh 2022, "GPTQ: Accurate

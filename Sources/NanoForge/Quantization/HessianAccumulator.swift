@@ -1,3 +1,4 @@
+import NanoQuant
 import NanoTensor
 
 /// Accumulates the GPTQ Hessian of a linear layer's reconstruction error from calibration

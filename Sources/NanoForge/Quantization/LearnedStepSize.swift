@@ -1,3 +1,4 @@
+import NanoQuant
 import NanoTensor
 
 /// The learned scales of one weight [out, in] in LSQ quantization-aware training: a trainable

@@ -1,6 +1,7 @@
 import Foundation
 import NanoForge
 import NanoModels
+import NanoQuant
 import NanoTensor
 
 /// `bench distill`: the distillation step throughput of Recipes/minilm-nano.yaml's `distill`

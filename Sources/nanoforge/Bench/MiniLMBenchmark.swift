@@ -2,6 +2,7 @@ import Foundation
 import NanoCheckpoint
 import NanoForge
 import NanoModels
+import NanoQuant
 import NanoTensor
 
 /// `bench minilm`: all-MiniLM-L6-v2 fp32 sentence embeddings (encoder + pooling) at batch 1 and

@@ -1,6 +1,7 @@
 import Foundation
 import NanoForge
 import NanoModels
+import NanoQuant
 import NanoRuntime
 import NanoTensor
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NanoExport
 import NanoForge
+import NanoQuant
 
 /// `nanoforge compress RECIPE`: runs a recipe end to end.
 struct CompressCommand: ParsableCommand {
@@ -33,7 +34,7 @@ struct CompressCommand: ParsableCommand {
             var pipeline = Pipeline(recipe: recipe) { line in bar.log("[\(Self.clock())] \(line)") }
             pipeline.resume = resume
             pipeline.step = { done, total, name in bar.update(done, total, name) }
-            pipeline.exporter = ModelExporter.write(folder:recipe:)
+            pipeline.exporter = Self.export(folder:compressed:recipe:)
             pipeline.outputRoot = root
             let report = try pipeline.run(outputDirectory: output)
             bar.finish()
@@ -41,6 +42,13 @@ struct CompressCommand: ParsableCommand {
             print(MarkdownReport.render(report))
             print("wrote \(folder)/ (model.safetensors, config.json, recipe.yaml, report.json, report.md, report.html)")
         }
+    }
+
+    /// The pipeline's exporter: the recipe's other `output.formats` from the compressed model in
+    /// memory, C calibrated on the recipe's calibration rows.
+    static func export(folder: String, compressed: CompressedModel, recipe: Recipe) throws {
+        let calibration = try recipe.output.formats.contains(.c) ? recipe.calibration.map { try EvaluationData.featureRows($0.path) } : nil
+        try ModelExporter.write(compressed, formats: recipe.output.formats.map(\.rawValue), calibration: calibration, into: folder)
     }
 
     static func clock() -> String {

@@ -3,6 +3,7 @@ import Foundation
 import NanoCheckpoint
 import NanoForge
 import NanoModels
+import NanoQuant
 import NanoRuntime
 
 /// `--engine` of `embed` and `eval`: which implementation computes the embeddings.

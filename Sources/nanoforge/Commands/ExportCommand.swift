@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NanoCheckpoint
 import NanoExport
+import NanoForge
 
 /// `nanoforge export MODEL --format F --output PATH`: a compressed (or plain) model in a
 /// deployable format, with provenance in the format's own metadata.
@@ -37,7 +38,8 @@ struct ExportCommand: ParsableCommand {
             guard let type = GGUFTensorType(name: ggufType), GGUFExporter.exportTypes.contains(type) else {
                 throw CLIErrors.BadInput("--gguf-type: '\(ggufType)' is not one of f32, f16, q8_0, q4_0")
             }
-            let notes = try ModelExporter.export(path: model, format: kind, to: output, ggufType: type, gzip: gzip, calibration: calibration)
+            let rows = try kind == .c ? calibration.map(EvaluationData.featureRows) : nil
+            let notes = try ModelExporter.export(path: model, format: kind, to: output, ggufType: type, gzip: gzip, calibration: rows)
             for note in notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
             let bytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
             print("wrote \(output) (\(kind.rawValue), \(String(format: "%.1f", Double(bytes) / 1e6)) MB)")

@@ -3,6 +3,7 @@ import Foundation
 import NanoCheckpoint
 import NanoForge
 import NanoModels
+import NanoQuant
 import NanoTensor
 
 /// `nanoforge generate`: continues a prompt with a Llama-family model through its KV cache.

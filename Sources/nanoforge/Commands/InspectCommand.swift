@@ -4,6 +4,7 @@ import NanoCheckpoint
 import NanoExport
 import NanoForge
 import NanoModels
+import NanoQuant
 
 /// `nanoforge inspect`: what a checkpoint holds.
 struct InspectCommand: ParsableCommand {

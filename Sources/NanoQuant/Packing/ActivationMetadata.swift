@@ -8,9 +8,11 @@ import NanoModels
 /// fake quantization on those layers' inputs, so a reloaded model computes what was evaluated,
 /// and the runtime picks its kernel from it.
 public enum ActivationMetadata {
-    static let key = "nanoforge.activations"
+    /// The `__metadata__` key holding every layer's input quantization.
+    public static let key = "nanoforge.activations"
 
-    static func encode(_ activations: [String: ActivationQuantization]) -> String? {
+    /// The metadata value for these layers (sorted by name), nil when there are none.
+    public static func encode(_ activations: [String: ActivationQuantization]) -> String? {
         guard !activations.isEmpty else { return nil }
         let entries = activations.keys.sorted().map { name -> String in
             let a = activations[name]!
@@ -71,7 +73,7 @@ public enum ActivationMetadata {
     }
 
     /// Installs each layer's input quantization; a name the model does not have is an error.
-    static func install(_ activations: [String: ActivationQuantization], on model: LoadedModel, file: String) throws {
+    public static func install(_ activations: [String: ActivationQuantization], on model: LoadedModel, file: String) throws {
         guard !activations.isEmpty else { return }
         let layers = Dictionary(model.container.layers(of: Linear.self).map { ($0.name, $0.layer) }, uniquingKeysWith: { a, _ in a })
         for (name, a) in activations {

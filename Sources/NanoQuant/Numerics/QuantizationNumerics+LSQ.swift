@@ -21,7 +21,7 @@ extension QuantizationNumerics {
 
     /// The scales LSQ uses: kept positive (a step taken past zero would make the grid degenerate).
     @inline(__always)
-    static func lsqScale(_ s: Float) -> Float { Swift.max(s, Float.leastNormalMagnitude) }
+    public static func lsqScale(_ s: Float) -> Float { Swift.max(s, Float.leastNormalMagnitude) }
 
     /// Fake-quantizes `weight` [out, in] with per-slice `scales` (and integer `zeroPoints` for
     /// asymmetric schemes).

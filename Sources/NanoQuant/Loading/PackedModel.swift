@@ -14,6 +14,15 @@ public struct PackedModel {
     /// on the model's layers.
     public let activations: [String: ActivationQuantization]
 
+    /// A packed model from its parts (the pipeline's, in memory); `load(path:)` reads one.
+    public init(model: LoadedModel, quantized: [String: QuantizedTensor], store: TensorStore,
+                activations: [String: ActivationQuantization]) {
+        self.model = model
+        self.quantized = quantized
+        self.store = store
+        self.activations = activations
+    }
+
     /// A model folder or weights file, as `ModelLoader.load(path:)` takes, packed or not.
     public static func load(path: String) throws -> PackedModel {
         let (weights, configPath) = try ModelLoader.locateWeights(path)

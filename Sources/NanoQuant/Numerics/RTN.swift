@@ -35,7 +35,7 @@ public enum RTN {
     /// The observer's parameters for every slice of a weight [out, in], in scale order
     /// (1, out, or [out, in / N]). Shared with GPTQ, which computes per-channel and per-tensor
     /// parameters up front.
-    static func sliceParameters(_ weight: Tensor, scheme: QuantizationScheme, observer: Observer,
+    public static func sliceParameters(_ weight: Tensor, scheme: QuantizationScheme, observer: Observer,
                                 scaleFormat: ScaleFormat) -> [QuantizationParameters] {
         let (rows, columns) = (weight.shape[0], weight.shape[1])
         return weight.scalars.withUnsafeBufferPointer { w in

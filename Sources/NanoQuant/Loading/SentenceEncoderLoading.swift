@@ -20,8 +20,8 @@ extension SentenceEncoder {
     /// A sentence encoder from a loaded BERT and the `vocab.txt` beside `path`.
     public init(_ model: LoadedModel, path: String, maxLength: Int = 256) throws {
         guard let bert = model.as(BertEncoder.self) else {
-            throw PipelineError.unsupportedModel(recipe: path, architecture: model.spec.architectureName,
-                                                 reason: "sentence embeddings need a BERT-style encoder")
+            throw CheckpointError.invalidConfig(file: path, field: "architecture",
+                                                reason: "\(model.spec.architectureName): sentence embeddings need a BERT-style encoder")
         }
         self.init(tokenizer: try Self.tokenizer(beside: path, vocabularySize: bert.configuration.vocabularySize),
                   encoder: bert, maxLength: maxLength)

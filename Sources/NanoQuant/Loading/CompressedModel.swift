@@ -1,0 +1,16 @@
+/// A compressed model in memory, as the pipeline hands it to the exporters once it has packed
+/// the output: what `ModelExporter.source(path:)` would read back from the folder, without
+/// reading it.
+public struct CompressedModel {
+    /// The model as evaluated (quantized layers hold their dequantized weights, activation
+    /// quantization installed), its packed layers and activation quantization, and the store as
+    /// written to `model.safetensors` (provenance metadata included).
+    public let packed: PackedModel
+    /// The WordPiece vocabulary (`vocab.txt` order) of a sentence encoder; nil for other families.
+    public let vocabulary: [String]?
+
+    public init(packed: PackedModel, vocabulary: [String]?) {
+        self.packed = packed
+        self.vocabulary = vocabulary
+    }
+}
