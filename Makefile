@@ -8,7 +8,7 @@ RELEASE := -c release
 TEST_FLAGS := $(RELEASE) -Xswiftc -enable-testing
 NANOFORGE := .build/release/nanoforge
 
-.PHONY: setup build test demo bench fuzz clean distclean help
+.PHONY: setup build test demo bench fuzz interop clean distclean help
 
 help:
 	@echo "make setup      install system libraries, Python interop packages and data (idempotent)"
@@ -17,6 +17,7 @@ help:
 	@echo "make demo       compress the bundled digits classifier (Recipes/quickstart.yaml) and print the report"
 	@echo "make bench      benchmarks against numpy, PyTorch CPU and onnxruntime, RTN vs GPTQ, distillation step, packed runtime, peak memory -> bench/results/*.json"
 	@echo "make fuzz       libFuzzer + AddressSanitizer on the safetensors, GGUF, HDF5, recipe and WordPiece readers (FUZZ_SECONDS each, default 60)"
+	@echo "make interop    build llama.cpp's tools (pinned llama-cpp-python sdist) into .cache/tools/llama.cpp, then check nanoforge's GGUF Q8_0/Q4_0 against llama-quantize and llama-perplexity"
 	@echo "make clean      remove .build/;  make distclean  also .cache/ and .venv-bench/"
 
 setup:
@@ -53,6 +54,13 @@ bench:
 # Coverage-guided fuzzing (docs/robustness.md); its own build folder, .build-fuzz.
 fuzz:
 	scripts/fuzz.sh
+
+# llama.cpp's tools for interop checks (not part of `make test`): CPU-only build from the source
+# vendored in the pinned llama-cpp-python sdist (skipped when already built), then SmolLM2
+# re-encoded by nanoforge and by llama-quantize must match byte for byte and in llama-perplexity.
+interop: build
+	scripts/interop/build_llama_cpp.sh
+	scripts/interop/check_gguf_interop.sh
 
 clean:
 	rm -rf .build .build-fuzz

@@ -63,6 +63,11 @@ public enum ModelExporter {
     @discardableResult
     public static func export(path: String, format: Format, to output: String, ggufType: GGUFTensorType = .q8_0,
                               gzip: Int? = nil, calibration: [[Float]]? = nil) throws -> [String] {
+        // A GGUF file to GGUF is re-encoded tensor by tensor, as llama-quantize does: its metadata
+        // (tokenizer, hyper-parameters) carries over whatever the architecture.
+        if format == .gguf, path.hasSuffix(".gguf") {
+            return try GGUFRequantizer.requantize(input: path, to: output, type: ggufType)
+        }
         let (source, store) = try self.source(path: path)
         return try export(source, store: store, format: format, to: output, ggufType: ggufType, gzip: gzip, calibration: calibration)
     }

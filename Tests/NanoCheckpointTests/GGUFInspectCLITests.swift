@@ -52,11 +52,11 @@ import TestSupport
 
     /// A tensor of a type nanoforge cannot dequantize is listed, named as unsupported, not fatal.
     @Test func unsupportedTypeIsNamed() throws {
-        let path = RepositoryPaths.fixture("checkpoints/gguf/unsupported-iq4_nl.gguf")
+        let path = RepositoryPaths.fixture("checkpoints/gguf/unsupported-mxfp4.gguf")
         let result = try CommandRunner.nanoforge(["inspect", path])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("\nw  ") && result.stdout.contains("IQ4_NL"))
-        #expect(result.stdout.contains("unsupported w: IQ4_NL cannot be dequantized by nanoforge"))
+        #expect(result.stdout.contains("\nw  ") && result.stdout.contains("MXFP4"))
+        #expect(result.stdout.contains("unsupported w: MXFP4 cannot be dequantized by nanoforge"))
         #expect(result.stdout.contains("tokenizer: none in the file"))
     }
 }

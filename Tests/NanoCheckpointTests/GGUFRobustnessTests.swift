@@ -73,7 +73,7 @@ import TestSupport
         ("alignment not a power of two", Bytes(alignment: 24), "malformedHeader", "not a power of two"),
         ("alignment zero", Bytes(alignment: 0), "malformedHeader", "general.alignment is 0"),
         ("unknown type", Bytes(type: 99), "unsupportedDType", "type id 99"),
-        ("unsupported type", Bytes(ne: [256, 1], type: 20, dataCount: 8 * 18), "unsupportedDType", "IQ4_NL"),
+        ("unsupported type", Bytes(ne: [256, 1], type: 23, dataCount: 136), "unsupportedDType", "IQ4_XS"),
         ("block row", Bytes(ne: [16, 2], type: 8, dataCount: 34), "invalidTensor", "multiple of the 32-element block"),
         ("short data", Bytes(dataCount: 60), "truncated", "spans bytes 0..<64"),
     ] as [(String, Bytes, String, String)])

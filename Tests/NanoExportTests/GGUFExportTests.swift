@@ -56,11 +56,12 @@ import TestSupport
             let python = try GGUFPythonView.read(path, architecture: "bert")
             try Self.expectSameTensors(path, python)
 
-            // Types: matrices take the requested type, except rows of 80 under a block type.
-            let blockType = type == .q8_0 || type == .q4_0
-            #expect(python.tensors["token_embd.weight"]?.type == type.name)
-            #expect(python.tensors["blk.0.attn_q.weight"]?.type == type.name)
-            #expect(python.tensors["blk.1.ffn_up.weight"]?.type == type.name)
+            // Types: matrices take the requested type, except rows that are not whole blocks
+            // (80 under a block type; 64 too under the 256-element K-quants), which are F16.
+            let blockType = type.blockSize > 1, fits64 = 64 % type.blockSize == 0
+            #expect(python.tensors["token_embd.weight"]?.type == (fits64 ? type.name : "F16"))
+            #expect(python.tensors["blk.0.attn_q.weight"]?.type == (fits64 ? type.name : "F16"))
+            #expect(python.tensors["blk.1.ffn_up.weight"]?.type == (fits64 ? type.name : "F16"))
             #expect(python.tensors["blk.1.ffn_down.weight"]?.type == (blockType ? "F16" : type.name))
             #expect(summary.notes.contains { $0.contains("ffn_down") } == blockType)
             for name in ["position_embd.weight", "token_types.weight", "token_embd_norm.weight", "blk.0.attn_q.bias",
@@ -88,7 +89,9 @@ import TestSupport
             #expect(keys["tokenizer.ggml.bos_token_id"]?.value == .number(2) && keys["tokenizer.ggml.seperator_token_id"]?.value == .number(3))
             #expect(keys["tokenizer.ggml.unknown_token_id"]?.value == .number(1) && keys["tokenizer.ggml.padding_token_id"]?.value == .number(0))
             #expect(keys["tokenizer.ggml.mask_token_id"]?.value == .number(4))
-            #expect(keys["general.file_type"]?.value == .number([GGUFTensorType.f32: 0, .f16: 1, .q4_0: 2, .q8_0: 7][type]!))
+            let ftypes: [GGUFTensorType: Double] = [.f32: 0, .f16: 1, .q4_0: 2, .q4_1: 3, .q8_0: 7, .q5_0: 8, .q5_1: 9,
+                                                    .q2_K: 10, .q3_K: 11, .q4_K: 14, .q5_K: 16, .q6_K: 18, .iq4_nl: 25]
+            #expect(keys["general.file_type"]?.value == .number(try #require(ftypes[type])))
             for (key, value) in Self.provenance.keyValues {
                 #expect(keys[key]?.types == ["STRING"] && keys[key]?.value == .string(value), "\(key)")
             }
@@ -98,8 +101,12 @@ import TestSupport
             let original = model.layers[0].attention.query.weight.value.scalars
             let stored = try file.floatValues("blk.0.attn_q.weight")
             // Bounds relative to the largest |w|: f16 2⁻¹¹; Q8_0 half a step (1/254) plus the f16 scale;
-            // Q4_0 one eighth, at −m when m is the block's extreme (code 16 clamps to 15).
-            let tolerance: Float = [GGUFTensorType.f32: 0, .f16: 1e-3, .q8_0: 6e-3, .q4_0: 0.13][type]!
+            // Q4_0 one eighth, at −m when m is the block's extreme (code 16 clamps to 15); the other
+            // block types one step of their grid (Q5_0 1/16, Q4_1 2/15, Q5_1 2/31, IQ4_NL the widest
+            // level gap 24/127); the K-quants, stored as F16 here (rows of 64), f16's.
+            let tolerances: [GGUFTensorType: Float] = [.f32: 0, .f16: 1e-3, .q8_0: 6e-3, .q4_0: 0.13, .q5_0: 0.07,
+                                                       .q4_1: 0.14, .q5_1: 0.07, .iq4_nl: 0.2]
+            let tolerance = tolerances[type] ?? 1e-3
             let maxAbs = original.map(abs).max()!
             #expect(zip(original, stored).allSatisfy { abs($0 - $1) <= tolerance * maxAbs })
             if type == .f32 { #expect(stored == original) }

@@ -57,6 +57,27 @@ import TestSupport
         }
     }
 
+    /// A tensor of every block type `GGUFBlockEncoder` encodes: the stored bytes are the encoder's,
+    /// our reader and gguf-py dequantize them alike.
+    @Test func everyEncodableBlockTypeIsWritten() throws {
+        var rng = RandomGenerator(seed: 9)
+        let weights = rng.normal(shape: [3, 512])
+        var w = GGUFWriter()
+        w.set("general.architecture", .string("llama"))
+        for type in GGUFBlockEncoder.encodable { w.addTensor("w.\(type.name)", weights, as: type) }
+        try withTemporaryDirectory { folder in
+            let path = folder + "/blocks.gguf"
+            try w.write(to: path)
+            let file = try GGUFFile.read(path: path)
+            for type in GGUFBlockEncoder.encodable {
+                let info = try #require(file.tensorInfo("w.\(type.name)"))
+                let expected = try GGUFBlockEncoder.encode(weights.scalars, as: type, rowLength: 512, tensor: info.name, file: path)
+                #expect(info.type == type && info.dimensions == [512, 3] && file.rawData(info) == expected, "\(type)")
+            }
+            try GGUFExportTests.expectSameTensors(path, try GGUFPythonView.read(path, architecture: "llama"), checkTables: false)
+        }
+    }
+
     @Test func serializationIsDeterministicAndAtomic() throws {
         try withTemporaryDirectory { folder in
             let path = folder + "/a.gguf"

@@ -4,16 +4,16 @@ import NanoTensor
 /// ggml's tensor encodings, decoded exactly as ggml's reference code (`dequantize_row_*`) and
 /// gguf-py's `gguf.quants` compute them, bit for bit: F32, F16, BF16, the 32-element blocks Q8_0,
 /// Q4_0, Q4_1, Q5_0, Q5_1 (`GGUFBlocks+Legacy.swift`) and the 256-element K-quant super-blocks
-/// Q2_K … Q6_K (`GGUFBlocks+KQuants.swift`). Q8_0 and Q4_0 are also encoded, as ggml's
-/// `quantize_row_q8_0_ref` / `quantize_row_q4_0_ref` do. A block is consecutive values of a row.
+/// Q2_K … Q6_K (`GGUFBlocks+KQuants.swift`) and IQ4_NL (`GGUFBlocks+IQ4NL.swift`). Encoding is
+/// `GGUFBlockEncoder`'s. A block is consecutive values of a row.
 ///
 /// - Q8_0 (34 bytes): f16 scale d = amax / 127, then 32 int8 codes round(x / d) (half away from 0).
 /// - Q4_0 (18 bytes): f16 scale d = m / −8, where m is the signed value of largest magnitude
 ///   (the first one on ties), then 16 bytes of nibbles min(15, trunc(x / d + 8.5)): byte j holds
 ///   element j in its low nibble and element j + 16 in its high nibble; x = (code − 8) · d.
 ///
-/// Both encoders divide by the unrounded Float32 scale and store it rounded to f16 afterwards,
-/// as ggml does.
+/// ggml's encoders (and `GGUFBlockEncoder`) divide by the unrounded Float32 scale and store it
+/// rounded to f16 afterwards.
 public enum GGUFBlocks {
     public static let blockSize = 32
     public static let q8_0BlockBytes = 34
@@ -54,6 +54,7 @@ public enum GGUFBlocks {
         case .q4_1: decodeQ4_1(src, blocks, out)
         case .q5_0: decodeQ5_0(src, blocks, out)
         case .q5_1: decodeQ5_1(src, blocks, out)
+        case .iq4_nl: decodeIQ4_NL(src, blocks, out)
         case .q2_K: decodeQ2_K(src, blocks, out)
         case .q3_K: decodeQ3_K(src, blocks, out)
         case .q4_K: decodeQ4_K(src, blocks, out)
@@ -80,53 +81,22 @@ public enum GGUFBlocks {
 
     // MARK: Encoding
 
-    /// Q8_0 blocks of `values` (count a multiple of 32).
-    public static func encodeQ8_0(_ values: [Float]) -> Data {
-        precondition(values.count % blockSize == 0, "Q8_0: \(values.count) values are not whole blocks of 32")
-        var out = Data(count: values.count / blockSize * q8_0BlockBytes)
-        out.withUnsafeMutableBytes { raw in
-            for b in 0..<(values.count / blockSize) {
-                let block = values[(b * blockSize)..<((b + 1) * blockSize)]
-                let amax = block.reduce(Float(0)) { Swift.max($0, abs($1)) }
-                let d = amax / 127
-                let id: Float = d != 0 ? 1 / d : 0
-                let base = b * q8_0BlockBytes
-                raw.storeBytes(of: HalfPrecision.float16Bits(d).littleEndian, toByteOffset: base, as: UInt16.self)
-                for (j, x) in block.enumerated() {
-                    let r = (x * id).rounded()   // half away from zero, like C's roundf
-                    raw[base + 2 + j] = UInt8(bitPattern: r.isFinite ? Int8(Swift.max(-128, Swift.min(127, r))) : 0)
-                }
+    /// Q8_0 blocks of `values` (count a multiple of 32), as `GGUFBlockEncoder` encodes them.
+    public static func encodeQ8_0(_ values: [Float]) -> Data { encodeWholeBlocks(values, as: .q8_0) }
+
+    /// Q4_0 blocks of `values` (count a multiple of 32), as `GGUFBlockEncoder` encodes them.
+    public static func encodeQ4_0(_ values: [Float]) -> Data { encodeWholeBlocks(values, as: .q4_0) }
+
+    private static func encodeWholeBlocks(_ values: [Float], as type: GGUFTensorType) -> Data {
+        precondition(values.count % blockSize == 0, "\(type): \(values.count) values are not whole blocks of 32")
+        var out = Data(count: values.count / blockSize * type.typeSize)
+        guard !values.isEmpty else { return out }
+        values.withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBytes { y in
+                GGUFBlockEncoder.encode(x.baseAddress!, type: type, blocks: values.count / blockSize,
+                                        into: y.baseAddress!.assumingMemoryBound(to: UInt8.self))
             }
         }
         return out
-    }
-
-    /// Q4_0 blocks of `values` (count a multiple of 32).
-    public static func encodeQ4_0(_ values: [Float]) -> Data {
-        precondition(values.count % blockSize == 0, "Q4_0: \(values.count) values are not whole blocks of 32")
-        var out = Data(count: values.count / blockSize * q4_0BlockBytes)
-        out.withUnsafeMutableBytes { raw in
-            for b in 0..<(values.count / blockSize) {
-                let first = b * blockSize
-                var amax: Float = 0, signedMax: Float = 0
-                for x in values[first..<(first + blockSize)] where amax < abs(x) { amax = abs(x); signedMax = x }
-                let d = signedMax / -8
-                let id: Float = d != 0 ? 1 / d : 0
-                let base = b * q4_0BlockBytes
-                raw.storeBytes(of: HalfPrecision.float16Bits(d).littleEndian, toByteOffset: base, as: UInt16.self)
-                for j in 0..<(blockSize / 2) {
-                    let low = code4(values[first + j] * id), high = code4(values[first + j + 16] * id)
-                    raw[base + 2 + j] = low | (high << 4)
-                }
-            }
-        }
-        return out
-    }
-
-    /// min(15, (int8_t)(x + 8.5)): x·id lies in [−8, 8] up to rounding, so the sum is in (0, 17).
-    private static func code4(_ scaled: Float) -> UInt8 {
-        let t = (scaled + 8.5).rounded(.towardZero)
-        guard t.isFinite else { return 0 }   // NaN input: ggml's cast is undefined; pick 0
-        return UInt8(Swift.min(15, Swift.max(0, Int(t))))
     }
 }

@@ -12,6 +12,7 @@ public struct GGUFTensorType: RawRepresentable, Hashable, Sendable, CustomString
     public static let q5_0 = GGUFTensorType(rawValue: 6)
     public static let q5_1 = GGUFTensorType(rawValue: 7)
     public static let q8_0 = GGUFTensorType(rawValue: 8)
+    public static let iq4_nl = GGUFTensorType(rawValue: 20)
     public static let q2_K = GGUFTensorType(rawValue: 10)
     public static let q3_K = GGUFTensorType(rawValue: 11)
     public static let q4_K = GGUFTensorType(rawValue: 12)
@@ -20,8 +21,8 @@ public struct GGUFTensorType: RawRepresentable, Hashable, Sendable, CustomString
     public static let bf16 = GGUFTensorType(rawValue: 30)
 
     /// The types nanoforge dequantizes (`GGUFBlocks.decode`), bit-identical to gguf-py. Others
-    /// (IQ*, TQ*, MXFP4, Q8_1, Q8_K, integer types) are refused by name.
-    public static let readable: [GGUFTensorType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1,
+    /// (the other IQ*, TQ*, MXFP4, Q8_1, Q8_K, integer types) are refused by name.
+    public static let readable: [GGUFTensorType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .iq4_nl,
                                                     .q2_K, .q3_K, .q4_K, .q5_K, .q6_K]
 
     /// ggml's table (ggml.c `type_traits`, gguf-py `GGML_QUANT_SIZES`): id → (name, elements per

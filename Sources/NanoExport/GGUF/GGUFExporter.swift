@@ -9,8 +9,9 @@ import NanoTensor
 /// `CheckpointError.invalidConfig` naming what llama.cpp has no place for.
 ///
 /// The requested type applies to 2-D Linear weights, the token embedding and the LM head; a
-/// block type (Q8_0, Q4_0) needs rows that are a multiple of 32, and a tensor whose rows are not
-/// falls back to F16 (listed in the summary's notes). Norms, biases and position/type embeddings
+/// block type (`GGUFBlockEncoder.encodable`, round to nearest as llama-quantize without an
+/// imatrix) needs rows of whole blocks (32, or 256 for the K-quants), and a tensor whose rows are
+/// not falls back to F16 (listed in the summary's notes). Norms, biases and position/type embeddings
 /// stay F32. The values are re-encoded from the weights nanoforge evaluates; the packed
 /// `ExportSource.quantized` forms are not used, since ggml's block formats differ from them.
 public enum GGUFExporter {
@@ -22,7 +23,7 @@ public enum GGUFExporter {
     }
 
     /// The tensor types an export may request.
-    public static let exportTypes: [GGUFTensorType] = [.f32, .f16, .q8_0, .q4_0]
+    public static let exportTypes: [GGUFTensorType] = [.f32, .f16] + GGUFBlockEncoder.encodable
 
     /// Writes `source` to `path` atomically.
     @discardableResult
@@ -35,7 +36,7 @@ public enum GGUFExporter {
     /// The writer `export` would write, and its summary; `path` names the file in errors.
     public static func makeWriter(_ source: ExportSource, type: GGUFTensorType, path: String = "<gguf>") throws -> (GGUFWriter, Summary) {
         guard exportTypes.contains(type) else {
-            throw CheckpointError.invalidConfig(file: path, field: "type", reason: "GGUF export writes F32, F16, Q8_0 or Q4_0, not \(type.name)")
+            throw CheckpointError.invalidConfig(file: path, field: "type", reason: "GGUF export writes \(exportTypes.map(\.name).joined(separator: ", ")), not \(type.name)")
         }
         guard let exportable = source.model.container as? GGUFExportable else {
             throw CheckpointError.invalidConfig(file: path, field: "architecture",
@@ -45,7 +46,7 @@ public enum GGUFExporter {
         var writer = GGUFWriter()
         writer.set("general.architecture", .string(plan.architecture))
         writer.set("general.file_type", .uint32(fileType(type)))
-        if type == .q8_0 || type == .q4_0 { writer.set("general.quantization_version", .uint32(2)) }
+        if type.blockSize > 1 { writer.set("general.quantization_version", .uint32(2)) }
         for (key, value) in plan.metadata { writer.set(key, value) }
         for (key, value) in source.provenance.keyValues { writer.set(key, .string(value)) }
         var types: [String: GGUFTensorType] = [:]
@@ -61,14 +62,12 @@ public enum GGUFExporter {
         return (writer, Summary(architecture: plan.architecture, tensors: types, notes: plan.notes))
     }
 
-    /// llama.cpp's `general.file_type` (`llama_ftype`): the predominant tensor type.
+    /// llama.cpp's `general.file_type` (`llama_ftype`): the predominant tensor type (the K types
+    /// as their `_S` mixes, which are the closest to one type throughout).
     static func fileType(_ type: GGUFTensorType) -> UInt32 {
-        switch type {
-        case .f16: return 1
-        case .q4_0: return 2
-        case .q8_0: return 7
-        default: return 0
-        }
+        let ftypes: [GGUFTensorType: UInt32] = [.f16: 1, .q4_0: 2, .q4_1: 3, .q8_0: 7, .q5_0: 8, .q5_1: 9, .q2_K: 10,
+                                                .q3_K: 11, .q4_K: 14, .q5_K: 16, .q6_K: 18, .iq4_nl: 25]
+        return ftypes[type] ?? 0
     }
 
     /// The GGUF side of an export: architecture, keys, and tensors under llama.cpp's names.

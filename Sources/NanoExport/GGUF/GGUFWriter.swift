@@ -3,7 +3,8 @@ import NanoCheckpoint
 import NanoTensor
 
 /// Writes GGUF version 3 files: any metadata (every value type, nested arrays), tensors of F32,
-/// F16, BF16, Q8_0 or Q4_0 encoded from Float32 or given as raw bytes of any ggml type, aligned
+/// F16, BF16 or a `GGUFBlockEncoder` block type (Q8_0 … Q6_K, IQ4_NL) encoded from Float32, or
+/// given as raw bytes of any ggml type, aligned
 /// to `general.alignment` (32 unless set). Tensors are laid out in the order added, each at the
 /// next multiple of the alignment. Everything is validated when the file is written, so errors
 /// name the destination; the write is atomic (`AtomicFile`).
@@ -37,7 +38,8 @@ public struct GGUFWriter {
     }
 
     /// Adds a tensor of Float32 values (row-major `tensor.shape`), stored as `type`: F32, F16,
-    /// BF16, Q8_0 or Q4_0 (the block types need the last dimension to be a multiple of 32).
+    /// BF16 or a block type of `GGUFBlockEncoder.encodable` (the last dimension must be whole
+    /// blocks: 32 elements, 256 for the K-quants).
     public mutating func addTensor(_ name: String, _ tensor: Tensor, as type: GGUFTensorType) {
         entries.append(Entry(name: name, type: type, shape: tensor.shape, payload: .values(tensor.scalars)))
     }
@@ -124,8 +126,8 @@ public struct GGUFWriter {
             case .f32: return values.withUnsafeBufferPointer { Data(buffer: $0) }
             case .f16: return StoredTensor.encoding(Tensor(shape: entry.shape, scalars: values), name: entry.name, as: .f16).data
             case .bf16: return StoredTensor.encoding(Tensor(shape: entry.shape, scalars: values), name: entry.name, as: .bf16).data
-            case .q8_0: return GGUFBlocks.encodeQ8_0(values)
-            case .q4_0: return GGUFBlocks.encodeQ4_0(values)
+            case let block where GGUFBlockEncoder.canEncode(block):
+                return try GGUFBlockEncoder.encode(values, as: block, rowLength: entry.shape.last ?? 1, tensor: entry.name, file: path)
             default: throw CheckpointError.unsupportedDType(file: path, tensor: entry.name, dtype: entry.type.name)
             }
         }

@@ -21,7 +21,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Output file (for --format c: a folder that gets model.h and model.c).")
     var output: String
 
-    @Option(help: "GGUF tensor type of weight matrices: f32, f16, q8_0, q4_0.")
+    @Option(help: "GGUF tensor type of weight matrices: f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k (round to nearest, as llama-quantize without an imatrix). A .gguf MODEL is re-encoded tensor by tensor.")
     var ggufType = "q8_0"
 
     @Option(help: "gzip level 0–9 for HDF5 datasets (default: none).")
@@ -36,7 +36,7 @@ struct ExportCommand: ParsableCommand {
                 throw CLIErrors.BadInput("--format: '\(format)' is not one of \(ModelExporter.Format.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             guard let type = GGUFTensorType(name: ggufType), GGUFExporter.exportTypes.contains(type) else {
-                throw CLIErrors.BadInput("--gguf-type: '\(ggufType)' is not one of f32, f16, q8_0, q4_0")
+                throw CLIErrors.BadInput("--gguf-type: '\(ggufType)' is not one of \(GGUFExporter.exportTypes.map { $0.name.lowercased() }.joined(separator: ", "))")
             }
             let rows = try kind == .c ? calibration.map(EvaluationData.featureRows) : nil
             let notes = try ModelExporter.export(path: model, format: kind, to: output, ggufType: type, gzip: gzip, calibration: rows)
