@@ -74,5 +74,33 @@ public final class LlamaKVCache {
         return (gather(keys[layer]), gather(values[layer]))
     }
 
+    /// Writes layer `layer`'s keys and values for positions `count..<count + T` from the
+    /// token-major layout the projections produce (k, v: [T, kvHeads · headDimension]).
+    func store(layer: Int, keys k: Tensor, values v: Tensor) {
+        let d = headDimension, t = k.shape[0], width = kvHeads * d
+        precondition(k.shape == [t, width] && v.shape == k.shape, "LlamaKVCache: keys \(k.shape) / values \(v.shape) do not fit [T, \(width)]")
+        precondition(count + t <= capacity, "LlamaKVCache: \(count) + \(t) positions exceed the capacity \(capacity)")
+        func scatter(_ source: Tensor, into store: inout [Float]) {
+            source.scalars.withUnsafeBufferPointer { src in
+                store.withUnsafeMutableBufferPointer { dst in
+                    for row in 0..<t {
+                        for h in 0..<kvHeads {
+                            (dst.baseAddress! + (h * capacity + count + row) * d).update(from: src.baseAddress! + row * width + h * d, count: d)
+                        }
+                    }
+                }
+            }
+        }
+        scatter(k, into: &keys[layer])
+        scatter(v, into: &values[layer])
+    }
+
+    /// Layer `layer`'s whole key and value storage as [kvHeads, capacity, headDimension] tensors
+    /// that share it (no copy; positions `count...` hold stale or zero values).
+    func storage(layer: Int) -> (keys: Tensor, values: Tensor) {
+        let shape = [kvHeads, capacity, headDimension]
+        return (Tensor(shape: shape, scalars: keys[layer]), Tensor(shape: shape, scalars: values[layer]))
+    }
+
     func advance(by t: Int) { count += t }
 }

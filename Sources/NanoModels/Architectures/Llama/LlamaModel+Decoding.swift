@@ -7,9 +7,10 @@ extension LlamaModel {
     /// the last token only when `lastPositionOnly` (a prompt's prefill: the output head over every
     /// prompt token would cost as much as the rest of the pass).
     ///
-    /// The same layers as the full forward pass, on a tape that records nothing; only the
-    /// attention differs, reading keys and values from the cache. A whole sequence through a fresh
-    /// cache gives the full forward pass's logits.
+    /// The same layers as the full forward pass; only the attention differs, reading keys and
+    /// values from the cache. A whole sequence through a fresh cache gives the full forward
+    /// pass's logits. Plain layers (no hooks, see `fusedDecodingApplies`) run the fused inference
+    /// path (`decodeFused`); otherwise the layers' own forwards run on a tape that records nothing.
     public func decode(_ tokens: [Int], cache: LlamaKVCache, lastPositionOnly: Bool = false) -> Tensor {
         let c = configuration
         let t = tokens.count
@@ -17,6 +18,14 @@ extension LlamaModel {
         precondition(cache.layers == c.layers && cache.kvHeads == c.kvHeads && cache.headDimension == c.headDimension,
                      "Llama.decode: the cache was made for another model")
         precondition(t <= cache.remaining, "Llama.decode: \(t) tokens do not fit the cache (\(cache.count) of \(cache.capacity) used)")
+        if fusedDecodingApplies { return decodeFused(tokens, cache: cache, lastPositionOnly: lastPositionOnly) }
+        return decodeOnTape(tokens, cache: cache, lastPositionOnly: lastPositionOnly)
+    }
+
+    /// `decode` through the layers' own forward passes (any hooks they carry run).
+    func decodeOnTape(_ tokens: [Int], cache: LlamaKVCache, lastPositionOnly: Bool) -> Tensor {
+        let c = configuration
+        let t = tokens.count
         let tape = Tape(recording: false)
         let start = cache.count, total = start + t
         let mask = t == 1 ? nil : Self.causalMask(queries: t, offset: start)
