@@ -41,16 +41,8 @@ import TestSupport
     /// (whose vocabulary comes from the tokenizer in memory, or from `vocab.txt` in the folder).
     @Test func bertONNXAndGGUFFromMemoryEqualFromFolder() throws {
         try withTemporaryDirectory { dir in
-            var rng = RandomGenerator(seed: 11)
             let vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "c", "##a", "##b"]
-            let c = BertEncoder.Configuration(vocabularySize: vocabulary.count, width: 32, layers: 2, heads: 2, intermediateWidth: 64,
-                                              maxPositions: 16)
-            let bert = BertEncoder(c, rng: &rng)
-            try FileManager.default.createDirectory(atPath: dir + "/model", withIntermediateDirectories: true)
-            try SafetensorsWriter.write(TensorStore(tensors: bert.namedParameters.map { StoredTensor.encoding($0.variable.value, name: $0.name) }),
-                                        to: dir + "/model/model.safetensors")
-            try ModelSpec.bert(c).nativeJSON.serialized.write(toFile: dir + "/model/config.json", atomically: true, encoding: .utf8)
-            try (vocabulary.joined(separator: "\n") + "\n").write(toFile: dir + "/model/vocab.txt", atomically: true, encoding: .utf8)
+            try TinyBertFolder.write(to: dir + "/model", vocabulary: vocabulary, width: 32, layers: 2, intermediateWidth: 64, seed: 11)
             try "a b c\nb c a\nab ba\n".write(toFile: dir + "/s.txt", atomically: true, encoding: .utf8)
             let yaml = """
             name: tiny

@@ -104,16 +104,8 @@ import TestSupport
         }
         try withTemporaryDirectory { dir in
             // A tiny sentence encoder: C export is for MLP classifiers only.
-            var rng = RandomGenerator(seed: 3)
             let vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "c"]
-            let c = BertEncoder.Configuration(vocabularySize: vocabulary.count, width: 16, layers: 1, heads: 2, intermediateWidth: 32,
-                                              maxPositions: 16)
-            let bert = BertEncoder(c, rng: &rng)
-            try FileManager.default.createDirectory(atPath: dir + "/model", withIntermediateDirectories: true)
-            try SafetensorsWriter.write(TensorStore(tensors: bert.namedParameters.map { StoredTensor.encoding($0.variable.value, name: $0.name) }),
-                                        to: dir + "/model/model.safetensors")
-            try ModelSpec.bert(c).nativeJSON.serialized.write(toFile: dir + "/model/config.json", atomically: true, encoding: .utf8)
-            try (vocabulary.joined(separator: "\n") + "\n").write(toFile: dir + "/model/vocab.txt", atomically: true, encoding: .utf8)
+            try TinyBertFolder.write(to: dir + "/model", vocabulary: vocabulary, width: 16, layers: 1, intermediateWidth: 32, seed: 3)
             try "a b c\nb c a\n".write(toFile: dir + "/s.txt", atomically: true, encoding: .utf8)
             let yaml = """
             name: tiny
