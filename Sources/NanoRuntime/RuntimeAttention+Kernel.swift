@@ -57,13 +57,15 @@ extension RuntimeAttention {
                                              scores, context + hh * d, cw)
                 }
                 for hh in 0..<nh where !avx512 {
-                    headScores(q: qh + hh * t * d, ld: d, t: t, d: d, scale: scale, kT: kT + hh * d * tp, scores: scores)
+                    twoRowProduct(a: qh + hh * t * d, aStride: d, b: kT + hh * d * tp, bStride: tp, rows: t, inner: d, cols: tp, scale: scale,
+                                  out: scores, outStride: tp)
                     for row in 0..<t {
                         let s = scores + row * tp
                         for j in valid..<t { s[j] += Masks.maskedValue }
                         softmaxRow(s, t)
                     }
-                    headContext(p: scores, pStride: tp, v: vh + hh * t * d, ld: d, t: t, d: d, out: context + hh * d, outStride: cw)
+                    twoRowProduct(a: scores, aStride: tp, b: vh + hh * t * d, bStride: d, rows: t, inner: t, cols: d, scale: 1,
+                                  out: context + hh * d, outStride: cw)
                 }
                 for i in 0..<t { (o + (b * t + i) * width + h0 * d).update(from: context + i * cw, count: cw) }
                 task += workers
@@ -72,104 +74,58 @@ extension RuntimeAttention {
         if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
     }
 
-    /// scores[i, j] (row stride `tp`, t rounded up to 8) = scale · Σ_c q[i, c] · kT[c, j], i, j < t;
-    /// kT: [d, tp], zero past t, so columns t..<tp of the scores are written as 0.
+    /// The two products of a head, one loop: out[i, j] (row stride `outStride`) = scale · Σ_{c < inner}
+    /// a[i, c] · b[c, j], for i < rows and j < cols (cols % 8 == 0); a and b have row strides `aStride`
+    /// and `bStride`. The scores are (q, kT) with scale 1/√d and cols = t rounded up to 8 (kT is zero
+    /// past t, so those columns come out 0); the context is (probabilities, v) with scale 1, which
+    /// leaves every product's bits as they are.
     @inline(never)
-    static func headScores(q: UnsafePointer<Float>, ld: Int, t: Int, d: Int, scale: Float,
-                           kT: UnsafePointer<Float>, scores: UnsafeMutablePointer<Float>) {
-        let tp = (t + 7) / 8 * 8
+    static func twoRowProduct(a: UnsafePointer<Float>, aStride: Int, b: UnsafePointer<Float>, bStride: Int,
+                              rows: Int, inner: Int, cols: Int, scale: Float, out: UnsafeMutablePointer<Float>, outStride: Int) {
         let s = V(repeating: scale)
         var i = 0
-        while i < t {
-            // Two query rows at a time (the last one alone when t is odd): each key load feeds two
+        while i < rows {
+            // Two rows at a time (the last one alone when rows is odd): each load of b feeds two
             // rows, and 8 independent accumulators hide the multiply-add latency.
-            let q0 = q + i * ld, q1 = i + 1 < t ? q0 + ld : q0
-            let out0 = UnsafeMutableRawPointer(scores + i * tp), out1 = UnsafeMutableRawPointer(scores + min(i + 1, t - 1) * tp)
+            let a0 = a + i * aStride, a1 = i + 1 < rows ? a0 + aStride : a0
             var j = 0
-            while j < tp {
-                let vectors = tp - j >= 32 ? 4 : 1
-                var a0 = V(), a1 = V(), a2 = V(), a3 = V(), b0 = V(), b1 = V(), b2 = V(), b3 = V()
-                var p = UnsafeRawPointer(kT + j)
+            while j < cols {
+                let vectors = cols - j >= 32 ? 4 : 1
+                var r0 = V(), r1 = V(), r2 = V(), r3 = V(), w0 = V(), w1 = V(), w2 = V(), w3 = V()
+                var bp = UnsafeRawPointer(b + j)
                 if vectors == 4 {
-                    for c in 0..<d {
-                        let x = V(repeating: q0[c]), y = V(repeating: q1[c])
-                        let k0 = p.loadUnaligned(as: V.self), k1 = p.loadUnaligned(fromByteOffset: 32, as: V.self)
-                        let k2 = p.loadUnaligned(fromByteOffset: 64, as: V.self), k3 = p.loadUnaligned(fromByteOffset: 96, as: V.self)
-                        a0 = a0.addingProduct(x, k0); a1 = a1.addingProduct(x, k1); a2 = a2.addingProduct(x, k2); a3 = a3.addingProduct(x, k3)
-                        b0 = b0.addingProduct(y, k0); b1 = b1.addingProduct(y, k1); b2 = b2.addingProduct(y, k2); b3 = b3.addingProduct(y, k3)
-                        p += 4 * tp
+                    for c in 0..<inner {
+                        let x = V(repeating: a0[c]), y = V(repeating: a1[c])
+                        let b0 = bp.loadUnaligned(as: V.self), b1 = bp.loadUnaligned(fromByteOffset: 32, as: V.self)
+                        let b2 = bp.loadUnaligned(fromByteOffset: 64, as: V.self), b3 = bp.loadUnaligned(fromByteOffset: 96, as: V.self)
+                        r0 = r0.addingProduct(x, b0); r1 = r1.addingProduct(x, b1); r2 = r2.addingProduct(x, b2); r3 = r3.addingProduct(x, b3)
+                        w0 = w0.addingProduct(y, b0); w1 = w1.addingProduct(y, b1); w2 = w2.addingProduct(y, b2); w3 = w3.addingProduct(y, b3)
+                        bp += 4 * bStride
                     }
                 } else {
-                    for c in 0..<d {
-                        let k0 = p.loadUnaligned(as: V.self)
-                        a0 = a0.addingProduct(V(repeating: q0[c]), k0); b0 = b0.addingProduct(V(repeating: q1[c]), k0)
-                        p += 4 * tp
+                    for c in 0..<inner {
+                        let b0 = bp.loadUnaligned(as: V.self)
+                        r0 = r0.addingProduct(V(repeating: a0[c]), b0); w0 = w0.addingProduct(V(repeating: a1[c]), b0)
+                        bp += 4 * bStride
                     }
                 }
-                // Row i + 1 first: when t is odd its slot is row i's, which is then written last.
-                out1.storeBytes(of: b0 * s, toByteOffset: 4 * j, as: V.self)
-                out0.storeBytes(of: a0 * s, toByteOffset: 4 * j, as: V.self)
+                let o0 = UnsafeMutableRawPointer(out + i * outStride + j)
+                o0.storeBytes(of: r0 * s, as: V.self)
                 if vectors == 4 {
-                    out1.storeBytes(of: b1 * s, toByteOffset: 4 * j + 32, as: V.self)
-                    out1.storeBytes(of: b2 * s, toByteOffset: 4 * j + 64, as: V.self)
-                    out1.storeBytes(of: b3 * s, toByteOffset: 4 * j + 96, as: V.self)
-                    out0.storeBytes(of: a1 * s, toByteOffset: 4 * j + 32, as: V.self)
-                    out0.storeBytes(of: a2 * s, toByteOffset: 4 * j + 64, as: V.self)
-                    out0.storeBytes(of: a3 * s, toByteOffset: 4 * j + 96, as: V.self)
+                    o0.storeBytes(of: r1 * s, toByteOffset: 32, as: V.self)
+                    o0.storeBytes(of: r2 * s, toByteOffset: 64, as: V.self)
+                    o0.storeBytes(of: r3 * s, toByteOffset: 96, as: V.self)
+                }
+                if i + 1 < rows {
+                    let o1 = UnsafeMutableRawPointer(out + (i + 1) * outStride + j)
+                    o1.storeBytes(of: w0 * s, as: V.self)
+                    if vectors == 4 {
+                        o1.storeBytes(of: w1 * s, toByteOffset: 32, as: V.self)
+                        o1.storeBytes(of: w2 * s, toByteOffset: 64, as: V.self)
+                        o1.storeBytes(of: w3 * s, toByteOffset: 96, as: V.self)
+                    }
                 }
                 j += 8 * vectors
-            }
-            i += 2
-        }
-    }
-
-    /// out[i, c] (row stride `outStride`) = Σ_{j < t} p[i, j] · v[j, c], i < t, c < d (d % 8 == 0);
-    /// p has row stride `pStride`.
-    @inline(never)
-    static func headContext(p: UnsafePointer<Float>, pStride: Int, v: UnsafePointer<Float>, ld: Int, t: Int, d: Int,
-                            out: UnsafeMutablePointer<Float>, outStride: Int) {
-        var i = 0
-        while i < t {
-            // Two rows at a time (the last one alone when t is odd): each value load feeds two rows.
-            let p0 = p + i * pStride, p1 = i + 1 < t ? p0 + pStride : p0
-            var c = 0
-            while c < d {
-                let vectors = d - c >= 32 ? 4 : 1
-                var a0 = V(), a1 = V(), a2 = V(), a3 = V(), b0 = V(), b1 = V(), b2 = V(), b3 = V()
-                var vp = UnsafeRawPointer(v + c)
-                if vectors == 4 {
-                    for j in 0..<t {
-                        let x = V(repeating: p0[j]), y = V(repeating: p1[j])
-                        let v0 = vp.loadUnaligned(as: V.self), v1 = vp.loadUnaligned(fromByteOffset: 32, as: V.self)
-                        let v2 = vp.loadUnaligned(fromByteOffset: 64, as: V.self), v3 = vp.loadUnaligned(fromByteOffset: 96, as: V.self)
-                        a0 = a0.addingProduct(x, v0); a1 = a1.addingProduct(x, v1); a2 = a2.addingProduct(x, v2); a3 = a3.addingProduct(x, v3)
-                        b0 = b0.addingProduct(y, v0); b1 = b1.addingProduct(y, v1); b2 = b2.addingProduct(y, v2); b3 = b3.addingProduct(y, v3)
-                        vp += 4 * ld
-                    }
-                } else {
-                    for j in 0..<t {
-                        let v0 = vp.loadUnaligned(as: V.self)
-                        a0 = a0.addingProduct(V(repeating: p0[j]), v0); b0 = b0.addingProduct(V(repeating: p1[j]), v0)
-                        vp += 4 * ld
-                    }
-                }
-                let o0 = UnsafeMutableRawPointer(out + i * outStride + c)
-                o0.storeBytes(of: a0, as: V.self)
-                if vectors == 4 {
-                    o0.storeBytes(of: a1, toByteOffset: 32, as: V.self)
-                    o0.storeBytes(of: a2, toByteOffset: 64, as: V.self)
-                    o0.storeBytes(of: a3, toByteOffset: 96, as: V.self)
-                }
-                if i + 1 < t {
-                    let o1 = UnsafeMutableRawPointer(out + (i + 1) * outStride + c)
-                    o1.storeBytes(of: b0, as: V.self)
-                    if vectors == 4 {
-                        o1.storeBytes(of: b1, toByteOffset: 32, as: V.self)
-                        o1.storeBytes(of: b2, toByteOffset: 64, as: V.self)
-                        o1.storeBytes(of: b3, toByteOffset: 96, as: V.self)
-                    }
-                }
-                c += 8 * vectors
             }
             i += 2
         }

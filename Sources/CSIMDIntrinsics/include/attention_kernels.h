@@ -1,7 +1,7 @@
 // One head of the runtime's scaled dot-product attention on zmm (NanoRuntime's
 // RuntimeAttention+Kernel.swift prepares the operands), with a per-function target attribute.
 // Every output element is computed by the same operations in the same order as the Swift SIMD8
-// loops (headScores, softmaxRow, headContext): per score one fused multiply-add chain over the
+// loops (twoRowProduct for the scores and the context, softmaxRow): per score one fused multiply-add chain over the
 // head's channels from zero, then the scale; per context element one chain over the keys from
 // zero; the softmax sum over 8 lanes in key order, the lanes then summed one by one from -0.
 // So both kernel sets give the same bits (RuntimeAttentionTests).
