@@ -173,6 +173,7 @@ public struct DistillPass: CompressionPass {
         // Every student layer is new and trained, so packed forms, weight errors and activation
         // scales recorded for the entering model describe none of it any more.
         state.quantized = [:]
+        state.ggmlQuantized = [:]
         state.weightErrors = [:]
         state.activationQuantization = [:]
         var summary = "student \(result.parameterCount) parameters (teacher \(teacherParameters))"

@@ -228,6 +228,7 @@ public struct PrunePass: CompressionPass {
         for ((_, layer), mask) in zip(layers, masks) { layer.weight.value = mask.apply(to: layer.weight.value) }
         state.model = result.student
         state.quantized = [:]
+        state.ggmlQuantized = [:]
         state.weightErrors = [:]
         state.activationQuantization = [:]
         let pruned = masks.reduce(0) { $0 + $1.prunedCount }, total = masks.reduce(0) { $0 + $1.count }

@@ -116,6 +116,7 @@ public struct QATPass: CompressionPass {
         // Convert: the trained float weights, quantized with the training scales, stored packed.
         state.model = result.student
         state.quantized = [:]
+        state.ggmlQuantized = [:]
         state.weightErrors = [:]
         state.activationQuantization = activationRanges
         for (name, layer) in result.student.linearLayers where selectedNames.contains(name) {

@@ -9,6 +9,9 @@ public final class CompressionState {
     public var model: EvaluatedModel
     /// Packed weights by layer name (`encoder.layer.0.attention.self.query`, `layers.0`).
     public var quantized: [String: QuantizedTensor] = [:]
+    /// Layers held in a ggml block format (a quantize pass with a ggml type), by layer name as
+    /// in `quantized`; a layer is in at most one of the two.
+    public var ggmlQuantized: [String: GGMLQuantizedTensor] = [:]
     /// Relative weight error ‖W − Ŵ‖ / ‖W‖ of each quantized layer.
     public var weightErrors: [String: Double] = [:]
     /// Static int8 activation quantization of Linear inputs, by layer name.
@@ -27,9 +30,10 @@ public final class CompressionState {
     /// element for everything else.
     public var sizeBytes: Int {
         var bytes = 0
-        let quantizedWeights = Set(quantized.keys.map { $0 + ".weight" })
+        let quantizedWeights = Set((Array(quantized.keys) + Array(ggmlQuantized.keys)).map { $0 + ".weight" })
         for (name, v) in model.container.namedParameters where !quantizedWeights.contains(name) { bytes += 4 * v.value.count }
         for q in quantized.values { bytes += q.packedByteCount }
+        for q in ggmlQuantized.values { bytes += q.byteCount }
         return bytes
     }
 

@@ -25,6 +25,10 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible {
     case nonFiniteWeight
     /// Stored quantized data whose counts do not fit the shape and scheme.
     case storageMismatch(field: String, expected: Int, found: Int)
+    /// A ggml type that nanoforge does not quantize to.
+    case unsupportedGGMLType(name: String, allowed: [String])
+    /// A ggml block type whose blocks do not tile the weight's rows.
+    case ggmlRowLength(type: String, blockSize: Int, columns: Int)
 
     public var description: String {
         switch self {
@@ -54,6 +58,10 @@ public enum QuantizationError: Error, Equatable, CustomStringConvertible {
             return "the weight holds NaN or infinite values"
         case .storageMismatch(let field, let expected, let found):
             return "quantized tensor field `\(field)` must hold \(expected) entries for its shape and scheme, found \(found)"
+        case .unsupportedGGMLType(let name, let allowed):
+            return "ggml type \(name) is not one nanoforge quantizes to; allowed: \(allowed.joined(separator: ", "))"
+        case .ggmlRowLength(let type, let blockSize, let columns):
+            return "\(type) stores rows of whole \(blockSize)-element blocks, but the weight's rows have \(columns) elements"
         }
     }
 }
