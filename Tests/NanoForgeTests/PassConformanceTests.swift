@@ -15,6 +15,9 @@ import Yams
             .init(model: .digits, section: #"{ bits: 3, symmetric: false, granularity: tensor, observer: mse, scale_format: f16, ignore: ["layers.1"], activations: { mode: dynamic } }"#),
             .init(model: .tinyBert, section: #"{ bits: 8, targets: [Embedding, Linear], ignore: ["*.position_embeddings", "pooler.*"] }"#),
         ],
+        "awq": [
+            .init(model: .tinyBert, section: #"{ bits: 4, group_size: 16, grid: 10, targets: ["encoder.layer.*"], ignore: ["encoder.layer.1.*"] }"#),
+        ],
         "prune": [
             .init(model: .tinyBert, section: #"{ method: wanda, pattern: "2:4", targets: ["encoder.layer.*"], ignore: ["encoder.layer.1.*"] }"#),
             .init(model: .digits, section: #"{ sparsity: 0.6, scope: global, ignore: ["layers.1"] }"#),
