@@ -28,6 +28,7 @@ public enum HTMLReport {
         body += report.layers.isEmpty ? "<p>No per-layer details.</p>\n"
             : ReportFormat.htmlTable(header: MarkdownReport.layerHeader, rows: report.layers.map(MarkdownReport.layerRow),
                                      className: "layers")
+        if let note = MarkdownReport.ggmlFallbackNote(report.layers) { body += "<p>\(ReportFormat.escapeHTML(note))</p>\n" }
         return page(title: "nanoforge report: \(report.recipe)", body: body)
     }
 
