@@ -59,6 +59,7 @@ public struct Pipeline {
         let state = CompressionState(model: loaded.model)
         // A model compressed before keeps its packed layers and activation scales.
         state.quantized = loaded.quantized
+        state.ggmlQuantized = loaded.ggmlQuantized
         state.activationQuantization = loaded.activations
         let calibration = try recipe.calibration.map { try EvaluationData.inputs($0.path, limit: $0.samples) } ?? []
         let timing = try latencyInputs(calibration)
