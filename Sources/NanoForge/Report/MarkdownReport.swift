@@ -17,6 +17,7 @@ public enum MarkdownReport {
             s += "\n## Training\n\n"
             s += ReportFormat.markdownTable(header: ["stage", "steps", "first loss", "final loss", "resumed from"], rows: trained.map(trainingRow))
         }
+        if let mp = report.mixedPrecision { s += MixedPrecisionTables.markdown(mp) }
         s += "\n## Layers\n\n"
         if report.layers.isEmpty {
             s += "No per-layer details.\n"
