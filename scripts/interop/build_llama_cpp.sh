@@ -7,7 +7,8 @@
 # git-ignored venv. CPU only, no curl, Release, -j2 (the machine is shared).
 #
 # Output (git-ignored): $LLAMA_CPP_DIR (default .cache/tools/llama.cpp/)
-#   bin/llama-quantize bin/llama-perplexity bin/llama-cli bin/llama-simple bin/llama-server
+#   bin/llama-quantize bin/llama-perplexity bin/llama-imatrix bin/llama-bench bin/llama-cli
+#   bin/llama-simple bin/llama-server
 #   lib/libggml*.so lib/libllama.so
 #   VERSION  the pinned llama-cpp-python version and llama.cpp commit it was built from
 # Idempotent: exits at once when VERSION matches and every tool is present.
@@ -17,7 +18,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 PIN="${LLAMA_CPP_PYTHON_VERSION:-0.3.36}"
 OUT="${LLAMA_CPP_DIR:-$ROOT/.cache/tools/llama.cpp}"
 JOBS="${JOBS:-2}"
-TOOLS=(llama-quantize llama-perplexity llama-cli llama-simple llama-server)
+TOOLS=(llama-quantize llama-perplexity llama-imatrix llama-bench llama-cli llama-simple llama-server)
 STAMP="llama-cpp-python==$PIN"
 
 all_built() {
@@ -32,6 +33,9 @@ if all_built; then
 fi
 
 mkdir -p "$OUT/src"
+# The physical path: .cache is a symlink in each git worktree, and CMake records its build
+# directory's path, so every worktree must name the shared build tree the same way to reuse it.
+OUT="$(cd "$OUT" && pwd -P)"
 
 # cmake from PyPI, in a git-ignored venv beside the build (a system cmake is not assumed).
 VENV="$ROOT/.venv-interop"
@@ -57,6 +61,13 @@ if [[ ! -f "$SRC/CMakeLists.txt" ]]; then
 fi
 
 BUILD="$OUT/build"
+# A build tree configured under another path (a worktree since removed) cannot be reconfigured:
+# start that configuration afresh (the objects are rebuilt).
+if [[ -f "$BUILD/CMakeCache.txt" ]] &&
+   ! grep -qx "CMAKE_CACHEFILE_DIR:INTERNAL=$BUILD" "$BUILD/CMakeCache.txt"; then
+    echo "llama.cpp build tree $BUILD was configured elsewhere; configuring it afresh" >&2
+    rm -rf "$BUILD/CMakeCache.txt" "$BUILD/CMakeFiles"
+fi
 "$CMAKE" -S "$SRC" -B "$BUILD" \
     -DCMAKE_BUILD_TYPE=Release \
     -DBUILD_SHARED_LIBS=ON \

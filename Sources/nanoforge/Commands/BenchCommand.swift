@@ -9,7 +9,8 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Run a benchmark suite against its reference in the same run and write bench/results/SUITE.json.")
 
-    enum Suite: String, ExpressibleByArgument, CaseIterable { case core, minilm, quantize, distill, memory, runtime, llm }
+    enum Suite: String, ExpressibleByArgument, CaseIterable { case core, minilm, quantize, distill, memory, runtime, llm
+        case llmQuant = "llm-quant" }
 
     @Argument(help: "The suite to run: \(Suite.allCases.map(\.rawValue).joined(separator: ", ")).")
     var suite: Suite
@@ -56,6 +57,24 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Llama-family model for the llm suite (GGUF, or config.json + safetensors).")
     var llmModel = ".cache/models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+    @Option(help: "llm-quant: folder of llama.cpp's llama-quantize, llama-imatrix and llama-perplexity (scripts/interop/build_llama_cpp.sh).")
+    var llamaCpp = ".cache/tools/llama.cpp/bin"
+
+    @Option(help: "llm-quant: recipes whose `compress` output is scored as a GGUF file (exported by `nanoforge export --format gguf` unless the output folder holds one); repeat the option for each.")
+    var ggufRecipe: [String] = []
+
+    @Option(help: "llm-quant: a GGUF file made outside the bench, as LABEL=PATH; repeat the option for each.")
+    var gguf: [String] = []
+
+    @Option(help: "llm-quant: recipes with nanoforge's packed output, scored by `nanoforge eval --task kl_divergence`; repeat the option for each.")
+    var packedRecipe: [String] = []
+
+    @Flag(help: "llm-quant: keep the reference, imatrix and llama.cpp rows of the earlier bench/results/llm-quant.json (its logits still in out/bench-llm-quant) and run only nanoforge's rows.")
+    var keepLlamaCpp = false
+
+    @Option(help: "llm-quant: evaluation chunks of 512 tokens (the first ones of the text; 0: all 98).")
+    var chunks = 16
 
     @Option(help: "Threads for the timed work (ours and the references).")
     var threads = 2
@@ -105,6 +124,23 @@ struct BenchCommand: ParsableCommand {
             try CLIErrors.reporting {
                 let result = try LLMBenchmark(model: llmModel, torchPython: torchPython, threads: threads).run()
                 try BenchmarkOutput.write(result, to: output + "/llm.json")
+            }
+        case .llmQuant:
+            try CLIErrors.reporting {
+                let result = LLMQuantBenchmark(model: llmModel, llamaCpp: llamaCpp, nanoforge: MemoryBenchmark.ownExecutable(),
+                                                   ggufRecipes: ggufRecipe, ggufFiles: gguf, packedRecipes: packedRecipe,
+                                                   pydocSentences: sentences, bible: ".cache/data/bible-kjv-web.tsv",
+                                                   chunks: chunks > 0 ? chunks : nil, threads: threads, workDir: "out/bench-llm-quant")
+                let path = output + "/llm-quant.json"
+                var previous: [String: Any]?
+                if keepLlamaCpp {
+                    guard let data = FileManager.default.contents(atPath: path),
+                          let json = try JSONSerialization.jsonObject(with: data) as? [String: Any], let earlier = json["llm_quant"] as? [String: Any] else {
+                        throw CLIErrors.BadInput("--keep-llama-cpp: \(path) holds no earlier llm-quant run")
+                    }
+                    previous = earlier
+                }
+                try BenchmarkOutput.write(try result.run(previous: previous), to: path)
             }
         case .memory:
             try CLIErrors.reporting {
