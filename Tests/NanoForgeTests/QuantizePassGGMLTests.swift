@@ -92,7 +92,7 @@ import TestSupport
                 #expect(state.ggmlFallbacks[name] == (expected == .q4_K ? nil : .q4_K), "\(name)")
                 #expect(layer.weight.value.scalars.map(\.bitPattern) == q.dequantized().scalars.map(\.bitPattern), "\(name)")
             }
-            #expect(summary.contains("10 fell back: 10 to \(fallback.name)"), "\(summary)")
+            #expect(summary.contains("10 fell back to \(fallback.name))"), "\(summary)")
             #expect(log.filter { $0.contains("instead") }.count == 10)
             let pipeline = Pipeline(recipe: recipe)
             let reports = pipeline.layerReports(state, outputErrors: [:])

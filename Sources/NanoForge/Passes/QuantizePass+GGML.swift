@@ -113,7 +113,8 @@ extension QuantizePass {
         var summary = "\(method.rawValue) \(type.name) on \(weights.count) layers"
         if !fallbacks.isEmpty {
             let byType = Dictionary(grouping: fallbacks, by: \.type).sorted { $0.key.name < $1.key.name }
-            summary += " (\(fallbacks.count) fell back: " + byType.map { "\($0.value.count) to \($0.key.name)" }.joined(separator: ", ") + ")"
+            summary += byType.count == 1 ? " (\(fallbacks.count) fell back to \(byType[0].key.name))"
+                : " (\(fallbacks.count) fell back: " + byType.map { "\($0.value.count) to \($0.key.name)" }.joined(separator: ", ") + ")"
         }
         return summary
     }

@@ -15,9 +15,9 @@ import NanoTensor
 public struct GGMLBlockGrid: Sendable {
     /// A block type of `GGUFBlockEncoder.encodable`.
     public let type: GGUFTensorType
-    let layout: Layout
+    @usableFromInline let layout: Layout
 
-    enum Layout: Sendable { case q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_K, q3_K, q4_K, q5_K, q6_K }
+    @usableFromInline enum Layout: Sendable { case q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_K, q3_K, q4_K, q5_K, q6_K }
 
     /// The grid of an encodable type; throws `QuantizationError.unsupportedGGMLType` otherwise.
     public init(type: GGUFTensorType) throws {
@@ -39,7 +39,7 @@ public struct GGMLBlockGrid: Sendable {
     // MARK: Reading the grid
 
     /// The grid of element `e` (0..<elements) of the block at `block`.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func element(_ e: Int, in block: UnsafePointer<UInt8>) -> GGMLElementGrid {
         switch layout {
         case .q8_0: return GGMLElementGrid(scale: f16(block), offset: -0.0, codes: -127...127)
@@ -68,7 +68,7 @@ public struct GGMLBlockGrid: Sendable {
     }
 
     /// The code element `e` holds in the block at `block` (what `element(e, in:).value` decodes).
-    public func code(_ e: Int, in block: UnsafePointer<UInt8>) -> Int32 {
+    @inlinable public func code(_ e: Int, in block: UnsafePointer<UInt8>) -> Int32 {
         switch layout {
         case .q8_0: return Int32(Int8(bitPattern: block[2 + e]))
         case .q4_0: return Int32(nibble(block + 2, e)) - 8
@@ -94,7 +94,7 @@ public struct GGMLBlockGrid: Sendable {
 
     /// Stores code `c` (in `element(e, in: block).codes`) for element `e`, touching only that
     /// element's bits.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func setCode(_ c: Int32, element e: Int, in block: UnsafeMutablePointer<UInt8>) {
         switch layout {
         case .q8_0: block[2 + e] = UInt8(bitPattern: Int8(truncatingIfNeeded: c))
@@ -130,53 +130,53 @@ public struct GGMLBlockGrid: Sendable {
 
     /// The 32-element types' nibbles: element e in the low nibble of byte e (e < 16), else the
     /// high nibble of byte e − 16.
-    @inline(__always) private func nibble(_ qs: UnsafePointer<UInt8>, _ e: Int) -> UInt8 {
+    @inlinable @inline(__always) func nibble(_ qs: UnsafePointer<UInt8>, _ e: Int) -> UInt8 {
         e < 16 ? qs[e] & 0x0F : qs[e - 16] >> 4
     }
 
-    @inline(__always) private func setNibble(_ qs: UnsafeMutablePointer<UInt8>, _ e: Int, _ q: UInt8) {
+    @inlinable @inline(__always) func setNibble(_ qs: UnsafeMutablePointer<UInt8>, _ e: Int, _ q: UInt8) {
         if e < 16 { qs[e] = qs[e] & 0xF0 | q } else { qs[e - 16] = qs[e - 16] & 0x0F | q << 4 }
     }
 
     /// Q4_K's and Q5_K's nibbles: element 64c + l is the low nibble of byte 32c + l (l < 32), else
     /// the high nibble of byte 32c + l − 32.
-    @inline(__always) private func kNibble(_ qs: UnsafePointer<UInt8>, _ e: Int) -> UInt8 {
+    @inlinable @inline(__always) func kNibble(_ qs: UnsafePointer<UInt8>, _ e: Int) -> UInt8 {
         let byte = qs[32 * (e >> 6) + (e & 31)]
         return (e & 32) == 0 ? byte & 0x0F : byte >> 4
     }
 
-    @inline(__always) private func setKNibble(_ qs: UnsafeMutablePointer<UInt8>, _ e: Int, _ q: UInt8) {
+    @inlinable @inline(__always) func setKNibble(_ qs: UnsafeMutablePointer<UInt8>, _ e: Int, _ q: UInt8) {
         let p = qs + 32 * (e >> 6) + (e & 31)
         p.pointee = (e & 32) == 0 ? p.pointee & 0xF0 | q : p.pointee & 0x0F | q << 4
     }
 
     /// Q2_K's and Q3_K's 2-bit codes: element 128h + 32s + l in bits 2s…2s+1 of byte 32h + l.
-    @inline(__always) private func crumb(_ qs: UnsafePointer<UInt8>, _ e: Int) -> UInt8 {
+    @inlinable @inline(__always) func crumb(_ qs: UnsafePointer<UInt8>, _ e: Int) -> UInt8 {
         (qs[(e >> 7) * 32 + (e & 31)] >> UInt8(2 * ((e & 127) >> 5))) & 3
     }
 
-    @inline(__always) private func setCrumb(_ qs: UnsafeMutablePointer<UInt8>, _ e: Int, _ q: UInt8) {
+    @inlinable @inline(__always) func setCrumb(_ qs: UnsafeMutablePointer<UInt8>, _ e: Int, _ q: UInt8) {
         let p = qs + (e >> 7) * 32 + (e & 31), shift = UInt8(2 * ((e & 127) >> 5))
         p.pointee = p.pointee & ~(3 << shift) | q << shift
     }
 
-    @inline(__always) private func bit(_ word: UInt32, _ e: Int) -> UInt8 { UInt8((word >> UInt32(e)) & 1) }
+    @inlinable @inline(__always) func bit(_ word: UInt32, _ e: Int) -> UInt8 { UInt8((word >> UInt32(e)) & 1) }
 
-    @inline(__always) private func setBit(_ p: UnsafeMutablePointer<UInt8>, _ shift: UInt8, _ value: UInt8) {
+    @inlinable @inline(__always) func setBit(_ p: UnsafeMutablePointer<UInt8>, _ shift: UInt8, _ value: UInt8) {
         p.pointee = p.pointee & ~(1 << shift) | (value & 1) << shift
     }
 
-    @inline(__always) private func u32(_ p: UnsafePointer<UInt8>) -> UInt32 {
+    @inlinable @inline(__always) func u32(_ p: UnsafePointer<UInt8>) -> UInt32 {
         UInt32(p[0]) | UInt32(p[1]) << 8 | UInt32(p[2]) << 16 | UInt32(p[3]) << 24
     }
 
-    @inline(__always) private func f16(_ p: UnsafePointer<UInt8>) -> Float {
+    @inlinable @inline(__always) func f16(_ p: UnsafePointer<UInt8>) -> Float {
         HalfPrecision.float(fromFloat16: UInt16(p[0]) | UInt16(p[1]) << 8)
     }
 
     /// ggml's `get_scale_min_k4`: the 6-bit scale and min of sub-block j (0..<8) from Q4_K's and
     /// Q5_K's 12 packed bytes.
-    @inline(__always) private func scaleMinK4(_ j: Int, _ s: UnsafePointer<UInt8>) -> (scale: UInt8, min: UInt8) {
+    @inlinable @inline(__always) func scaleMinK4(_ j: Int, _ s: UnsafePointer<UInt8>) -> (scale: UInt8, min: UInt8) {
         if j < 4 { return (s[j] & 63, s[j + 4] & 63) }
         return ((s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4), (s[j + 4] >> 4) | ((s[j] >> 6) << 4))
     }
