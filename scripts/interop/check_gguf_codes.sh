@@ -14,7 +14,8 @@
 # Needs: llama.cpp's tools (scripts/interop/build_llama_cpp.sh), a release build with tests
 # (`swift build -c release -Xswiftc -enable-testing --build-tests`, done here incrementally) and .venv-bench (gguf).
 # Env: CONTEXT (default 256), TEXT_BYTES (bytes of pydoc-topics.txt scored, default 40000),
-# SMOLLM2_REST_TYPE (--gguf-type of SmolLM2's matrices without codes, default f32).
+# SMOLLM2_REST_TYPE (--gguf-type of SmolLM2's matrices without codes, default f32), PPL_TOLERANCE
+# (relative, default 0.005; measured 0.0058 on 37 chunks, see docs/formats.md).
 #
 # Why F32 for SmolLM2's other matrices: llama.cpp's CPU kernels quantize the activations that meet
 # quantized weights (Q8_0 for Q4_0/Q8_0, Q8_K for the K-quants) and round them to F16 for F16
@@ -32,6 +33,7 @@ OUT="${INTEROP_OUT:-$ROOT/out/interop}/codes"
 CONTEXT="${CONTEXT:-256}"
 TEXT_BYTES="${TEXT_BYTES:-40000}"
 SMOLLM2_REST_TYPE="${SMOLLM2_REST_TYPE:-f32}"
+PPL_TOLERANCE="${PPL_TOLERANCE:-0.005}"
 
 for f in "$TOOLS/llama-perplexity" "$PY" "$ROOT/.cache/data/pydoc-topics.txt"; do
     [[ -e "$f" ]] || { echo "interop: missing $f (run make interop / make setup)" >&2; exit 2; }
@@ -73,7 +75,7 @@ for name in tiny-llama-mixed smollm2-mixed; do
     echo "== $name: perplexity (c=$context, $TEXT_BYTES bytes): llama-perplexity $ppl_llama, nanoforge eval of the file $ppl_ours, of the folder $ppl_folder"
     if [[ "$name" == smollm2-mixed ]]; then
         "$PY" -c "import sys; a, b, c = float('$ppl_llama'), float('$ppl_ours'), float('$ppl_folder'); d = max(abs(a - b) / b, abs(a - c) / c)
-print(f'   relative difference {100 * d:.3f} % (goal <= 0.5 %)'); sys.exit(0 if d <= 0.005 else 1)" || status=1
+print(f'   relative difference {100 * d:.3f} % (goal <= {100 * $PPL_TOLERANCE:g} %)'); sys.exit(0 if d <= $PPL_TOLERANCE else 1)" || status=1
     fi
 done
 exit $status
