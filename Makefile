@@ -17,7 +17,7 @@ help:
 	@echo "make demo       compress the bundled digits classifier (Recipes/quickstart.yaml) and print the report"
 	@echo "make bench      benchmarks against numpy, PyTorch CPU and onnxruntime, RTN vs GPTQ, distillation step, packed runtime, peak memory -> bench/results/*.json"
 	@echo "make fuzz       libFuzzer + AddressSanitizer on the safetensors, GGUF, HDF5, recipe and WordPiece readers (FUZZ_SECONDS each, default 60)"
-	@echo "make interop    build llama.cpp's tools (pinned llama-cpp-python sdist) into .cache/tools/llama.cpp, then check nanoforge's GGUF Q8_0/Q4_0 against llama-quantize and llama-perplexity"
+	@echo "make interop    build llama.cpp's tools (pinned llama-cpp-python sdist) into .cache/tools/llama.cpp, then check nanoforge's GGUF Q8_0/Q4_0 against llama-quantize and llama-perplexity, and mixed-type ggml codes against gguf-py and llama-perplexity"
 	@echo "make clean      remove .build/;  make distclean  also .cache/ and .venv-bench/"
 
 setup:
@@ -61,6 +61,7 @@ fuzz:
 interop: build
 	scripts/interop/build_llama_cpp.sh
 	scripts/interop/check_gguf_interop.sh
+	scripts/interop/check_gguf_codes.sh
 
 clean:
 	rm -rf .build .build-fuzz
