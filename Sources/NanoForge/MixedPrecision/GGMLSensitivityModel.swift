@@ -10,13 +10,15 @@ import NanoCheckpoint
 /// logits move linearly in ΔW and the KL between nearby distributions is quadratic in the change
 /// of logits, so for one tensor, whose types round with errors of a similar pattern, KL ∝ e².
 ///
-/// - Measured: every tensor at its *anchor*, the fitting type whose bits per weight is nearest
-///   `anchorBits` (ties: the larger error), where the budgets of 4–6 bits decide; and, for a
-///   sample of the tensors of each kind (`kind(of:)`: the same matrix in every block), at the
-///   *low* point, the smallest fitting type at least one bit per weight below the anchor, where KL
-///   leaves the quadratic regime.
-/// - Predicted: KL(t) = KL(anchor) · (e_t / e_anchor)^p with p = 2 below the anchor's error; above
-///   it, p is the exponent through the anchor and the low point (`exponent`, clamped to 1…4): the
+/// - Measured: a sample of the tensors of each kind (`kind(of:)`: the same matrix in every block,
+///   `sample`: evenly over depth, the first and last block included), each at its *anchor*, the
+///   fitting type whose bits per weight is nearest `anchorBits` (ties: the larger error), where
+///   the budgets of 4–6 bits decide, and at its *low* point, the smallest fitting type at least
+///   one bit per weight below the anchor, where KL leaves the quadratic regime.
+/// - Predicted: an unmeasured tensor's anchor KL is e_anchor² times its kind's KL / e_anchor² at
+///   its depth, interpolated linearly between the measured tensors around it (`interpolate`);
+///   then KL(t) = KL(anchor) · (e_t / e_anchor)^p with p = 2 below the anchor's error; above it,
+///   p is the exponent through the anchor and the low point (`exponent`, clamped to 1…4): the
 ///   tensor's own where its low point was measured, else the median of its kind's, else 2.
 ///   Measured pairs keep their measurement. The model's KL is the sum over tensors (additive).
 public enum GGMLSensitivityModel {
@@ -57,12 +59,12 @@ public enum GGMLSensitivityModel {
     }
 
     /// The KL of every type: `measured` (index → mean KL) where given, else predicted from the
-    /// anchor's (which must be measured) with `upperExponent` above the anchor's error.
+    /// anchor's (measured, else `predictedAnchor`) with `upperExponent` above the anchor's error.
     public static func predict(types: [GGUFTensorType], errors: [Double], measured: [Int: Double],
-                               upperExponent: Double = defaultExponent) -> [Double] {
+                               predictedAnchor: Double? = nil, upperExponent: Double = defaultExponent) -> [Double] {
         let a = anchor(types: types, errors: errors)
-        guard let anchorKL = measured[a].map({ max(0, $0) }) else {
-            preconditionFailure("GGMLSensitivityModel.predict: the anchor \(types[a].name) was not measured")
+        guard let anchorKL = (measured[a] ?? predictedAnchor).map({ max(0, $0) }) else {
+            preconditionFailure("GGMLSensitivityModel.predict: the anchor \(types[a].name) was neither measured nor predicted")
         }
         let ea = errors[a]
         return types.indices.map { i in
@@ -83,6 +85,17 @@ public enum GGMLSensitivityModel {
     public static func sample(_ members: [Int], count: Int) -> [Int] {
         guard count > 1, members.count > count else { return count == 1 ? Array(members.prefix(1)) : members }
         return Array(Set((0..<count).map { members[$0 * (members.count - 1) / (count - 1)] })).sorted()
+    }
+
+    /// The value at `position` of the piecewise-linear function through `points` (position,
+    /// value; non-empty, ascending positions), constant beyond its ends.
+    public static func interpolate(_ points: [(position: Int, value: Double)], at position: Int) -> Double {
+        precondition(!points.isEmpty, "GGMLSensitivityModel.interpolate: no points")
+        guard let upper = points.firstIndex(where: { $0.position >= position }) else { return points.last!.value }
+        guard upper > 0, points[upper].position != position else { return points[upper].value }
+        let (a, b) = (points[upper - 1], points[upper])
+        let t = Double(position - a.position) / Double(b.position - a.position)
+        return a.value + t * (b.value - a.value)
     }
 
     /// The median of `values`; nil when empty.

@@ -11,8 +11,8 @@ import NanoTensor
 ///    layer and reported), made by a `GGMLCandidateProducer`; each pair's exact bytes and relative
 ///    weight error are computed.
 /// 2. Sensitivity: the mean KL divergence to the model before the stage on chunks of the
-///    calibration text (`KLProbe`), measured for one or two types per layer and predicted for the
-///    others from the weight errors (`GGMLSensitivityModel`).
+///    calibration text (`KLProbe`), measured for two types of a few layers of each kind and
+///    predicted for the others from the weight errors and the depth (`GGMLSensitivityModel`).
 /// 3. Allocation: `BitAllocation`'s exact frontier over the layers' exact bytes; the budget counts
 ///    the whole model's stored bytes (blocks of every layer plus everything left in float32).
 /// 4. Check: a few predicted pairs are measured alone, and a few frontier points and the choice
@@ -21,12 +21,12 @@ extension MixedPrecisionPass {
     /// Tokens per chunk of the KL probe (capped at the model's context) and the chunks it scores.
     static let probeContext = 256
     static let probeChunks = 2
-    /// Layers of each kind whose low point is measured (the rest use their kind's exponent).
-    static let lowPointsPerKind = 4
+    /// Layers of each kind measured (evenly over depth); the others are predicted.
+    static let measuredPerKind = 6
     /// Predicted pairs measured alone after the allocation.
-    static let predictionCheckCount = 8
+    static let predictionCheckCount = 6
     /// Frontier points applied and measured besides the chosen one.
-    static let checkedGGMLPoints = 3
+    static let checkedGGMLPoints = 2
     /// Frontier points kept in the report, evenly spaced (applied points always).
     static let reportedFrontierPoints = 120
 
@@ -45,13 +45,12 @@ extension MixedPrecisionPass {
         }
 
         // 1–2. Candidates, errors and measured sensitivities, one layer at a time (the model is
-        // restored after each): every layer's anchor, the low point of a sample of each kind.
+        // restored after each): anchor and low point of a sample of each kind.
         let originals = layers.map { $0.weight.value }
         let kinds = layers.map { GGMLSensitivityModel.kind(of: $0.name) }
+        let members = Dictionary(grouping: layers.indices, by: { kinds[$0] }).mapValues { $0.sorted() }
         var sampled = Set<Int>()
-        for members in Dictionary(grouping: layers.indices, by: { kinds[$0] }).values {
-            sampled.formUnion(GGMLSensitivityModel.sample(members.sorted(), count: Self.lowPointsPerKind))
-        }
+        for group in members.values { sampled.formUnion(GGMLSensitivityModel.sample(group, count: Self.measuredPerKind)) }
         var fitting: [[GGUFTensorType]] = [], dropped: [[GGUFTensorType]] = [], errors: [[Double]] = [], bytes: [[Int]] = []
         var measured: [[Int: Double]] = []
         for (k, layer) in layers.enumerated() {
@@ -65,27 +64,39 @@ extension MixedPrecisionPass {
             let candidates = try fit.map { try produce(k, $0, original) }
             let e = candidates.map { PassContext.relativeError(original, $0.dequantized()) }
             var m: [Int: Double] = [:]
-            for i in GGMLSensitivityModel.measuredIndices(types: fit, errors: e, withLow: sampled.contains(k)) {
-                layer.weight.value = candidates[i].dequantized()
-                m[i] = probe.measure().mean
+            if sampled.contains(k) {
+                for i in GGMLSensitivityModel.measuredIndices(types: fit, errors: e) {
+                    layer.weight.value = candidates[i].dequantized()
+                    m[i] = probe.measure().mean
+                }
+                layer.weight.value = original
             }
-            layer.weight.value = original
             fitting.append(fit); dropped.append(drop); errors.append(e); bytes.append(candidates.map(\.byteCount)); measured.append(m)
             if (k + 1) % 10 == 0 || k + 1 == layers.count {
-                context.log("\(context.label): KL sensitivities \(k + 1)/\(layers.count) layers (\(String(format: "%.0f", Date().timeIntervalSince(started))) s)")
+                context.log("\(context.label): KL sensitivities \(k + 1)/\(layers.count) layers, \(sampled.filter { $0 <= k }.count) measured (\(String(format: "%.0f", Date().timeIntervalSince(started))) s)")
             }
         }
-        // Predictions: each layer's own exponent, else its kind's median.
+        // Predictions: an unmeasured anchor from its kind's KL / e² at its depth; above the anchor,
+        // each layer's own exponent, else its kind's median.
+        let anchors = layers.indices.map { GGMLSensitivityModel.anchor(types: fitting[$0], errors: errors[$0]) }
         let exponents = layers.indices.map { GGMLSensitivityModel.exponent(types: fitting[$0], errors: errors[$0], measured: measured[$0]) }
-        var kindExponents: [String: Double] = [:]
-        for (kind, members) in Dictionary(grouping: layers.indices, by: { kinds[$0] }) {
-            kindExponents[kind] = GGMLSensitivityModel.median(members.compactMap { exponents[$0] })
+        var kindExponents: [String: Double] = [:], predictedAnchors = [Double?](repeating: nil, count: layers.count)
+        for (kind, group) in members {
+            kindExponents[kind] = GGMLSensitivityModel.median(group.compactMap { exponents[$0] })
+            let points = group.enumerated().compactMap { position, k -> (position: Int, value: Double)? in
+                let e = errors[k][anchors[k]]
+                return measured[k][anchors[k]].map { (position, e > 0 ? $0 / (e * e) : 0) }
+            }
+            for (position, k) in group.enumerated() where measured[k][anchors[k]] == nil {
+                let e = errors[k][anchors[k]]
+                predictedAnchors[k] = GGMLSensitivityModel.interpolate(points, at: position) * e * e
+            }
         }
         let measuredPairs = measured.reduce(0) { $0 + $1.count }
         let sensitivities = layers.indices.map { k in
             MixedPrecisionReport.Sensitivity(
                 layer: layers[k].name, bits: [],
-                loss: GGMLSensitivityModel.predict(types: fitting[k], errors: errors[k], measured: measured[k],
+                loss: GGMLSensitivityModel.predict(types: fitting[k], errors: errors[k], measured: measured[k], predictedAnchor: predictedAnchors[k],
                                                    upperExponent: exponents[k] ?? kindExponents[kinds[k]] ?? GGMLSensitivityModel.defaultExponent),
                 bytes: bytes[k], types: fitting[k].map(GGMLCandidateTypes.recipeName),
                 measured: fitting[k].indices.map { measured[k][$0] != nil }, relativeErrors: errors[k],
@@ -97,7 +108,7 @@ extension MixedPrecisionPass {
         let frontier = BitAllocation.frontier(options)
         guard let bestIndex = frontier.lastIndex(where: { $0.cost <= budget }) else {
             throw context.failure("the budget cannot be met: with every selected layer in its smallest listed type the model takes "
-                                  + "\(describe(frontier[0].cost + unselected)) (\(describe(unselected)) outside the selected layers) against a budget of \(describe(budget + unselected))",
+                                  + "\(Self.exactBytes(frontier[0].cost + unselected)) (\(Self.exactBytes(unselected)) outside the selected layers) against a budget of \(Self.exactBytes(budget + unselected))",
                                   at: ".budget")
         }
         let best = frontier[bestIndex]
@@ -160,7 +171,7 @@ extension MixedPrecisionPass {
         let kept = Set(stride(from: 0, to: frontier.count, by: max(1, frontier.count / Self.reportedFrontierPoints))).union(checked.keys)
         let typeChoice = Dictionary(uniqueKeysWithValues: layers.indices.map { (layers[$0].name, GGMLCandidateTypes.recipeName(fitting[$0][best.choices[$0]])) })
         state.mixedPrecision = MixedPrecisionReport(
-            budget: describe(budget + unselected) + " for the model", sensitivities: sensitivities, frontier: kept.sorted().map(point),
+            budget: Self.exactBytes(budget + unselected) + " for the model", sensitivities: sensitivities, frontier: kept.sorted().map(point),
             choice: [:], chosen: point(bestIndex), sensitivityInputs: probe.chunks.sequences.count,
             loss: "kl_mean", sensitivityTokens: probe.scoredTokens, typeChoice: typeChoice, predictionChecks: checks)
 
@@ -169,11 +180,16 @@ extension MixedPrecisionPass {
         let total = best.cost + unselected
         var summary = "\(mix) on \(layers.count) layers: "
         summary += String(format: "%.2f MB, %.3f bits/parameter", Double(total) / 1e6, 8 * Double(total) / Double(state.parameterCount))
-        summary += " (budget \(describe(budget + unselected))); KL predicted " + String(format: "%.5f", best.loss)
+        summary += " (\(total) B; budget \(Self.exactBytes(budget + unselected))); KL predicted " + String(format: "%.5f", best.loss)
         summary += ", measured " + String(format: "%.5f", chosenKL) + " on \(probe.scoredTokens) calibration tokens; "
         summary += "\(measuredPairs) of \(predictedPairs.count + measuredPairs) pairs measured, the rest predicted"
         if !droppedNote.isEmpty { summary += "; " + droppedNote }
         return summary + String(format: "; %.0f s", Date().timeIntervalSince(started))
+    }
+
+    /// "86.21 MB (86214336 B)": a size with its exact byte count.
+    static func exactBytes(_ bytes: Int) -> String {
+        String(format: "%.2f MB (%d B)", Double(bytes) / 1e6, bytes)
     }
 
     /// Up to `count` elements of `items`, evenly spaced.
