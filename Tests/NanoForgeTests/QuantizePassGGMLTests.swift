@@ -125,6 +125,48 @@ import TestSupport
         }
     }
 
+    /// `importance: calibration` is round to nearest weighted by each input column's Σx² over the
+    /// calibration inputs: the bytes of the weighted encoder given the context's own importance
+    /// matrix, different from unweighted rounding; embedding tables stay unweighted.
+    @Test func importanceFromCalibrationWeightsRoundToNearest() throws {
+        try withTemporaryDirectory { dir in
+            try PipelineTests.makeFixture(dir)
+            let yaml = PipelineTests.recipe(dir, stages: "  - quantize: { ggml_type: q4_0, importance: calibration, targets: [Linear, Embedding] }")
+            let recipe = try Recipe(yaml: yaml, file: "tiny.yaml")
+            let pass = try #require(recipe.stages.first).pass
+            #expect(pass.needsCalibration)
+            let model = try EvaluatedModel.load(path: recipe.modelPath, recipe: recipe.file).model
+            let state = CompressionState(model: model)
+            let originals = Dictionary(uniqueKeysWithValues: state.linearLayers.map { ($0.name, $0.layer.weight.value) })
+            let embeddings = Dictionary(uniqueKeysWithValues: state.model.embeddingLayers.map { ($0.name, $0.layer.weight.value) })
+            let context = PassContext(recipe: recipe, index: 0, key: "quantize",
+                                      calibration: try EvaluationData.inputs(dir + "/sentences.txt", limit: 8), log: { _ in })
+            let matrix = try context.importanceMatrix(for: Array(originals.keys), in: CompressionState(model: model))
+            let summary = try pass.run(on: state, context: context)
+            #expect(summary.contains("importance matrix"), "\(summary)")
+            var changed = 0
+            for (name, w) in originals {
+                let weights = try #require(matrix.importance(for: name), "\(name)")
+                let q = try #require(state.ggmlQuantized[name])
+                #expect(q == (try GGMLQuantizedTensor.roundToNearest(w, as: .q4_0, importance: weights)), "\(name)")
+                if q != (try GGMLQuantizedTensor.roundToNearest(w, as: .q4_0)) { changed += 1 }
+            }
+            #expect(changed == originals.count, "weighted rounding changed \(changed) of \(originals.count) layers")
+            for (name, w) in embeddings {
+                #expect(state.ggmlQuantized[name] == (try GGMLQuantizedTensor.roundToNearest(w, as: .q4_0)), "\(name)")
+            }
+        }
+    }
+
+    @Test func importanceNeedsGGMLTypeAndRoundToNearest() throws {
+        let alone = try #require(RecipeDecodingTests.error(stages: "  - quantize: { importance: calibration }"))
+        #expect(alone.path == "stages[0].quantize.importance")
+        let gptq = try #require(RecipeDecodingTests.error(stages: "  - quantize: { method: gptq, ggml_type: q4_0, importance: calibration }"))
+        #expect(gptq.path == "stages[0].quantize.importance")
+        let unknown = try #require(RecipeDecodingTests.error(stages: "  - quantize: { ggml_type: q4_0, importance: activations }"))
+        #expect(unknown.path == "stages[0].quantize.importance")
+    }
+
     /// A row that is not whole 32s fits no ggml type: an error naming the layer, before any work.
     @Test func aWidthNoTypeFitsIsAnErrorNamingTheLayer() throws {
         try withTemporaryDirectory { dir in

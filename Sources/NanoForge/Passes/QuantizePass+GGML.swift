@@ -14,14 +14,21 @@ extension QuantizePass {
     static let fieldsReplacedByGGMLType = ["bits", "symmetric", "granularity", "group_size", "scale_format", "observer",
                                            "percentile", "activations"]
 
-    /// Reads `ggml_type` and `fallback_type` and checks that no integer-grid field is beside them.
+    /// Reads `ggml_type`, `fallback_type` and `importance`, and checks that no integer-grid field is beside them.
     static func decodeGGML(_ map: RecipeMapping, into pass: inout QuantizePass) throws {
         guard let typeNode = map.optional("ggml_type") else {
-            if let fallback = map.optional("fallback_type") {
-                throw RecipeError.conflict(fallback.location, problem: "'fallback_type' applies only with 'ggml_type'",
-                                           hint: "set ggml_type (one of \(ggmlTypeNames.joined(separator: ", "))) or remove 'fallback_type'")
+            if let key = ["fallback_type", "importance"].first(where: map.contains), let value = map.optional(key) {
+                throw RecipeError.conflict(value.location, problem: "'\(key)' applies only with 'ggml_type'",
+                                           hint: "set ggml_type (one of \(ggmlTypeNames.joined(separator: ", "))) or remove '\(key)'")
             }
             return
+        }
+        if let node = map.optional("importance") {
+            pass.importance = try node.choice(Importance.self)
+            if pass.importance == .calibration && pass.method == .gptq {
+                throw RecipeError.conflict(node.location, problem: "'importance' weights round to nearest; GPTQ already uses the calibration Hessian",
+                                           hint: "set method: rtn, or remove 'importance'")
+            }
         }
         let type = try ggmlType(typeNode, allowed: GGUFBlockEncoder.encodable)
         if let key = fieldsReplacedByGGMLType.first(where: map.contains), let value = map.optional(key) {
@@ -51,6 +58,7 @@ extension QuantizePass {
             e.set("method", method)
             e.set("ggml_type", ggmlType!.name.lowercased())
             if let fallbackType { e.set("fallback_type", fallbackType.name.lowercased()) }
+            if importance != .none { e.set("importance", importance) }
             if let gptq {
                 e.set("damping", gptq.damping)
                 e.set("block_size", gptq.blockSize)
@@ -81,6 +89,11 @@ extension QuantizePass {
             hessians = try context.hessians(for: weights.filter { $0.linear != nil }.map(\.name), in: state)
             context.log("\(label): Hessians from \(context.calibration.count) calibration inputs (damping \(settings.damping), block \(settings.blockSize), act_order \(settings.actOrder))")
         }
+        var importanceMatrix = ImportanceMatrix()
+        if gptq == nil, importance == .calibration {
+            importanceMatrix = try context.importanceMatrix(for: weights.filter { $0.linear != nil }.map(\.name), in: state)
+            context.log("\(label): importance matrix from \(context.calibration.count) calibration inputs")
+        }
         var fallbacks: [(name: String, type: GGUFTensorType)] = []
         for (i, entry) in weights.enumerated() {
             let (name, w, chosen) = (entry.name, entry.weight.value, types[entry.name]!)
@@ -91,7 +104,7 @@ extension QuantizePass {
                                                         blockSize: settings.blockSize, activationOrder: settings.actOrder)
                     q = try GPTQ.quantize(w, hessian: h, configuration: config)
                 } else {
-                    q = try GGMLQuantizedTensor.roundToNearest(w, as: chosen)
+                    q = try GGMLQuantizedTensor.roundToNearest(w, as: chosen, importance: importanceMatrix.importance(for: name))
                 }
             } catch {
                 throw context.failure("layer \(name): \(error)")
@@ -110,7 +123,7 @@ extension QuantizePass {
             }
             if (i + 1) % 12 == 0 || i + 1 == weights.count { context.log("\(label): \(i + 1)/\(weights.count) layers") }
         }
-        var summary = "\(method.rawValue) \(type.name) on \(weights.count) layers"
+        var summary = "\(method.rawValue)\(importance == .calibration ? " (importance matrix)" : "") \(type.name) on \(weights.count) layers"
         if !fallbacks.isEmpty {
             let byType = Dictionary(grouping: fallbacks, by: \.type).sorted { $0.key.name < $1.key.name }
             summary += byType.count == 1 ? " (\(fallbacks.count) fell back to \(byType[0].key.name))"

@@ -54,6 +54,11 @@ public struct QuantizePass: CompressionPass {
     /// The type for tensors whose rows `ggmlType`'s blocks do not tile; nil: llama.cpp's choice
     /// (`GGMLTypeFallback.llamaCppDefault`).
     public var fallbackType: GGUFTensorType?
+    /// Where round to nearest into `ggmlType` takes per-column weights from (llama.cpp's imatrix).
+    public enum Importance: String, RecipeChoice { case none, calibration }
+    /// `calibration`: ggml's RTN weighted by Σx² of each input column over the calibration text,
+    /// the bytes `llama-quantize --imatrix` writes from the same statistics.
+    public var importance: Importance = .none
     public var selector: LayerSelector
 
     public init(selector: LayerSelector) { self.selector = selector }
@@ -66,7 +71,9 @@ public struct QuantizePass: CompressionPass {
     public static let shapeEffect = ShapeEffect.keepsShapes
     public static let quantizesWeights = true
     public var layerSelection: LayerSelector? { selector }
-    public var needsCalibration: Bool { method == .gptq || activations.map { $0.mode == .static } ?? false }
+    public var needsCalibration: Bool {
+        method == .gptq || importance == .calibration || activations.map { $0.mode == .static } ?? false
+    }
 
     /// The weight scheme the settings describe.
     public var scheme: QuantizationScheme { QuantizationScheme(bits: bits, symmetric: symmetric, granularity: granularity) }
@@ -96,6 +103,8 @@ public struct QuantizePass: CompressionPass {
         RecipeField("fallback_type", "string", default: "llama.cpp's: q2_k, q3_k → q4_0; q4_k → q5_0; q5_k → q5_1; q6_k → q8_0",
                     allowed: GGMLTypeFallback.blockOf32Types.map { $0.name.lowercased() }.joined(separator: " | "),
                     "With `ggml_type` only: the type of a tensor whose rows are not whole blocks of `ggml_type` (a K-quant's 256 against a width of 576), as llama.cpp's `llama-quantize` falls back. Each fallback is logged, counted in the stage summary and shown in the report (the layer table's ggml type column and a note under it); a row that is not whole 32s fits no type and is an error naming the layer."),
+        RecipeField("importance", "string", default: "none", allowed: RecipeField.choices(Importance.self),
+                    "With `ggml_type` and method rtn only: `calibration` weights ggml's round to nearest by each input column's mean x² over the calibration data (llama.cpp's importance matrix; the bytes `llama-quantize --imatrix` writes from the same statistics). Embedding tables, which have no calibration inputs, stay unweighted."),
     ] + SelectionFields.fields(defaultTargets: ["Linear"])
 
     // MARK: decoding
