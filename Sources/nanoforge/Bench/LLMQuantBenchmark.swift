@@ -32,6 +32,9 @@ struct LLMQuantBenchmark {
     let chunks: Int?
     let threads: Int
     let workDir: String
+    /// Reuse what an interrupted run left in `workDir`: the reference, its logits, the imatrix and
+    /// finished scores (files are re-quantized and timed; only the scoring is skipped).
+    var resume = false
 
     /// llama-quantize's types, in the order of the table; Q4_1 is the source's own linear format.
     static let llamaTypes = ["Q4_0", "Q3_K_M", "Q2_K", "Q4_K_M", "Q4_1"]
@@ -115,19 +118,24 @@ struct LLMQuantBenchmark {
         // The reference: every tensor of the source as F32.
         let reference = workDir + "/reference-f32.gguf"
         let start = ContinuousClock.now
-        try GGUFRequantizer.requantize(input: model, to: reference, type: .f32)
-        let referenceSeconds = (ContinuousClock.now - start).seconds
+        var referenceSeconds: Any = NSNull()
+        if !(resume && FileManager.default.fileExists(atPath: reference)) {
+            try GGUFRequantizer.requantize(input: model, to: reference, type: .f32)
+            referenceSeconds = (ContinuousClock.now - start).seconds
+        }
         let base = workDir + "/reference.kld"
-        let baseRun = try perplexity(reference, arguments: ["--kl-divergence-base", base], log: "reference-perplexity.log")
+        let baseRun = try reusing(workDir + "/reference-perplexity.log", kl: false, unless: !FileManager.default.fileExists(atPath: base)) {
+            try perplexity(reference, arguments: ["--kl-divergence-base", base], log: "reference-perplexity.log")
+        }
         let baseScore = try LlamaPerplexityLog(text: read(baseRun.log), file: baseRun.log, kl: false)
         let scoredChunks = chunkCount(baseRun.log)
         print("  reference \(reference): \(mb(size(reference))), perplexity \(String(format: "%.4f", baseScore.perplexity)) "
               + "over \(scoredChunks.map(String.init) ?? "?") chunks of \(Self.context) tokens, second halves scored (\(format(baseRun.seconds)) s)")
 
         let imatrix = workDir + "/imatrix.gguf"
-        let imatrixRun = try MeasuredProcess.run(llamaCpp + "/llama-imatrix",
+        let imatrixRun = try reusing(workDir + "/imatrix.log", kl: nil, unless: !FileManager.default.fileExists(atPath: imatrix)) { try MeasuredProcess.run(llamaCpp + "/llama-imatrix",
             ["-m", reference, "-f", texts.calibration, "-o", imatrix, "-c", String(Self.context), "-t", String(threads)],
-            log: workDir + "/imatrix.log")
+            log: workDir + "/imatrix.log") }
         print("  llama-imatrix on \(texts.calibration): \(format(imatrixRun.seconds)) s, peak \(mb(imatrixRun.peakRSSBytes))")
 
         var llamaRows: [[String: Any]] = []
@@ -160,8 +168,8 @@ struct LLMQuantBenchmark {
             "chunks": chunkField, "scored_tokens": scoredTokens, "context": Self.context]
         let referenceFields: [String: Any] = [
             "file": reference, "size_bytes": size(reference), "seconds": referenceSeconds, "perplexity": baseScore.perplexity,
-            "perplexity_seconds": baseRun.seconds]
-        let imatrixFields: [String: Any] = ["file": imatrix, "seconds": imatrixRun.seconds, "peak_rss_bytes": imatrixRun.peakRSSBytes]
+            "perplexity_seconds": baseRun.secondsField]
+        let imatrixFields: [String: Any] = ["file": imatrix, "seconds": imatrixRun.secondsField, "peak_rss_bytes": imatrixRun.peakRSSBytes]
         var result: [String: Any] = ["threads": threads, "model": model, "llama_cpp": version]
         result["texts"] = textFields
         result["reference"] = referenceFields
@@ -170,10 +178,23 @@ struct LLMQuantBenchmark {
         return result
     }
 
+    /// `body`'s run, or with `resume` the one an earlier run left in `log` when it is complete (a
+    /// perplexity log that parses, with `kl` saying which kind; any log for nil) and `unless` is
+    /// false; a reused run's time and memory are unknown (NaN, 0).
+    func reusing(_ log: String, kl: Bool?, unless: Bool = false, _ body: () throws -> MeasuredProcess) throws -> MeasuredProcess {
+        if resume, !unless, let text = try? read(log), kl.map({ (try? LlamaPerplexityLog(text: text, file: log, kl: $0)) != nil }) ?? true {
+            print("  reusing \(log) (--resume)")
+            return MeasuredProcess(seconds: .nan, peakRSSBytes: 0, log: log)
+        }
+        return try body()
+    }
+
     /// A candidate GGUF's row: size, the steps that made it (wall time, peak RSS) and its score.
     func scored(_ file: String, label: String, steps: [(String, MeasuredProcess)]) throws -> [String: Any] {
         let slug = (file as NSString).lastPathComponent.replacingOccurrences(of: ".gguf", with: "")
-        let run = try perplexity(file, arguments: ["--kl-divergence-base", workDir + "/reference.kld", "--kl-divergence"], log: "\(slug)-kld.log")
+        let run = try reusing(workDir + "/\(slug)-kld.log", kl: true) {
+            try perplexity(file, arguments: ["--kl-divergence-base", workDir + "/reference.kld", "--kl-divergence"], log: "\(slug)-kld.log")
+        }
         let score = try LlamaPerplexityLog(text: read(run.log), file: run.log, kl: true)
         var row: [String: Any] = ["label": label, "file": file, "size_bytes": size(file),
                                   "seconds": steps.map(\.1.seconds).reduce(0, +), "peak_rss_bytes": steps.map(\.1.peakRSSBytes).max() ?? 0,
