@@ -26,6 +26,8 @@ struct LLMQuantBenchmark {
     /// `LABEL=PATH` GGUF files made outside the bench.
     let ggufFiles: [String]
     let packedRecipes: [String]
+    /// `LABEL=FOLDER` packed models compressed outside the bench (scored only).
+    var packedFolders: [String] = []
     let pydocSentences: String
     let bible: String
     /// Evaluation chunks of 512 tokens, the first ones of the text (nil: all 98).
@@ -92,8 +94,12 @@ struct LLMQuantBenchmark {
 
         var packed: [[String: Any]] = []
         let anchor = llamaRows.first { $0["type"] as? String == "Q3_K_M" && $0["imatrix"] as? Bool == true }
-        for recipe in packedRecipes {
-            var row = try packedRow(recipe, reference: reference, evaluation: texts.evaluation, referencePerplexity: referencePerplexity)
+        let packedInputs = try packedRecipes.map { ($0, Optional<String>.none) } + packedFolders.map { entry -> (String, String?) in
+            guard let equals = entry.firstIndex(of: "=") else { throw CLIErrors.BadInput("--packed \(entry): expected LABEL=FOLDER") }
+            return (String(entry[..<equals]), String(entry[entry.index(after: equals)...]))
+        }
+        for (recipe, folder) in packedInputs {
+            var row = try packedRow(recipe, folder: folder, reference: reference, evaluation: texts.evaluation, referencePerplexity: referencePerplexity)
             if let a = anchor, let ak = a["kl_mean"] as? Double, let k = row["kl_mean"] as? Double {
                 row["compared_with"] = a["label"]
                 row["kl_mean_ratio"] = k / ak
@@ -221,8 +227,10 @@ struct LLMQuantBenchmark {
     }
 
     /// A packed recipe's row: compress, then `nanoforge eval --task kl_divergence` on the same chunks.
-    func packedRow(_ recipe: String, reference: String, evaluation: String, referencePerplexity: Double) throws -> [String: Any] {
-        let (folder, compress) = try compress(recipe)
+    /// With `folder` (compressed elsewhere), `recipe` is the row's label and only the eval runs.
+    func packedRow(_ recipe: String, folder given: String?, reference: String, evaluation: String, referencePerplexity: Double) throws -> [String: Any] {
+        let compressed: (String, MeasuredProcess?) = try given.map { ($0, nil) } ?? compress(recipe)
+        let (folder, compress) = compressed
         let log = workDir + "/nanoforge-\(name(of: recipe))-eval.log"
         let eval = try MeasuredProcess.run(nanoforge, ["eval", folder, "--task", "kl_divergence", "--reference", reference, "--data", evaluation,
                                                       "--context", String(Self.context), "--json"] + (chunks.map { ["--limit", String($0)] } ?? []),
@@ -233,9 +241,13 @@ struct LLMQuantBenchmark {
             throw CLIErrors.BadInput("\(log): no JSON metrics from nanoforge eval")
         }
         let weights = folder + "/model.safetensors"
-        var row: [String: Any] = ["label": "nanoforge \(name(of: recipe)) (packed)", "recipe": recipe, "file": weights, "size_bytes": size(weights),
-                                  "seconds": compress.seconds, "peak_rss_bytes": compress.peakRSSBytes, "eval_seconds": eval.seconds,
-                                  "scorer": "nanoforge eval --task kl_divergence"]
+        var row: [String: Any] = ["label": "nanoforge \(name(of: recipe)) (packed)", "file": weights, "size_bytes": size(weights),
+                                  "eval_seconds": eval.seconds, "scorer": "nanoforge eval --task kl_divergence"]
+        if let compress {
+            row["recipe"] = recipe
+            row["seconds"] = compress.seconds
+            row["peak_rss_bytes"] = compress.peakRSSBytes
+        }
         for key in ["kl_mean", "kl_median", "kl_p99", "kl_max", "same_top"] { row[key] = metrics[key] }
         if let delta = metrics["delta_perplexity"] { row["perplexity"] = referencePerplexity + delta }
         return row
@@ -261,7 +273,7 @@ struct LLMQuantBenchmark {
             + "  p99 " + String(format: "%.3f", row["kl_p99"] as? Double ?? .nan)
             + "  same top " + String(format: "%.1f %%", 100 * (row["same_top"] as? Double ?? .nan))
             + "  ppl " + String(format: "%.3f", row["perplexity"] as? Double ?? .nan)
-            + "  " + format(row["seconds"] as? Double ?? 0) + " s, peak " + mb(row["peak_rss_bytes"] as? Int ?? 0)
+            + "  " + BenchmarkOutput.format(row["seconds"] as? Double) + " s, peak " + mb(row["peak_rss_bytes"] as? Int ?? 0)
         if let ratio = row["kl_mean_ratio"] as? Double { line += String(format: "  KL ratio %.2f vs ", ratio) + (row["compared_with"] as? String ?? "?") }
         print("  " + line)
     }

@@ -70,6 +70,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "llm-quant: recipes with nanoforge's packed output, scored by `nanoforge eval --task kl_divergence`; repeat the option for each.")
     var packedRecipe: [String] = []
 
+    @Option(help: "llm-quant: a packed model folder compressed outside the bench, as LABEL=FOLDER (scored only); repeat the option for each.")
+    var packed: [String] = []
+
     @Flag(help: "llm-quant: keep the reference, imatrix and llama.cpp rows of the earlier bench/results/llm-quant.json (its logits still in out/bench-llm-quant) and run only nanoforge's rows.")
     var keepLlamaCpp = false
 
@@ -135,6 +138,7 @@ struct BenchCommand: ParsableCommand {
                                                    pydocSentences: sentences, bible: ".cache/data/bible-kjv-web.tsv",
                                                    chunks: chunks > 0 ? chunks : nil, threads: threads, workDir: "out/bench-llm-quant")
                 result.resume = resume
+                result.packedFolders = packed
                 let path = output + "/llm-quant.json"
                 var previous: [String: Any]?
                 if keepLlamaCpp {
