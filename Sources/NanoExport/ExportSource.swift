@@ -13,15 +13,24 @@ public struct ExportSource {
     /// Packed form of each quantized Linear layer, keyed by layer name without `.weight`
     /// (`encoder.layer.0.attention.self.query`, `layers.0`, `blocks.0.attn.q_proj`).
     public var quantized: [String: QuantizedTensor]
+    /// Layers held as ggml block codes (the bytes nanoforge evaluated), keyed like `quantized`
+    /// (embedding tables included: `model.embed_tokens`); GGUF export writes them as they are.
+    public var ggmlQuantized: [String: GGMLQuantizedTensor]
+    /// The byte-level BPE tokenizer of a Llama-family model, nil for other families; GGUF export
+    /// writes it as `tokenizer.ggml.*` and `tokenizer.chat_template`.
+    public var tokenizer: ByteLevelBPETokenizer?
     /// Static int8 input quantization of Linear layers, keyed like `quantized`.
     public var activations: [String: ActivationQuantization]
     public var provenance: Provenance
 
     public init(model: LoadedModel, vocabulary: [String]? = nil, quantized: [String: QuantizedTensor] = [:],
+                ggmlQuantized: [String: GGMLQuantizedTensor] = [:], tokenizer: ByteLevelBPETokenizer? = nil,
                 activations: [String: ActivationQuantization] = [:], provenance: Provenance) {
         self.model = model
         self.vocabulary = vocabulary
         self.quantized = quantized
+        self.ggmlQuantized = ggmlQuantized
+        self.tokenizer = tokenizer
         self.activations = activations
         self.provenance = provenance
     }

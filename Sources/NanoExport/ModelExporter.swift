@@ -29,11 +29,14 @@ public enum ModelExporter {
         let loaded = try PackedModel.load(path: path)
         let (weights, _) = try ModelLoader.locateWeights(path)
         var vocabulary: [String]?
-        if loaded.model.architecture.inputAdapter == .wordPiece {
-            vocabulary = try SentenceEncoder(loaded.model, path: path).tokenizer.vocabulary
+        var tokenizer: ByteLevelBPETokenizer?
+        switch loaded.model.architecture.inputAdapter {
+        case .wordPiece: vocabulary = try SentenceEncoder(loaded.model, path: path).tokenizer.vocabulary
+        case .byteLevelBPE: tokenizer = try ByteLevelBPETokenizer(contentsOf: path)
+        default: break
         }
         let digest = try loaded.store.metadata["nanoforge.source_sha256"] ?? SHA256.hex(file: weights)
-        return (exportSource(loaded, vocabulary: vocabulary, sourceSHA256: digest), loaded.store)
+        return (exportSource(loaded, vocabulary: vocabulary, tokenizer: tokenizer, sourceSHA256: digest), loaded.store)
     }
 
     /// The compressed model the pipeline hands over in memory, as `source(path:)` would read it
@@ -44,31 +47,37 @@ public enum ModelExporter {
             throw CheckpointError.invalidConfig(file: compressed.packed.store.source, field: "nanoforge.source_sha256",
                                                 reason: "a compressed model records the digest of its source checkpoint")
         }
-        return (exportSource(compressed.packed, vocabulary: compressed.vocabulary, sourceSHA256: digest), compressed.packed.store)
+        return (exportSource(compressed.packed, vocabulary: compressed.vocabulary, tokenizer: compressed.tokenizer, sourceSHA256: digest),
+                compressed.packed.store)
     }
 
     /// The exporters' view of a packed model: its provenance from the store's metadata.
-    static func exportSource(_ packed: PackedModel, vocabulary: [String]?, sourceSHA256: String) -> ExportSource {
+    static func exportSource(_ packed: PackedModel, vocabulary: [String]?, tokenizer: ByteLevelBPETokenizer?, sourceSHA256: String) -> ExportSource {
         let meta = packed.store.metadata
         let provenance = Provenance(recipe: meta["nanoforge.recipe"] ?? "", sourceSHA256: sourceSHA256,
                                     metrics: meta["nanoforge.metrics"].flatMap(MetricsJSON.decode) ?? [:])
         return ExportSource(model: packed.model, vocabulary: vocabulary, quantized: packed.quantized,
-                            activations: packed.activations, provenance: provenance)
+                            ggmlQuantized: packed.ggmlQuantized, tokenizer: tokenizer, activations: packed.activations, provenance: provenance)
     }
 
     /// Writes the model at `path` in `format` to `output` (atomically). `ggufType` picks the GGUF
-    /// tensor type of weight matrices; `gzip` compresses HDF5 datasets. Returns notes for the user
-    /// (fallbacks, weights stored dequantized). `c` writes `model.h` and `model.c` into the folder
+    /// tensor type of weight matrices without ggml codes (layers with codes keep theirs);
+    /// `ggufReference` also writes, as F32 safetensors, what nanoforge decodes each GGUF tensor to
+    /// (`GGUFExporter.referenceWeights`); `gzip` compresses HDF5 datasets. Returns notes for the
+    /// user (fallbacks, the GGUF tensor types). `c` writes `model.h` and `model.c` into the folder
     /// `output` and needs `calibration` inputs (feature rows) for the integer activation ranges.
     @discardableResult
-    public static func export(path: String, format: Format, to output: String, ggufType: GGUFTensorType = .q8_0,
-                              gzip: Int? = nil, calibration: [[Float]]? = nil) throws -> [String] {
+    public static func export(path: String, format: Format, to output: String, ggufType: GGUFTensorType = GGUFExporter.defaultType,
+                              ggufReference: String? = nil, gzip: Int? = nil, calibration: [[Float]]? = nil) throws -> [String] {
         // A GGUF file to GGUF is re-encoded tensor by tensor, as llama-quantize does: its metadata
         // (tokenizer, hyper-parameters) carries over whatever the architecture.
         if format == .gguf, path.hasSuffix(".gguf") {
             return try GGUFRequantizer.requantize(input: path, to: output, type: ggufType)
         }
         let (source, store) = try self.source(path: path)
+        if format == .gguf, let ggufReference {
+            try SafetensorsWriter.write(try GGUFExporter.referenceWeights(source, type: ggufType, path: output), to: ggufReference)
+        }
         return try export(source, store: store, format: format, to: output, ggufType: ggufType, gzip: gzip, calibration: calibration)
     }
 
@@ -76,7 +85,7 @@ public enum ModelExporter {
     /// `export(path:…)` does for a folder.
     @discardableResult
     public static func export(_ source: ExportSource, store: TensorStore, format: Format, to output: String,
-                              ggufType: GGUFTensorType = .q8_0, gzip: Int? = nil, calibration: [[Float]]? = nil) throws -> [String] {
+                              ggufType: GGUFTensorType = GGUFExporter.defaultType, gzip: Int? = nil, calibration: [[Float]]? = nil) throws -> [String] {
         switch format {
         case .safetensors:
             try SafetensorsWriter.write(withProvenance(store, source.provenance), to: output)
@@ -88,7 +97,8 @@ public enum ModelExporter {
             try ONNXExporter.export(source, to: output)
             return []
         case .gguf:
-            return try GGUFExporter.export(source, to: output, type: ggufType).notes
+            let summary = try GGUFExporter.export(source, to: output, type: ggufType)
+            return summary.notes + summary.typeTable.map { "tensor type \($0)" }
         case .c:
             guard let calibration else {
                 throw ExportError.unsupportedFormat("c", reason: "needs calibration inputs for the activation ranges (--calibration FILE, or the recipe's data.calibration)")
@@ -101,7 +111,8 @@ public enum ModelExporter {
 
     /// What a `Pipeline` calls with its finished output folder and the compressed model in
     /// memory: writes each of `formats` (a recipe's `output.formats`) other than safetensors beside
-    /// `model.safetensors` (`model.h5`, `model.onnx`, `model.gguf` as Q8_0, `c/model.h` +
+    /// `model.safetensors` (`model.h5`, `model.onnx`, `model.gguf` with each layer's ggml codes as
+    /// they are and the other matrices as Q8_0, `c/model.h` +
     /// `c/model.c` calibrated on `calibration`), without reading the folder back.
     public static func write(_ compressed: CompressedModel, formats: [String], calibration: [[Float]]?, into folder: String) throws {
         let kinds = try formats.filter { $0 != Format.safetensors.rawValue }.map { name in

@@ -104,7 +104,7 @@ struct PassConformance {
         let calibration = try EvaluationData.inputs(calibrationPath, limit: 16)
         let context = PassContext(recipe: recipe, index: 0, key: stage.key, calibration: calibration, log: { _ in })
         _ = try stage.pass.run(on: state, context: context)
-        return (before, Self.snapshot(state), Set(state.quantized.keys), selected, ignored)
+        return (before, Self.snapshot(state), Set(state.quantized.keys).union(state.ggmlQuantized.keys), selected, ignored)
     }
 
     /// Every check on the sample.

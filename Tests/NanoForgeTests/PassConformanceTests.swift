@@ -14,6 +14,11 @@ import Yams
             .init(model: .tinyBert, section: #"{ method: gptq, bits: 4, group_size: 32, act_order: true, targets: ["encoder.layer.*"], ignore: ["*.attention.output.dense"], activations: { observer: percentile, percentile: 99 } }"#),
             .init(model: .digits, section: #"{ bits: 3, symmetric: false, granularity: tensor, observer: mse, scale_format: f16, ignore: ["layers.1"], activations: { mode: dynamic } }"#),
             .init(model: .tinyBert, section: #"{ bits: 8, targets: [Embedding, Linear], ignore: ["*.position_embeddings", "pooler.*"] }"#),
+            .init(model: .tinyBert, section: #"{ method: gptq, ggml_type: q4_k, fallback_type: iq4_nl, targets: ["encoder.layer.*"], ignore: ["*.attention.output.dense"] }"#),
+            .init(model: .tinyBert, section: #"{ ggml_type: Q5_1, targets: [Embedding, Linear], ignore: ["*.position_embeddings", "pooler.*"] }"#),
+        ],
+        "awq": [
+            .init(model: .tinyBert, section: #"{ bits: 4, group_size: 16, grid: 10, targets: ["encoder.layer.*"], ignore: ["encoder.layer.1.*"] }"#),
         ],
         "prune": [
             .init(model: .tinyBert, section: #"{ method: wanda, pattern: "2:4", targets: ["encoder.layer.*"], ignore: ["encoder.layer.1.*"] }"#),

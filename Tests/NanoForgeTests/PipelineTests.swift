@@ -13,9 +13,9 @@ import TestSupport
                              "a", "big", "red", "ball", "##s", ".", ",", "and", "in", "park", "sun", "is", "hot"]
 
     /// Writes model.safetensors, config.json, vocab.txt and data files; returns the folder.
-    static func makeFixture(_ dir: String) throws {
+    static func makeFixture(_ dir: String, intermediateWidth: Int = 64) throws {
         var rng = RandomGenerator(seed: 11)
-        let c = BertEncoder.Configuration(vocabularySize: vocabulary.count, width: 32, layers: 2, heads: 4, intermediateWidth: 64,
+        let c = BertEncoder.Configuration(vocabularySize: vocabulary.count, width: 32, layers: 2, heads: 4, intermediateWidth: intermediateWidth,
                                           maxPositions: 64)
         let bert = BertEncoder(c, rng: &rng)
         let store = TensorStore(tensors: bert.namedParameters.map { StoredTensor.encoding($0.variable.value, name: $0.name) })

@@ -48,9 +48,9 @@ import TestSupport
         let layers = json?["layers"] as? [[String: Any]] ?? []
         for layer in layers {
             #expect(Set(layer.keys) == ["name", "kind", "shape", "bits", "group_size", "sparsity", "relative_weight_error",
-                                        "relative_output_error", "activation_bits"])
+                                        "relative_output_error", "activation_bits", "ggml_type", "ggml_fallback_from"])
         }
-        #expect(StageReport.jsonKeys.count == 11 && LayerReport.jsonKeys.count == 9)
+        #expect(StageReport.jsonKeys.count == 11 && LayerReport.jsonKeys.count == 11)
     }
 
     @Test func bitsPerWeightDefaultsToSizeOverParameters() {

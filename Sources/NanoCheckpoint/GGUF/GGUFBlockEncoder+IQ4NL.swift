@@ -5,6 +5,9 @@
 /// Per 32-element block: codes index the 16 non-linear levels (`GGUFBlocks.iq4nlLevels`), the
 /// nearest level to x / d; d is the best of 15 trial scales (levels[0] + k)/max, k = −7…7, each
 /// refitted by least squares weighted by x², stored as f16. The final codes use the unrounded d.
+///
+/// With an importance matrix (`quantize_iq4_nl` with quant_weights, the same
+/// `quantize_row_iq4_nl_impl`), the weight of x is qw · √(σ² + x²), σ² = 2·Σx²/32 over the block.
 extension GGUFBlockEncoder {
     /// ggml's `best_index_int8`: the index of the level nearest to `x` (the upper on ties), by
     /// bisection over the ascending `levels`.
@@ -19,7 +22,9 @@ extension GGUFBlockEncoder {
         return x - Float(levels[mu - 1]) < Float(levels[mu]) - x ? mu - 1 : mu
     }
 
-    static func encodeIQ4_NL(_ x: UnsafePointer<Float>, _ blocks: Int, _ out: UnsafeMutablePointer<UInt8>) {
+    /// `importance`: the per-column weights of the blocks' columns (advanced by 32 per block), or nil.
+    static func encodeIQ4_NL(_ x: UnsafePointer<Float>, _ blocks: Int, _ out: UnsafeMutablePointer<UInt8>,
+                             importance: UnsafePointer<Float>? = nil) {
         GGUFBlocks.iq4nlLevels.withUnsafeBufferPointer { table in
             let levels = table.baseAddress!
             let ntry = 7
@@ -27,7 +32,14 @@ extension GGUFBlockEncoder {
             defer { L.free(); weight.free() }
             for b in 0..<blocks {
                 let xb = x + 32 * b, y = out + 18 * b
-                for j in 0..<32 { weight[j] = xb[j] * xb[j] }
+                if let qw = importance.map({ $0 + 32 * b }) {
+                    var sigma2: Float = 0
+                    for j in 0..<32 { sigma2 += xb[j] * xb[j] }
+                    sigma2 *= 2 / 32
+                    for j in 0..<32 { weight[j] = qw[j] * (sigma2 + xb[j] * xb[j]).squareRoot() }
+                } else {
+                    for j in 0..<32 { weight[j] = xb[j] * xb[j] }
+                }
                 var amax: Float = 0, max: Float = 0
                 for j in 0..<32 where abs(xb[j]) > amax { amax = abs(xb[j]); max = xb[j] }
                 var scale: Float = 0

@@ -6,7 +6,7 @@
 extension GGUFBlockEncoder {
     /// Packs 2-bit codes as Q2_K and Q3_K store them: element 128h + 32s + l in bits 2s…2s+1 of
     /// byte 32h + l.
-    @inline(__always) private static func pack2Bit(_ L: UnsafePointer<UInt8>, _ qs: UnsafeMutablePointer<UInt8>) {
+    @inline(__always) static func pack2Bit(_ L: UnsafePointer<UInt8>, _ qs: UnsafeMutablePointer<UInt8>) {
         for j in stride(from: 0, to: 256, by: 128) {
             for l in 0..<32 {
                 qs[j / 4 + l] = L[j + l] | L[j + l + 32] << 2 | L[j + l + 64] << 4 | L[j + l + 96] << 6
@@ -22,7 +22,7 @@ extension GGUFBlockEncoder {
         let q4scale: Float = 15
         for b in 0..<blocks {
             let v = x + 256 * b, y = out + 84 * b
-            let sc = y, qs = y + 16, dp = y + 80, dminp = y + 82
+            let sc = y, dp = y + 80, dminp = y + 82
             var maxScale: Float = 0, maxMin: Float = 0
             for j in 0..<16 {
                 for l in 0..<16 { weights[l] = abs(v[16 * j + l]) }
@@ -46,16 +46,24 @@ extension GGUFBlockEncoder {
             } else {
                 storeF16(0, dminp)
             }
-            for j in 0..<16 {
-                let d = loadF16(dp) * Float(sc[j] & 0x0F)
-                if d == 0 { continue }
-                let dm = loadF16(dminp) * Float(sc[j] >> 4)
-                for i in 0..<16 {
-                    L[16 * j + i] = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(3, nearestInt((v[16 * j + i] + dm) / d))))
-                }
-            }
-            pack2Bit(L.p, qs)
+            finishQ2_K(v, L.p, y)
         }
+    }
+
+    /// The end of a Q2_K block whose scales, mins, d and dmin are stored: codes recomputed from
+    /// the stored (rounded) sub-block scale and min where the scale is not zero (elsewhere `L`
+    /// keeps the search's codes), then packed.
+    static func finishQ2_K(_ v: UnsafePointer<Float>, _ L: UnsafeMutablePointer<UInt8>, _ y: UnsafeMutablePointer<UInt8>) {
+        let sc = y, dp = y + 80, dminp = y + 82
+        for j in 0..<16 {
+            let d = loadF16(dp) * Float(sc[j] & 0x0F)
+            if d == 0 { continue }
+            let dm = loadF16(dminp) * Float(sc[j] >> 4)
+            for i in 0..<16 {
+                L[16 * j + i] = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(3, nearestInt((v[16 * j + i] + dm) / d))))
+            }
+        }
+        pack2Bit(L, y + 16)
     }
 
     /// Q3_K (110 bytes): signed 6-bit scales per 16 elements against f16 d, 3-bit codes split into
@@ -65,7 +73,7 @@ extension GGUFBlockEncoder {
         defer { L.free(); scales.free() }
         for b in 0..<blocks {
             let v = x + 256 * b, y = out + 110 * b
-            let hmask = y, qs = y + 32, sc = y + 96, dp = y + 108
+            let sc = y + 96, dp = y + 108
             var maxScale: Float = 0, amax: Float = 0
             for j in 0..<16 {
                 scales[j] = makeQ3Quants(16, 4, v + 16 * j, L.p + 16 * j)
@@ -85,28 +93,35 @@ extension GGUFBlockEncoder {
             } else {
                 storeF16(0, dp)
             }
-            for j in 0..<16 {
-                let low = j < 8 ? sc[j] & 0x0F : sc[j - 8] >> 4
-                let scale = Int(low | ((sc[8 + j % 4] >> UInt8(2 * (j / 4))) & 3) << 4) - 32
-                let d = loadF16(dp) * Float(scale)
-                if d == 0 { continue }
-                for i in 0..<16 {
-                    L[16 * j + i] = Int8(truncatingIfNeeded: Swift.max(-4, Swift.min(3, nearestInt(v[16 * j + i] / d))) + 4)
-                }
-            }
-            // The third bit of element e goes to bit e / 32 of byte e % 32.
-            for i in 0..<32 { hmask[i] = 0 }
-            for j in 0..<256 where L[j] > 3 {
-                hmask[j % 32] |= 1 << UInt8(j / 32)
-                L[j] -= 4
-            }
-            L.p.withMemoryRebound(to: UInt8.self, capacity: 256) { pack2Bit($0, qs) }
+            finishQ3_K(v, L.p, y)
         }
+    }
+
+    /// The end of a Q3_K block whose 6-bit scales and d are stored: codes (biased by 4) recomputed
+    /// from each stored non-zero scale, then split into the high-bit mask and the 2-bit planes.
+    static func finishQ3_K(_ v: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>, _ y: UnsafeMutablePointer<UInt8>) {
+        let hmask = y, qs = y + 32, sc = y + 96, dp = y + 108
+        for j in 0..<16 {
+            let low = j < 8 ? sc[j] & 0x0F : sc[j - 8] >> 4
+            let scale = Int(low | ((sc[8 + j % 4] >> UInt8(2 * (j / 4))) & 3) << 4) - 32
+            let d = loadF16(dp) * Float(scale)
+            if d == 0 { continue }
+            for i in 0..<16 {
+                L[16 * j + i] = Int8(truncatingIfNeeded: Swift.max(-4, Swift.min(3, nearestInt(v[16 * j + i] / d))) + 4)
+            }
+        }
+        // The third bit of element e goes to bit e / 32 of byte e % 32.
+        for i in 0..<32 { hmask[i] = 0 }
+        for j in 0..<256 where L[j] > 3 {
+            hmask[j % 32] |= 1 << UInt8(j / 32)
+            L[j] -= 4
+        }
+        L.withMemoryRebound(to: UInt8.self, capacity: 256) { pack2Bit($0, qs) }
     }
 
     /// Packs eight 6-bit scales and mins into Q4_K's and Q5_K's 12 bytes (the inverse of
     /// `GGUFBlocks.scaleMinK4`).
-    @inline(__always) private static func packScaleMinK4(_ ls: UInt8, _ lm: UInt8, _ j: Int, _ s: UnsafeMutablePointer<UInt8>) {
+    @inline(__always) static func packScaleMinK4(_ ls: UInt8, _ lm: UInt8, _ j: Int, _ s: UnsafeMutablePointer<UInt8>) {
         if j < 4 {
             s[j] = ls
             s[j + 4] = lm
@@ -148,28 +163,36 @@ extension GGUFBlockEncoder {
             }
             storeF16(maxScale / 63, dp)
             storeF16(maxMin / 63, dminp)
-            for j in 0..<8 {
-                let (s, m) = GGUFBlocks.scaleMinK4(j, UnsafePointer(sc))
-                let d = loadF16(dp) * Float(s)
-                if d == 0 { continue }
-                let dm = loadF16(dminp) * Float(m)
-                for i in 0..<32 {
-                    L[32 * j + i] = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(nmax, nearestInt((v[32 * j + i] + dm) / d))))
-                }
+            finishQ45_K(v, L.p, y, bits: bits)
+        }
+    }
+
+    /// The end of a Q4_K / Q5_K block whose scales, mins, d and dmin are stored: codes recomputed
+    /// from each stored non-zero scale and its min, then packed as nibbles (and fifth bits).
+    static func finishQ45_K(_ v: UnsafePointer<Float>, _ L: UnsafeMutablePointer<UInt8>, _ y: UnsafeMutablePointer<UInt8>, bits: Int) {
+        let nmax = Int32((1 << bits) - 1)
+        let dp = y, dminp = y + 2, sc = y + 4
+        for j in 0..<8 {
+            let (s, m) = GGUFBlocks.scaleMinK4(j, UnsafePointer(sc))
+            let d = loadF16(dp) * Float(s)
+            if d == 0 { continue }
+            let dm = loadF16(dminp) * Float(m)
+            for i in 0..<32 {
+                L[32 * j + i] = UInt8(truncatingIfNeeded: Swift.max(0, Swift.min(nmax, nearestInt((v[32 * j + i] + dm) / d))))
             }
-            if bits == 4 {
-                let qs = y + 16
-                for c in 0..<4 { for l in 0..<32 { qs[32 * c + l] = L[64 * c + l] | L[64 * c + l + 32] << 4 } }
-            } else {
-                let qh = y + 16, qs = y + 48
-                for i in 0..<32 { qh[i] = 0 }
-                for c in 0..<4 {
-                    for l in 0..<32 {
-                        var l1 = L[64 * c + l], l2 = L[64 * c + l + 32]
-                        if l1 > 15 { l1 -= 16; qh[l] |= 1 << UInt8(2 * c) }
-                        if l2 > 15 { l2 -= 16; qh[l] |= 2 << UInt8(2 * c) }
-                        qs[32 * c + l] = l1 | l2 << 4
-                    }
+        }
+        if bits == 4 {
+            let qs = y + 16
+            for c in 0..<4 { for l in 0..<32 { qs[32 * c + l] = L[64 * c + l] | L[64 * c + l + 32] << 4 } }
+        } else {
+            let qh = y + 16, qs = y + 48
+            for i in 0..<32 { qh[i] = 0 }
+            for c in 0..<4 {
+                for l in 0..<32 {
+                    var l1 = L[64 * c + l], l2 = L[64 * c + l + 32]
+                    if l1 > 15 { l1 -= 16; qh[l] |= 1 << UInt8(2 * c) }
+                    if l2 > 15 { l2 -= 16; qh[l] |= 2 << UInt8(2 * c) }
+                    qs[32 * c + l] = l1 | l2 << 4
                 }
             }
         }
@@ -185,7 +208,10 @@ extension GGUFBlockEncoder {
 
     /// Q6_K (210 bytes): int8 scales per 16 elements against f16 d, 6-bit codes as low nibbles
     /// and 2-bit high parts.
-    static func encodeQ6_K(_ x: UnsafePointer<Float>, _ blocks: Int, _ out: UnsafeMutablePointer<UInt8>) {
+    /// With `importance` (quantize_row_q6_K_impl: the row's per-column weights, advanced by 256
+    /// per block), each sub-block's scale search weights by the importance itself instead of x².
+    static func encodeQ6_K(_ x: UnsafePointer<Float>, _ blocks: Int, _ out: UnsafeMutablePointer<UInt8>,
+                           importance: UnsafePointer<Float>? = nil) {
         let L = Scratch<Int8>(256), scales = Scratch<Float>(16)
         defer { L.free(); scales.free() }
         for b in 0..<blocks {
@@ -193,7 +219,7 @@ extension GGUFBlockEncoder {
             let ql = y, qh = y + 128, sc = y + 192, dp = y + 208
             var maxScale: Float = 0, maxAbsScale: Float = 0
             for ib in 0..<16 {
-                scales[ib] = makeQXQuants(16, 32, v + 16 * ib, L.p + 16 * ib)
+                scales[ib] = makeQXQuants(16, 32, v + 16 * ib, L.p + 16 * ib, importance.map { $0 + 256 * b + 16 * ib })
                 if abs(scales[ib]) > maxAbsScale { maxAbsScale = abs(scales[ib]); maxScale = scales[ib] }
             }
             if maxAbsScale < groupMaxEps {

@@ -7,9 +7,11 @@ extension GGUFBlockEncoder {
     /// ggml's `GROUP_MAX_EPS`: a group whose largest magnitude is below it is all zero.
     static let groupMaxEps: Float = 1e-15
 
-    /// `make_qx_quants(n, nmax, x, L, rmse_type = 1, qw = NULL)`: codes in 0..<2·nmax (biased by
-    /// nmax), the scale of the 19 trial scales −(nmax + 0.1·k)/max that best fits x weighted by x².
-    static func makeQXQuants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>) -> Float {
+    /// `make_qx_quants(n, nmax, x, L, rmse_type = 1, qw)`: codes in 0..<2·nmax (biased by nmax),
+    /// the scale of the 19 trial scales −(nmax + 0.1·k)/max that best fits x weighted by `qw`, or
+    /// by x² when `qw` is nil.
+    static func makeQXQuants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<Int8>,
+                             _ qw: UnsafePointer<Float>? = nil) -> Float {
         var max: Float = 0, amax: Float = 0
         for i in 0..<n where abs(x[i]) > amax { amax = abs(x[i]); max = x[i] }
         if amax < groupMaxEps {
@@ -17,12 +19,13 @@ extension GGUFBlockEncoder {
             return 0
         }
         @inline(__always) func code(_ iscale: Float, _ i: Int) -> Int32 { Swift.max(-nmax, Swift.min(nmax - 1, nearestInt(iscale * x[i]))) }
+        @inline(__always) func weight(_ i: Int) -> Float { qw?[i] ?? x[i] * x[i] }
         var iscale = Float(-nmax) / max
         var sumlx: Float = 0, suml2: Float = 0
         for i in 0..<n {
             let l = code(iscale, i)
             L[i] = Int8(truncatingIfNeeded: l + nmax)
-            let w = x[i] * x[i], fl = Float(l)
+            let w = weight(i), fl = Float(l)
             sumlx += w * x[i] * fl
             suml2 += w * fl * fl
         }
@@ -32,7 +35,7 @@ extension GGUFBlockEncoder {
             iscale = -(Float(nmax) + 0.1 * Float(step)) / max
             sumlx = 0; suml2 = 0
             for i in 0..<n {
-                let w = x[i] * x[i], fl = Float(code(iscale, i))
+                let w = weight(i), fl = Float(code(iscale, i))
                 sumlx += w * x[i] * fl
                 suml2 += w * fl * fl
             }
@@ -86,7 +89,11 @@ extension GGUFBlockEncoder {
         return suml2 > 0 ? sumlx / suml2 : 0
     }
 
-    /// `make_qkx2_quants(n, nmax, x, weights, L, &the_min, Laux, rmin, rdelta, nstep, use_mad)`:
+    /// `make_qkx2_quants(n, nmax, x, weights, L, &the_min, Laux, rmin, rdelta, nstep, use_mad)`,
+    /// which is also ggml's `make_qkx3_quants` whenever `weights` is given (the importance-matrix
+    /// encoders always give it): the two differ only in `max == min` against `max <= min` for the
+    /// all-equal case, and max < min cannot happen (min ≤ x[0] ≤ max, min raised only to 0 < max).
+    ///
     /// codes in 0...nmax for x ≈ scale·L − min (min ≥ 0 returned separately), the best of
     /// nstep + 1 trial scales (rmin + rdelta·k + nmax)/(max − min) each refitted by weighted least
     /// squares, judged by weighted absolute (`useMAD`) or squared error.
@@ -152,5 +159,70 @@ extension GGUFBlockEncoder {
         }
         theMin = -min
         return scale
+    }
+
+    /// `make_qp_quants(n, nmax, x, L, quant_weights)`: codes in 0...nmax for non-negative x ≈
+    /// scale·L (the K-quants' sub-block scales and mins against the super-block's d and dmin under
+    /// an importance matrix): the best of 9 trial scales (nmax + 0.1·k)/max by weighted squared
+    /// error, then up to 5 sweeps of one-code-at-a-time least-squares improvement. Codes are
+    /// stored as C's uint8_t (a negative code wraps, as in ggml).
+    static func makeQPQuants(_ n: Int, _ nmax: Int32, _ x: UnsafePointer<Float>, _ L: UnsafeMutablePointer<UInt8>,
+                             _ qw: UnsafePointer<Float>) -> Float {
+        var max: Float = 0
+        for i in 0..<n { max = cMax(max, x[i]) }
+        if max < groupMaxEps {
+            for i in 0..<n { L[i] = 0 }
+            return 0
+        }
+        var iscale = Float(nmax) / max
+        for i in 0..<n { L[i] = UInt8(truncatingIfNeeded: nearestInt(iscale * x[i])) }
+        let scale = 1 / iscale
+        var bestMSE: Float = 0
+        for i in 0..<n {
+            let diff = x[i] - scale * Float(L[i])
+            bestMSE += qw[i] * diff * diff
+        }
+        for step in -4...4 where step != 0 {
+            let iscaleStep = (0.1 * Float(step) + Float(nmax)) / max
+            let scaleStep = 1 / iscaleStep
+            var mse: Float = 0
+            for i in 0..<n {
+                let l = Swift.min(nmax, nearestInt(iscaleStep * x[i]))
+                let diff = x[i] - scaleStep * Float(l)
+                mse += qw[i] * diff * diff
+            }
+            if mse < bestMSE {
+                bestMSE = mse
+                iscale = iscaleStep
+            }
+        }
+        var sumlx: Float = 0, suml2: Float = 0
+        for i in 0..<n {
+            let l = Swift.min(nmax, nearestInt(iscale * x[i]))
+            L[i] = UInt8(truncatingIfNeeded: l)
+            let w = qw[i], fl = Float(l)
+            sumlx += w * x[i] * fl
+            suml2 += w * fl * fl
+        }
+        for _ in 0..<5 {
+            var changed = 0
+            for i in 0..<n {
+                let w = qw[i], old = Float(L[i])
+                var slx = sumlx - w * x[i] * old
+                var sl2 = suml2 - w * old * old
+                guard slx > 0 && sl2 > 0 else { continue }
+                let newL = Swift.min(nmax, nearestInt(x[i] * sl2 / slx))
+                guard newL != Int32(L[i]) else { continue }
+                let fl = Float(newL)
+                slx += w * x[i] * fl
+                sl2 += w * fl * fl
+                if slx * slx * suml2 > sumlx * sumlx * sl2 {
+                    L[i] = UInt8(truncatingIfNeeded: newL); sumlx = slx; suml2 = sl2
+                    changed += 1
+                }
+            }
+            if changed == 0 { break }
+        }
+        return suml2 > 0 ? sumlx / suml2 : 0
     }
 }

@@ -10,6 +10,14 @@ import NanoTensor
 /// `GGUFBlockEncoder+ScaleSearch.swift`), and `quantize_iq4_nl` for IQ4_NL
 /// (`GGUFBlockEncoder+IQ4NL.swift`).
 ///
+/// With an importance matrix (llama.cpp's imatrix: one non-negative weight per column, typically
+/// the mean of x² of that input feature over calibration tokens) the bytes are those of
+/// `ggml_quantize_chunk` given it as quant_weights, i.e. `llama-quantize --imatrix`: the
+/// `quantize_row_*_impl` encoders (`GGUFBlockEncoder+LegacyWeighted.swift`,
+/// `GGUFBlockEncoder+KQuantsWeighted.swift`, and the `importance:` paths of IQ4_NL and Q6_K),
+/// which weight each element by importance · √(σ² + x²) in every scale search. Q8_0 ignores it,
+/// as ggml does.
+///
 /// Each loop is a transcription of the C code with the same Float32 operations in the same order
 /// (ggml's portable build has no fused multiply-add in these functions), the same integer
 /// conversions (`nearest_int`'s magic-number rounding, C's truncating float → int8 casts) and the
@@ -25,10 +33,13 @@ public enum GGUFBlockEncoder {
     public static func canEncode(_ type: GGUFTensorType) -> Bool { encodable.contains(type) }
 
     /// The blocks of `values`, rows of `rowLength` elements (a tensor's ne[0], its last dimension
-    /// in row-major order), as `type`. Throws `CheckpointError.unsupportedDType` for a type not in
-    /// `encodable` and `.invalidTensor` naming `tensor` when a row is not whole blocks.
+    /// in row-major order), as `type`. `importance`, when given, holds `rowLength` finite
+    /// non-negative weights, one per column (ggml's quant_weights, llama.cpp's imatrix entry for
+    /// the tensor); nil encodes as ggml does without one. Throws `CheckpointError.unsupportedDType`
+    /// for a type not in `encodable` and `.invalidTensor` naming `tensor` when a row is not whole
+    /// blocks or the importance is not `rowLength` finite non-negative values.
     public static func encode(_ values: UnsafeBufferPointer<Float>, as type: GGUFTensorType, rowLength: Int,
-                              tensor: String, file: String) throws -> Data {
+                              importance: [Float]? = nil, tensor: String, file: String) throws -> Data {
         guard canEncode(type) else { throw CheckpointError.unsupportedDType(file: file, tensor: tensor, dtype: type.name) }
         let block = type.blockSize
         guard rowLength > 0, rowLength % block == 0 else {
@@ -38,6 +49,18 @@ public enum GGUFBlockEncoder {
         guard values.count % rowLength == 0 else {
             throw CheckpointError.invalidTensor(file: file, tensor: tensor, reason:
                 "\(values.count) values are not whole rows of \(rowLength)")
+        }
+        if let importance {
+            guard importance.count == rowLength else {
+                throw CheckpointError.invalidTensor(file: file, tensor: tensor, reason:
+                    "the importance matrix has \(importance.count) values for rows of \(rowLength)")
+            }
+            if let bad = importance.firstIndex(where: { !($0 >= 0 && $0.isFinite) }) {
+                throw CheckpointError.invalidTensor(file: file, tensor: tensor, reason:
+                    "importance[\(bad)] is \(importance[bad]); importance weights must be finite and non-negative")
+            }
+            // ggml's quantize_q8_0 ignores quant_weights.
+            if type != .q8_0 { return encodeWeighted(values, as: type, rowLength: rowLength, importance: importance) }
         }
         let blocks = values.count / block
         var out = Data(count: blocks * type.typeSize)
@@ -59,8 +82,51 @@ public enum GGUFBlockEncoder {
 
     /// `encode` of an array.
     public static func encode(_ values: [Float], as type: GGUFTensorType, rowLength: Int,
-                              tensor: String, file: String) throws -> Data {
-        try values.withUnsafeBufferPointer { try encode($0, as: type, rowLength: rowLength, tensor: tensor, file: file) }
+                              importance: [Float]? = nil, tensor: String, file: String) throws -> Data {
+        try values.withUnsafeBufferPointer {
+            try encode($0, as: type, rowLength: rowLength, importance: importance, tensor: tensor, file: file)
+        }
+    }
+
+    /// The importance-weighted encoding of validated rows. A row is the unit of work (the legacy
+    /// types' σ² is a whole-row statistic), spread over the cores in runs of rows.
+    private static func encodeWeighted(_ values: UnsafeBufferPointer<Float>, as type: GGUFTensorType, rowLength: Int,
+                                       importance: [Float]) -> Data {
+        let rows = values.count / rowLength, rowBytes = rowLength / type.blockSize * type.typeSize
+        var out = Data(count: rows * rowBytes)
+        guard rows > 0, let source = values.baseAddress else { return out }
+        importance.withUnsafeBufferPointer { weights in
+            let qw = weights.baseAddress!
+            out.withUnsafeMutableBytes { raw in
+                let destination = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                let rowsPerChunk = Swift.max(1, 256 * type.blockSize / rowLength)
+                let chunks = (rows + rowsPerChunk - 1) / rowsPerChunk
+                let work = { (c: Int) in
+                    for r in (c * rowsPerChunk)..<Swift.min(rows, (c + 1) * rowsPerChunk) {
+                        encodeWeightedRow(source + r * rowLength, type: type, rowLength: rowLength, importance: qw,
+                                          into: destination + r * rowBytes)
+                    }
+                }
+                if chunks == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: work) }
+            }
+        }
+        return out
+    }
+
+    /// One row of an encodable `type` other than Q8_0, weighted by the row's `importance`.
+    static func encodeWeightedRow(_ x: UnsafePointer<Float>, type: GGUFTensorType, rowLength: Int,
+                                  importance qw: UnsafePointer<Float>, into y: UnsafeMutablePointer<UInt8>) {
+        let blocks = rowLength / type.blockSize
+        switch type {
+        case .q4_0, .q4_1, .q5_0, .q5_1: encodeLegacyWeightedRow(x, rowLength, type, qw, y)
+        case .iq4_nl: encodeIQ4_NL(x, blocks, y, importance: qw)
+        case .q2_K: encodeQ2_KWeighted(x, blocks, qw, y)
+        case .q3_K: encodeQ3_KWeighted(x, blocks, qw, y)
+        case .q4_K: encodeQ45_KWeighted(x, blocks, qw, y, bits: 4)
+        case .q5_K: encodeQ45_KWeighted(x, blocks, qw, y, bits: 5)
+        case .q6_K: encodeQ6_K(x, blocks, y, importance: qw)
+        default: preconditionFailure("GGUFBlockEncoder: \(type) has no importance-weighted encoder")
+        }
     }
 
     /// Encodes `blocks` whole blocks of an encodable `type` from `x` into `y`.

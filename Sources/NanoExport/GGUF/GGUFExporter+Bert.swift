@@ -59,7 +59,7 @@ extension GGUFExporter {
             }
             let isMatrix = variable.value.rank == 2 && (gguf.hasSuffix(".weight") && !gguf.contains("norm"))
             let quantizable = isMatrix && (gguf.hasPrefix("blk.") || gguf.hasPrefix("token_embd."))
-            plan.add(gguf, variable.value, quantizable: quantizable)
+            plan.add(gguf, variable.value, quantizable: quantizable, layers: quantizable ? [String(name.dropLast(".weight".count))] : [])
         }
         if let vocabulary {
             guard vocabulary.count == c.vocabularySize else {
@@ -107,7 +107,7 @@ extension GGUFExporter {
 }
 
 extension BertEncoder: GGUFExportable {
-    func ggufPlan(vocabulary: [String]?, path: String) throws -> GGUFExporter.Plan {
-        try GGUFExporter.bertPlan(self, vocabulary: vocabulary, path: path)
+    func ggufPlan(_ source: ExportSource, path: String) throws -> GGUFExporter.Plan {
+        try GGUFExporter.bertPlan(self, vocabulary: source.vocabulary, path: path)
     }
 }

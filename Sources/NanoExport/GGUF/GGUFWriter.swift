@@ -122,14 +122,19 @@ public struct GGUFWriter {
             guard data.count == bytes else { throw bad("\(data.count) bytes given, \(entry.type.name) \(entry.shape) needs \(bytes)") }
             return data
         case .values(let values):
-            switch entry.type {
-            case .f32: return values.withUnsafeBufferPointer { Data(buffer: $0) }
-            case .f16: return StoredTensor.encoding(Tensor(shape: entry.shape, scalars: values), name: entry.name, as: .f16).data
-            case .bf16: return StoredTensor.encoding(Tensor(shape: entry.shape, scalars: values), name: entry.name, as: .bf16).data
-            case let block where GGUFBlockEncoder.canEncode(block):
-                return try GGUFBlockEncoder.encode(values, as: block, rowLength: entry.shape.last ?? 1, tensor: entry.name, file: path)
-            default: throw CheckpointError.unsupportedDType(file: path, tensor: entry.name, dtype: entry.type.name)
-            }
+            return try Self.encode(Tensor(shape: entry.shape, scalars: values), as: entry.type, name: entry.name, path: path)
+        }
+    }
+
+    /// The bytes `addTensor(_:_:as:)` stores for `tensor` as `type` (rows already checked whole blocks).
+    static func encode(_ tensor: Tensor, as type: GGUFTensorType, name: String, path: String) throws -> Data {
+        switch type {
+        case .f32: return tensor.scalars.withUnsafeBufferPointer { Data(buffer: $0) }
+        case .f16: return StoredTensor.encoding(tensor, name: name, as: .f16).data
+        case .bf16: return StoredTensor.encoding(tensor, name: name, as: .bf16).data
+        case let block where GGUFBlockEncoder.canEncode(block):
+            return try GGUFBlockEncoder.encode(tensor.scalars, as: block, rowLength: tensor.shape.last ?? 1, tensor: name, file: path)
+        default: throw CheckpointError.unsupportedDType(file: path, tensor: name, dtype: type.name)
         }
     }
 }

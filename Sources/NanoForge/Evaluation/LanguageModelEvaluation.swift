@@ -92,12 +92,32 @@ public enum LanguageModelEvaluation {
     public static func klDivergence(_ model: any CausalLanguageModel, reference: any CausalLanguageModel, chunks: LanguageModelChunks,
                                     batchSize: Int = 32) -> KLDivergence {
         precondition(model.vocabularySize == reference.vocabularySize, "klDivergence: vocabularies of \(model.vocabularySize) and \(reference.vocabularySize)")
+        return klDivergence(model, chunks: chunks, batchSize: batchSize) { _, group in reference.logits(batch: group) }
+    }
+
+    /// The reference's logits of the chunks, one tensor per batch as `klDivergence` groups them:
+    /// computed once, for many `klDivergence(_:referenceLogits:chunks:batchSize:)` calls against
+    /// the same reference (a mixed-precision stage's sensitivities).
+    public static func logitBatches(_ reference: any CausalLanguageModel, chunks: LanguageModelChunks, batchSize: Int = 32) -> [Tensor] {
+        batches(chunks, vocabularySize: reference.vocabularySize, batchSize: batchSize).map { reference.logits(batch: $0) }
+    }
+
+    /// `klDivergence` against reference logits computed before (`logitBatches` of the same chunks
+    /// and batch size).
+    public static func klDivergence(_ model: any CausalLanguageModel, referenceLogits: [Tensor], chunks: LanguageModelChunks,
+                                    batchSize: Int = 32) -> KLDivergence {
+        klDivergence(model, chunks: chunks, batchSize: batchSize) { index, _ in referenceLogits[index] }
+    }
+
+    /// The one KL loop: `reference(batch index, batch)` gives the reference's logits of a batch.
+    static func klDivergence(_ model: any CausalLanguageModel, chunks: LanguageModelChunks, batchSize: Int,
+                             reference: (Int, [[Int]]) -> Tensor) -> KLDivergence {
         var kl: [Double] = [], same: [Bool] = [], nll: [Double] = [], referenceNLL: [Double] = []
         let v = model.vocabularySize
-        for group in batches(chunks, vocabularySize: v, batchSize: batchSize) {
+        for (index, group) in batches(chunks, vocabularySize: v, batchSize: batchSize).enumerated() {
             // Both models see the same batches, so a model compared with itself computes the same
             // logits bit for bit and every divergence is exactly 0.
-            let q = model.logits(batch: group), p = reference.logits(batch: group)
+            let q = model.logits(batch: group), p = reference(index, group)
             precondition(q.shape == [group.count, chunks.context, v] && p.shape == q.shape,
                          "logits of shapes \(q.shape) and \(p.shape), expected \([group.count, chunks.context, v])")
             q.scalars.withUnsafeBufferPointer { qs in

@@ -1,3 +1,4 @@
+import NanoCheckpoint
 import NanoModels
 import NanoQuant
 import NanoTensor
@@ -14,15 +15,25 @@ import Yams
 ///    `average_bits`: nominal code bits per selected weight).
 /// 3. Check: the chosen allocation and a few other frontier points are applied together and
 ///    measured, so the report shows predicted against measured loss.
+///
+/// With `ggml_types` the candidates are ggml block types instead of bit widths, and the loss is
+/// the KL divergence on calibration text (see `MixedPrecisionPass+GGML.swift`).
 public struct MixedPrecisionPass: CompressionPass {
-    /// The size target: exactly one of packed megabytes or average bits per weight.
+    /// The size target: exactly one of packed megabytes, average code bits per selected weight, or
+    /// stored bits per parameter of the whole model.
     public enum Budget: Equatable {
         case sizeMB(Double)
         case averageBits(Double)
+        /// The whole model's stored bytes × 8 / its parameter count (block scales, unquantized
+        /// norms and embeddings included), as llama.cpp reports a file's BPW.
+        case bitsPerWeight(Double)
     }
 
     /// Candidate bit widths, ascending and distinct, each in 2…8.
     public var candidates: [Int] = [2, 3, 4, 8]
+    /// Candidate ggml block types instead of bit widths (nil: bit widths), distinct, in the
+    /// recipe's order.
+    public var ggmlTypes: [GGUFTensorType]?
     public var budget: Budget
     public var method: QuantizePass.Method = .rtn
     /// Group size for every candidate; nil for per-channel.
@@ -41,7 +52,7 @@ public struct MixedPrecisionPass: CompressionPass {
     static let checkedPoints = 5
 
     public static let key = "mixed_precision"
-    public static let summary = "Chooses a bit width per layer from measured sensitivities to meet a size budget at the least predicted loss."
+    public static let summary = "Chooses a bit width (or a ggml block type) per layer from measured sensitivities to meet a size budget at the least predicted loss."
     public static let shapeEffect = ShapeEffect.keepsShapes
     public static let quantizesWeights = true
     public var layerSelection: LayerSelector? { selector }
@@ -49,8 +60,11 @@ public struct MixedPrecisionPass: CompressionPass {
 
     public static let fields: [RecipeField] = [
         RecipeField("candidates", "list of integers", default: "[2, 3, 4, 8]", allowed: "distinct, each 2…8", "Bit widths a layer may get."),
-        RecipeField("budget", "mapping", required: true, allowed: "{size_mb: > 0} or {average_bits: within the candidates}",
-                    "The size target, exactly one of the two keys."),
+        RecipeField("ggml_types", "list of strings", allowed: "distinct, each " + GGMLCandidateTypes.allowedNames.joined(separator: " | "),
+                    "ggml block types a layer may get instead of bit widths (not with candidates, group_size or method gptq): ggml's round to nearest, sensitivity = KL divergence on the calibration text. A type whose blocks do not tile a layer's rows is dropped for that layer (reported)."),
+        RecipeField("budget", "mapping", required: true,
+                    allowed: "{size_mb: > 0}, {bits_per_weight: > 0} or {average_bits: within the candidates}",
+                    "The size target, exactly one key: the whole model's stored megabytes, its stored bits per parameter, or (bit-width candidates only) nominal code bits per selected weight."),
         RecipeField("method", "string", default: "rtn", allowed: RecipeField.choices(QuantizePass.Method.self),
                     "Quantizer used for sensitivities and the final result."),
         RecipeField("group_size", "integer", default: "128", allowed: "≥ 1", "Group size of every candidate."),
@@ -60,6 +74,7 @@ public struct MixedPrecisionPass: CompressionPass {
 
     public static func decode(_ node: RecipeNode) throws -> MixedPrecisionPass {
         let map = try node.mapping(fields)
+        let ggmlTypes = try decodeGGMLTypes(map)
         var candidates = [2, 3, 4, 8]
         if let candidatesNode = map.optional("candidates") {
             candidates = try candidatesNode.list().map { try $0.int(2...8) }
@@ -69,34 +84,81 @@ public struct MixedPrecisionPass: CompressionPass {
             candidates.sort()
         }
         let budgetNode = try map.required("budget", hint: "e.g. budget: {size_mb: 8}")
-        let budgetMap = try budgetNode.mapping(keys: ["size_mb", "average_bits"])
+        let budgetMap = try budgetNode.mapping(keys: ["size_mb", "bits_per_weight", "average_bits"])
+        let given = ["size_mb", "bits_per_weight", "average_bits"].filter { budgetMap.contains($0) }
+        guard given.count == 1 else {
+            throw RecipeError.conflict(budgetNode.location, problem: "budget needs exactly one of size_mb, bits_per_weight and average_bits",
+                                       hint: "give one of size_mb, bits_per_weight or average_bits")
+        }
         let budget: Budget
-        switch (budgetMap.optional("size_mb"), budgetMap.optional("average_bits")) {
-        case let (size?, nil): budget = .sizeMB(try size.number(.greaterThan(0)))
-        case let (nil, bits?):
+        if let size = budgetMap.optional("size_mb") {
+            budget = .sizeMB(try size.number(.greaterThan(0)))
+        } else if let bits = budgetMap.optional("bits_per_weight") {
+            budget = .bitsPerWeight(try bits.number(.greaterThan(0)))
+        } else {
+            let bits = try budgetMap.required("average_bits")
+            if ggmlTypes != nil {
+                throw RecipeError.conflict(bits.location, problem: "average_bits counts integer code bits, which ggml_types do not have",
+                                           hint: "with ggml_types give size_mb or bits_per_weight (stored bits per parameter, block scales included)")
+            }
             budget = .averageBits(try bits.number(.closed(Double(candidates.first ?? 2), Double(candidates.last ?? 8))))
-        default:
-            throw RecipeError.conflict(budgetNode.location, problem: "budget needs exactly one of size_mb and average_bits",
-                                       hint: "give size_mb or average_bits, not both or neither")
         }
         var pass = MixedPrecisionPass(candidates: candidates, budget: budget,
                                       selector: try SelectionFields.decode(map, defaultTargets: ["Linear"]))
         pass.method = try map.optional("method", default: .rtn) { try $0.choice(QuantizePass.Method.self) }
         pass.groupSize = try map.optional("group_size", default: 128) { try $0.int(atLeast: 1) }
+        if let ggmlTypes {
+            if pass.method == .gptq, let method = map.optional("method") {
+                throw RecipeError.conflict(method.location, problem: "ggml_types candidates are ggml's round to nearest; method gptq applies to bit-width candidates",
+                                           hint: "leave out method (or set rtn) with ggml_types")
+            }
+            pass.ggmlTypes = ggmlTypes
+            pass.groupSize = nil
+        }
         return pass
+    }
+
+    /// `ggml_types`, checked: known names, distinct, not beside integer candidates.
+    static func decodeGGMLTypes(_ map: RecipeMapping) throws -> [GGUFTensorType]? {
+        guard let typesNode = map.optional("ggml_types") else { return nil }
+        for key in ["candidates", "group_size"] {
+            if let other = map.optional(key) {
+                throw RecipeError.conflict(other.location, problem: "\(key) configures bit-width candidates, and ggml_types replaces them",
+                                           hint: "give either ggml_types or candidates/group_size")
+            }
+        }
+        let allowed = GGMLCandidateTypes.allowedNames
+        let types = try typesNode.list().map { item -> GGUFTensorType in
+            let name = try item.string()
+            guard let type = GGMLCandidateTypes.type(named: name) else {
+                throw RecipeError.invalidChoice(item.location, allowed: allowed, found: name,
+                                                suggestion: NameSuggestion.nearest(to: name.lowercased(), in: allowed))
+            }
+            return type
+        }
+        guard !types.isEmpty, Set(types).count == types.count else {
+            throw RecipeError.outOfRange(typesNode.location, allowed: "a non-empty list of distinct ggml types",
+                                         found: "[" + types.map(GGMLCandidateTypes.recipeName).joined(separator: ", ") + "]")
+        }
+        return types
     }
 
     public func encode() -> Node {
         RecipeEncoding.mapping { e in
-            e.set("candidates", ints: candidates)
+            if let ggmlTypes {
+                e.set("ggml_types", strings: ggmlTypes.map(GGMLCandidateTypes.recipeName))
+            } else {
+                e.set("candidates", ints: candidates)
+            }
             e.set("budget", RecipeEncoding.mapping { b in
                 switch budget {
                 case .sizeMB(let mb): b.set("size_mb", mb)
                 case .averageBits(let bits): b.set("average_bits", bits)
+                case .bitsPerWeight(let bits): b.set("bits_per_weight", bits)
                 }
             })
             e.set("method", method)
-            e.set("group_size", groupSize)
+            if ggmlTypes == nil { e.set("group_size", groupSize) }
             SelectionFields.encode(selector, into: &e)
         }
     }
@@ -105,6 +167,10 @@ public struct MixedPrecisionPass: CompressionPass {
 
     public func run(on state: CompressionState, context: PassContext) throws -> String {
         let layers = try context.selectedWeights(selector, in: state)
+        if let ggmlTypes {
+            return try runGGML(types: ggmlTypes, layers: layers, state: state, inputs: context.calibration, context: context,
+                               producer: GGMLRoundToNearest())
+        }
         let data = try context.calibrationData(state)
         let hessians = method == .gptq ? try context.hessians(for: layers.filter { $0.linear != nil }.map(\.name), in: state) : [:]
         return try run(layers: layers, state: state, calibration: data, inputs: context.calibration,
@@ -201,7 +267,7 @@ public struct MixedPrecisionPass: CompressionPass {
     /// A layer option's cost in the budget's unit: stored bytes, or nominal code bits.
     func costs(_ q: QuantizedTensor, bits: Int, count: Int) -> Int {
         switch budget {
-        case .sizeMB: return q.packedByteCount
+        case .sizeMB, .bitsPerWeight: return q.packedByteCount
         case .averageBits: return bits * count
         }
     }
@@ -212,17 +278,23 @@ public struct MixedPrecisionPass: CompressionPass {
         case .averageBits(let bits):
             return Int((bits * Double(layers.reduce(0) { $0 + $1.weight.value.count })).rounded(.down))
         case .sizeMB(let mb):
-            // Everything outside the selected weights keeps its current stored size.
-            let selected = layers.reduce(0) { total, entry in
-                total + (state.quantized[entry.name]?.packedByteCount ?? 4 * entry.weight.value.count)
-            }
-            return Int(mb * 1_000_000) - (state.sizeBytes - selected)
+            return Int(mb * 1_000_000) - Self.unselectedBytes(state: state, layers: layers)
+        case .bitsPerWeight(let bits):
+            return Int((bits * Double(state.parameterCount) / 8).rounded(.down)) - Self.unselectedBytes(state: state, layers: layers)
         }
+    }
+
+    /// Stored bytes of everything outside the selected weights (which keeps its current size).
+    static func unselectedBytes(state: CompressionState, layers: [QuantizableWeight]) -> Int {
+        let selected = layers.reduce(0) { total, entry in
+            total + (state.quantized[entry.name]?.packedByteCount ?? state.ggmlQuantized[entry.name]?.byteCount ?? 4 * entry.weight.value.count)
+        }
+        return state.sizeBytes - selected
     }
 
     func describe(_ cost: Int) -> String {
         switch budget {
-        case .sizeMB: return String(format: "%.2f MB", Double(cost) / 1e6)
+        case .sizeMB, .bitsPerWeight: return String(format: "%.2f MB", Double(cost) / 1e6)
         case .averageBits: return "\(cost) code bits"
         }
     }

@@ -1,3 +1,4 @@
+import NanoCheckpoint
 import NanoModels
 import NanoQuant
 import NanoTensor
@@ -6,7 +7,8 @@ import Yams
 /// The `quantize` pass: post-training weight quantization (RTN or GPTQ) of the selected Linear
 /// layers and embedding tables, optionally with int8 activation quantization, static
 /// (calibrated) or dynamic (per token). Its settings decode straight into the quantizers' own
-/// types (`QuantizationScheme.Granularity`, `Observer`, `ScaleFormat`).
+/// types (`QuantizationScheme.Granularity`, `Observer`, `ScaleFormat`). With `ggml_type`, the
+/// weights are held in that ggml block format instead (`QuantizePass+GGML.swift`).
 public struct QuantizePass: CompressionPass {
     /// Rounding method.
     public enum Method: String, RecipeChoice { case rtn, gptq }
@@ -46,6 +48,12 @@ public struct QuantizePass: CompressionPass {
     public var observer: Observer = .minmax
     public var activations: Activations?
     public var scaleFormat: ScaleFormat = .float32
+    /// A ggml block type (`GGUFBlockEncoder.encodable`): the weights' grid is that type's, in
+    /// place of `bits` / `symmetric` / `granularity` / `scale_format` / `observer`.
+    public var ggmlType: GGUFTensorType?
+    /// The type for tensors whose rows `ggmlType`'s blocks do not tile; nil: llama.cpp's choice
+    /// (`GGMLTypeFallback.llamaCppDefault`).
+    public var fallbackType: GGUFTensorType?
     public var selector: LayerSelector
 
     public init(selector: LayerSelector) { self.selector = selector }
@@ -83,6 +91,11 @@ public struct QuantizePass: CompressionPass {
         RecipeField("activations", "mapping", allowed: "{mode: static | dynamic, bits: 8, observer, percentile, symmetric}",
                     "Int8 quantization of each selected Linear layer's input. `mode: static` (default): one scale and zero point per layer from the calibration data, by the given observer (default minmax; `symmetric` default false). `mode: dynamic`: per token, symmetric, scale = the token's absmax / 127 at run time, no calibration (the runtime's int8 × int8 kernel computes it exactly). Simulated in evaluation (fake quantization, the kernel's rounding), saved with the model and applied by the runtime. Without `activations` the runtime keeps float activations."),
         RecipeField("scale_format", "string", default: "f32", allowed: RecipeField.choices(ScaleFormat.recipeNames), "Storage type of scales."),
+        RecipeField("ggml_type", "string", allowed: ggmlTypeNames.joined(separator: " | ") + " (any case)",
+                    "Hold the weights in this ggml block format, the bytes a GGUF file stores: RTN is ggml's own round to nearest (`llama-quantize` without an imatrix), GPTQ chooses codes on exactly the block's grid (each block's scales from ggml's search on its error-compensated values). Replaces `bits`, `symmetric`, `granularity`, `group_size`, `scale_format`, `observer` (refused with it) and excludes `activations`. With `act_order`, blocks keep their parameters from the original weight."),
+        RecipeField("fallback_type", "string", default: "llama.cpp's: q2_k, q3_k → q4_0; q4_k → q5_0; q5_k → q5_1; q6_k → q8_0",
+                    allowed: GGMLTypeFallback.blockOf32Types.map { $0.name.lowercased() }.joined(separator: " | "),
+                    "With `ggml_type` only: the type of a tensor whose rows are not whole blocks of `ggml_type` (a K-quant's 256 against a width of 576), as llama.cpp's `llama-quantize` falls back. Each fallback is logged, counted in the stage summary and shown in the report (the layer table's ggml type column and a note under it); a row that is not whole 32s fits no type and is an error naming the layer."),
     ] + SelectionFields.fields(defaultTargets: ["Linear"])
 
     // MARK: decoding
@@ -132,6 +145,7 @@ public struct QuantizePass: CompressionPass {
             }
             pass.activations = settings
         }
+        try decodeGGML(map, into: &pass)
         return pass
     }
 
@@ -156,7 +170,8 @@ public struct QuantizePass: CompressionPass {
     // MARK: encoding
 
     public func encode() -> Node {
-        RecipeEncoding.mapping { e in
+        if ggmlType != nil { return encodeGGML() }
+        return RecipeEncoding.mapping { e in
             e.set("method", method)
             e.set("bits", bits)
             e.set("symmetric", symmetric)
@@ -189,6 +204,7 @@ public struct QuantizePass: CompressionPass {
     // MARK: running
 
     public func run(on state: CompressionState, context: PassContext) throws -> String {
+        if let ggmlType { return try runGGML(ggmlType, on: state, context: context) }
         let label = context.label
         let weights = try context.selectedWeights(selector, in: state)
         let linears = weights.compactMap { w in w.linear.map { (name: w.name, layer: $0) } }
@@ -217,6 +233,7 @@ public struct QuantizePass: CompressionPass {
             state.weightErrors[name] = PassContext.relativeError(w, dq)
             entry.weight.value = dq
             state.quantized[name] = q
+            state.ggmlQuantized[name] = nil
             if (i + 1) % 12 == 0 || i + 1 == weights.count { context.log("\(label): \(i + 1)/\(weights.count) layers") }
         }
         var summary = "\(method.rawValue) \(scheme) on \(weights.count) layers"

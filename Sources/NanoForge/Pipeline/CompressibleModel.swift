@@ -30,11 +30,13 @@ extension EvaluatedModel {
     /// Loads a model a recipe names, plain or already compressed, with the input adapter its
     /// family declares (`ModelArchitecture.inputAdapter`): a WordPiece model gets the `vocab.txt`
     /// beside it, a character model the vocabulary its config carries. Also returns the packed
-    /// form of layers quantized before and their activation quantization (already installed).
+    /// form of layers quantized before, their ggml block codes and their activation quantization
+    /// (already installed).
     public static func load(path: String, recipe: String) throws
-        -> (model: EvaluatedModel, quantized: [String: QuantizedTensor], activations: [String: ActivationQuantization]) {
+        -> (model: EvaluatedModel, quantized: [String: QuantizedTensor], ggmlQuantized: [String: GGMLQuantizedTensor],
+            activations: [String: ActivationQuantization]) {
         let loaded = try PackedModel.load(path: path)
-        return (try EvaluatedModel(loaded.model, path: path, recipe: recipe), loaded.quantized, loaded.activations)
+        return (try EvaluatedModel(loaded.model, path: path, recipe: recipe), loaded.quantized, loaded.ggmlQuantized, loaded.activations)
     }
 
     /// A loaded model with the input adapter its family declares, read from beside `path`.

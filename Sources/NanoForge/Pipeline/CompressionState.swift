@@ -1,3 +1,4 @@
+import NanoCheckpoint
 import NanoModels
 import NanoQuant
 import NanoTensor
@@ -12,6 +13,9 @@ public final class CompressionState {
     /// Layers held in a ggml block format (a quantize pass with a ggml type), by layer name as
     /// in `quantized`; a layer is in at most one of the two.
     public var ggmlQuantized: [String: GGMLQuantizedTensor] = [:]
+    /// The ggml type a recipe asked for, by layer, where the layer's rows are not whole blocks
+    /// of it and `ggmlQuantized` holds a fallback type instead (for the report).
+    public var ggmlFallbacks: [String: GGUFTensorType] = [:]
     /// Relative weight error ‖W − Ŵ‖ / ‖W‖ of each quantized layer.
     public var weightErrors: [String: Double] = [:]
     /// Static int8 activation quantization of Linear inputs, by layer name.

@@ -8,7 +8,8 @@ import NanoTensor
 /// - `model.safetensors` + `config.json` + the tokenizer (`vocab.txt`, or `tokenizer.json` and
 ///   `tokenizer_config.json` for byte-level BPE): the model, with quantized Linear weights
 ///   stored packed (`PackedCheckpoint`: `<layer>.weight.qweight`, `.scales`, `.zero_points`, the
-///   scheme of each under `nanoforge.quantization` in `__metadata__`); `PackedModel`,
+///   scheme of each under `nanoforge.quantization` in `__metadata__`; ggml block codes as
+///   `<layer>.weight.ggml`, `GGMLCheckpoint`); `PackedModel`,
 ///   `SentenceEncoder.load` and `nanoforge embed/eval/inspect` read it;
 /// - `recipe.yaml`, `report.json`, `report.md`, `report.html`.
 /// Everything is written into a temporary folder beside the target and renamed into place last.
@@ -92,17 +93,23 @@ struct ModelOutput {
         }
         let weights = folder + "/model.safetensors"
         let parameters = state.model.container.namedParameters.map { (name: $0.name, value: $0.variable.value) }
-        let store = try PackedCheckpoint.pack(parameters: parameters, quantized: state.quantized, metadata: metadata, file: weights)
+        let store = try PackedCheckpoint.pack(parameters: parameters, quantized: state.quantized, ggml: state.ggmlQuantized,
+                                              metadata: metadata, file: weights)
         try SafetensorsWriter.write(store, to: weights)
         try AtomicFile.write(Data(config.utf8), to: folder + "/config.json")
         try state.model.input?.writeFiles(into: folder)
         var vocabulary: [String]?
-        if case .wordPiece(let tokenizer, _)? = state.model.input { vocabulary = tokenizer.vocabulary }
+        var bpe: ByteLevelBPETokenizer?
+        switch state.model.input {
+        case .wordPiece(let tokenizer, _)?: vocabulary = tokenizer.vocabulary
+        case .byteLevelBPE(let tokenizer)?: bpe = tokenizer
+        default: break
+        }
         try AtomicFile.write(Data(recipe.text.utf8), to: folder + "/recipe.yaml")
         _ = try report.write(to: folder)
         guard let model = state.model.model else { return nil }
-        return CompressedModel(packed: PackedModel(model: model, quantized: state.quantized, store: store,
-                                                   activations: state.activationQuantization),
-                               vocabulary: vocabulary)
+        return CompressedModel(packed: PackedModel(model: model, quantized: state.quantized, ggmlQuantized: state.ggmlQuantized,
+                                                   store: store, activations: state.activationQuantization),
+                               vocabulary: vocabulary, tokenizer: bpe)
     }
 }

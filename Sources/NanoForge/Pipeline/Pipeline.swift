@@ -59,6 +59,7 @@ public struct Pipeline {
         let state = CompressionState(model: loaded.model)
         // A model compressed before keeps its packed layers and activation scales.
         state.quantized = loaded.quantized
+        state.ggmlQuantized = loaded.ggmlQuantized
         state.activationQuantization = loaded.activations
         let calibration = try recipe.calibration.map { try EvaluationData.inputs($0.path, limit: $0.samples) } ?? []
         let timing = try latencyInputs(calibration)
@@ -155,17 +156,19 @@ public struct Pipeline {
     /// Every Linear layer, then every quantized embedding table.
     func layerReports(_ state: CompressionState, outputErrors: [String: Double]) -> [LayerReport] {
         let linear = state.linearLayers.map { (name: $0.name, kind: "Linear", weight: $0.layer.weight.value) }
-        let embeddings = state.model.embeddingLayers.filter { state.quantized[$0.name] != nil }
+        let embeddings = state.model.embeddingLayers.filter { state.quantized[$0.name] != nil || state.ggmlQuantized[$0.name] != nil }
             .map { (name: $0.name, kind: "Embedding", weight: $0.layer.weight.value) }
         return (linear + embeddings).map { name, kind, w in
             let zeros = w.scalars.reduce(0) { $0 + ($1 == 0 ? 1 : 0) }
             let q = state.quantized[name]
             var groupSize: Int? = nil
             if case .group(let size)? = q?.scheme.granularity { groupSize = size }
+            let ggml = state.ggmlQuantized[name]?.type
             return LayerReport(name: name, kind: kind, shape: w.shape, bits: q?.scheme.bits, groupSize: groupSize,
                                sparsity: w.count > 0 ? Double(zeros) / Double(w.count) : 0,
                                relativeWeightError: state.weightErrors[name], relativeOutputError: outputErrors[name],
-                               activationBits: state.activationQuantization[name]?.bits)
+                               activationBits: state.activationQuantization[name]?.bits,
+                               ggmlType: ggml?.name, ggmlFallbackFrom: ggml == nil ? nil : state.ggmlFallbacks[name]?.name)
         }
     }
 }

@@ -28,6 +28,8 @@ import NanoTensor
 /// Deviation: with `activationOrder` and groups, groups stay runs of consecutive *original*
 /// columns and their parameters are computed up front from the original weight (AutoGPTQ's
 /// `static_groups`), so the packed layout needs no per-column group index.
+/// The column loop (`Problem.compensate`) is shared by every grid: nanoforge's integer grids
+/// here, ggml's block formats in `GPTQ+GGML.swift`.
 public enum GPTQ {
     /// GPTQ's options; the scheme and observer are those of RTN.
     public struct Configuration: Equatable, Codable, Sendable {
@@ -62,20 +64,8 @@ public enum GPTQ {
     public static func quantize(_ weight: Tensor, hessian accumulator: HessianAccumulator,
                                 configuration c: Configuration) throws -> QuantizedTensor {
         try c.validate(forWeightShape: weight.shape)
-        guard weight.scalars.allSatisfy(\.isFinite) else { throw QuantizationError.nonFiniteWeight }
-        let (rows, columns) = (weight.shape[0], weight.shape[1])
-        guard accumulator.columns == columns else {
-            throw QuantizationError.calibrationWidthMismatch(expected: columns, found: accumulator.columns)
-        }
-        var h = try accumulator.hessian()
-        var w = weight
-        let pruned = weight.scalars.map { $0 == 0 }
-
-        // Dead inputs never contribute to the output: any code will do, so make them exactly 0.
-        for i in 0..<columns where h[i * columns + i] == 0 {
-            h[i * columns + i] = 1
-            for r in 0..<rows { w.scalars[r * columns + i] = 0 }
-        }
+        var problem = try Problem(weight, hessian: accumulator, activationOrder: c.activationOrder, dampingFraction: c.dampingFraction)
+        let (rows, columns) = (problem.rows, problem.columns)
 
         let scheme = c.scheme
         let groupWidth = scheme.groupWidth(columns: columns)
@@ -83,77 +73,129 @@ public enum GPTQ {
         if case .group = scheme.granularity { dynamicGroups = !c.activationOrder } else { dynamicGroups = false }
         var parameters = dynamicGroups
             ? [QuantizationParameters](repeating: QuantizationParameters(scale: 1), count: scheme.scaleCount(rows: rows, columns: columns))
-            : RTN.sliceParameters(w, scheme: scheme, observer: c.observer, scaleFormat: c.scaleFormat)
+            : RTN.sliceParameters(problem.weight, scheme: scheme, observer: c.observer, scaleFormat: c.scaleFormat)
 
-        // Processing order: column `order[i]` of the original weight is quantized i-th.
-        let order: [Int] = c.activationOrder
-            ? (0..<columns).sorted { (h[$0 * columns + $0], $1) > (h[$1 * columns + $1], $0) }
-            : Array(0..<columns)
-        let u = try factor(h, order: order, n: columns, dampingFraction: c.dampingFraction)
-
-        // wp: the weight with columns in processing order, [out, in]; updated in place.
-        var wp = [Float](repeating: 0, count: rows * columns)
-        for r in 0..<rows { for i in 0..<columns { wp[r * columns + i] = w.scalars[r * columns + order[i]] } }
-
-        var block = c.blockSize
-        if dynamicGroups {
-            block = groupWidth % block == 0 ? block : (groupWidth < block ? block - block % groupWidth : groupWidth)
-        }
         let qmin = QuantizationNumerics.qmin(bits: scheme.bits, symmetric: scheme.symmetric)
         let qmax = QuantizationNumerics.qmax(bits: scheme.bits, symmetric: scheme.symmetric)
         var codes = [Int32](repeating: 0, count: rows * columns)
-        // errors: [out, block], column i of the block holds (w - ŵ) / U_ii of processed column i.
-        var errors = [Float](repeating: 0, count: rows * block)
-        BLASThreads.ensureSingleThreaded()
-
-        wp.withUnsafeMutableBufferPointer { wpb in
+        let order = problem.order, pruned = problem.pruned
         codes.withUnsafeMutableBufferPointer { q in
-        errors.withUnsafeMutableBufferPointer { e in
         parameters.withUnsafeMutableBufferPointer { params in
-        u.withUnsafeBufferPointer { ub in
-            guard let wBase = wpb.baseAddress, let eBase = e.baseAddress, let uBase = ub.baseAddress else { return }
-            for i1 in stride(from: 0, to: columns, by: block) {
-                let i2 = min(i1 + block, columns)
-                // Rows are independent within a block: split them across the cores.
-                Parallel.forRanges(rows, grain: 32) { rowRange in
-                    for r in rowRange {
-                        let row = wBase + r * columns
-                        let err = eBase + r * block
-                        for i in i1..<i2 {
-                            let column = order[i]
-                            let s = scheme.scaleIndex(row: r, column: column, columns: columns)
-                            if dynamicGroups && i % groupWidth == 0 {
-                                params[s] = c.observer.parameters(
-                                    for: UnsafeBufferPointer(start: row + i, count: groupWidth), bits: scheme.bits,
-                                    symmetric: scheme.symmetric, scaleFormat: c.scaleFormat)
-                            }
-                            let value = row[i]
-                            let code = pruned[r * columns + column]
-                                ? params[s].zeroPoint : QuantizationNumerics.quantize(value, params[s], qmin: qmin, qmax: qmax)
-                            q[r * columns + column] = code
-                            let delta = (value - QuantizationNumerics.dequantize(code, params[s])) / uBase[i * columns + i]
-                            err[i - i1] = delta
-                            let coefficients = uBase + i * columns
-                            for j in (i + 1)..<i2 { row[j] -= delta * coefficients[j] }
-                        }
-                    }
+            problem.compensate(blockSize: c.blockSize, alignedTo: dynamicGroups ? groupWidth : nil) { r, i, row in
+                let column = order[i]
+                let s = scheme.scaleIndex(row: r, column: column, columns: columns)
+                if dynamicGroups && i % groupWidth == 0 {
+                    params[s] = c.observer.parameters(
+                        for: UnsafeBufferPointer(start: row + i, count: groupWidth), bits: scheme.bits,
+                        symmetric: scheme.symmetric, scaleFormat: c.scaleFormat)
                 }
-                // Lazy batch update: W[:, i2:] -= E[:, :count] · U[i1..<i2, i2...] (split by rows).
-                guard i2 < columns else { break }
-                let count = i2 - i1, rest = columns - i2
-                let chunks = rows * rest * count >= 1 << 20 ? max(1, min(Parallel.workers, rows / 64)) : 1
-                let chunk = (rows + chunks - 1) / chunks
-                DispatchQueue.concurrentPerform(iterations: chunks) { k in
-                    let start = k * chunk, m = min(chunk, rows - start)
-                    guard m > 0 else { return }
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(rest), Int32(count),
-                                -1, eBase + start * block, Int32(block), uBase + i1 * columns + i2, Int32(columns),
-                                1, wBase + start * columns + i2, Int32(columns))
-                }
+                let code = pruned[r * columns + column]
+                    ? params[s].zeroPoint : QuantizationNumerics.quantize(row[i], params[s], qmin: qmin, qmax: qmax)
+                q[r * columns + column] = code
+                return QuantizationNumerics.dequantize(code, params[s])
             }
-        }}}}}
+        }}
         return try QuantizedTensor(shape: weight.shape, scheme: scheme, codes: codes,
                                    parameters: parameters, scaleFormat: c.scaleFormat)
+    }
+
+    /// One layer's GPTQ problem, ready for the column loop: the weight with dead inputs zeroed,
+    /// the processing order, and the Cholesky factor U of the damped H⁻¹ in that order. Shared
+    /// by every grid (nanoforge's integer grids, ggml's block formats); only how a column is
+    /// rounded differs.
+    struct Problem {
+        let rows: Int
+        let columns: Int
+        /// The weight [out, in] in original column order, dead inputs set to 0.
+        let weight: Tensor
+        /// Entries that were exactly zero on entry (pruned).
+        let pruned: [Bool]
+        /// Column `order[i]` of the original weight is quantized i-th.
+        let order: [Int]
+        /// U [in, in] in processing order.
+        let u: [Float]
+        /// The weight in processing order, [out, in]; the loop updates it in place.
+        var working: [Float]
+
+        init(_ weight: Tensor, hessian accumulator: HessianAccumulator, activationOrder: Bool, dampingFraction: Double) throws {
+            guard weight.shape.count == 2, weight.shape[0] > 0, weight.shape[1] > 0 else {
+                throw QuantizationError.notAMatrix(shape: weight.shape)
+            }
+            guard weight.scalars.allSatisfy(\.isFinite) else { throw QuantizationError.nonFiniteWeight }
+            guard dampingFraction.isFinite, dampingFraction >= 0 else { throw QuantizationError.invalidDamping(found: dampingFraction) }
+            let (rows, columns) = (weight.shape[0], weight.shape[1])
+            guard accumulator.columns == columns else {
+                throw QuantizationError.calibrationWidthMismatch(expected: columns, found: accumulator.columns)
+            }
+            var h = try accumulator.hessian()
+            var w = weight
+            pruned = weight.scalars.map { $0 == 0 }
+            // Dead inputs never contribute to the output: any code will do, so make them exactly 0.
+            for i in 0..<columns where h[i * columns + i] == 0 {
+                h[i * columns + i] = 1
+                for r in 0..<rows { w.scalars[r * columns + i] = 0 }
+            }
+            let order: [Int] = activationOrder
+                ? (0..<columns).sorted { (h[$0 * columns + $0], $1) > (h[$1 * columns + $1], $0) }
+                : Array(0..<columns)
+            u = try GPTQ.factor(h, order: order, n: columns, dampingFraction: dampingFraction)
+            var wp = [Float](repeating: 0, count: rows * columns)
+            for r in 0..<rows { for i in 0..<columns { wp[r * columns + i] = w.scalars[r * columns + order[i]] } }
+            (self.rows, self.columns, self.weight, self.order, self.working) = (rows, columns, w, order, wp)
+        }
+
+        /// Rounds column i (processing order) of row r: given the row's current values in
+        /// processing order, records the code it chooses and returns its dequantized value.
+        /// Called for every row and column once, rows in parallel (never one row from two threads).
+        typealias ColumnQuantizer = (_ row: Int, _ position: Int, _ values: UnsafeMutablePointer<Float>) -> Float
+
+        /// GPTQ's column loop: each column is rounded by `quantize`, and its error, divided by
+        /// U_ii, is spread over the later columns of its block at once and over the rest with one
+        /// GEMM per block. With `alignedTo: g`, the block size becomes a multiple of g (or g
+        /// itself) so that a run of g columns never straddles two blocks: at its first column,
+        /// the run's values are then exactly the error-compensated ones.
+        mutating func compensate(blockSize requested: Int, alignedTo g: Int?, quantize: ColumnQuantizer) {
+            var block = requested
+            if let g { block = g % block == 0 ? block : (g < block ? block - block % g : g) }
+            let (rows, columns) = (self.rows, self.columns)
+            // errors: [out, block], column i of the block holds (w - ŵ) / U_ii of processed column i.
+            var errors = [Float](repeating: 0, count: rows * block)
+            BLASThreads.ensureSingleThreaded()
+            working.withUnsafeMutableBufferPointer { wpb in
+            errors.withUnsafeMutableBufferPointer { e in
+            u.withUnsafeBufferPointer { ub in
+                guard let wBase = wpb.baseAddress, let eBase = e.baseAddress, let uBase = ub.baseAddress else { return }
+                for i1 in stride(from: 0, to: columns, by: block) {
+                    let i2 = min(i1 + block, columns)
+                    // Rows are independent within a block: split them across the cores.
+                    Parallel.forRanges(rows, grain: 32) { rowRange in
+                        for r in rowRange {
+                            let row = wBase + r * columns
+                            let err = eBase + r * block
+                            for i in i1..<i2 {
+                                let value = row[i]
+                                let delta = (value - quantize(r, i, row)) / uBase[i * columns + i]
+                                err[i - i1] = delta
+                                let coefficients = uBase + i * columns
+                                for j in (i + 1)..<i2 { row[j] -= delta * coefficients[j] }
+                            }
+                        }
+                    }
+                    // Lazy batch update: W[:, i2:] -= E[:, :count] · U[i1..<i2, i2...] (split by rows).
+                    guard i2 < columns else { break }
+                    let count = i2 - i1, rest = columns - i2
+                    let chunks = rows * rest * count >= 1 << 20 ? max(1, min(Parallel.workers, rows / 64)) : 1
+                    let chunk = (rows + chunks - 1) / chunks
+                    DispatchQueue.concurrentPerform(iterations: chunks) { k in
+                        let start = k * chunk, m = min(chunk, rows - start)
+                        guard m > 0 else { return }
+                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(rest), Int32(count),
+                                    -1, eBase + start * block, Int32(block), uBase + i1 * columns + i2, Int32(columns),
+                                    1, wBase + start * columns + i2, Int32(columns))
+                    }
+                }
+            }}}
+        }
     }
 
     /// U (upper Cholesky factor of the damped, permuted H⁻¹) as Float [n, n].

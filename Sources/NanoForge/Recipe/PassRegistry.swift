@@ -3,6 +3,7 @@
 public enum PassRegistry {
     public static let all: [any CompressionPass.Type] = [
         QuantizePass.self,
+        AWQPass.self,
         PrunePass.self,
         StructuredPrunePass.self,
         TrimVocabularyPass.self,

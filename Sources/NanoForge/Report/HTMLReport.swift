@@ -21,13 +21,15 @@ public enum HTMLReport {
                                            className: "metrics")
         }
         if let mp = report.mixedPrecision {
-            body += "<h2>Mixed precision</h2>\n<p>Budget \(ReportFormat.escapeHTML(mp.budget)); loss = 1 − cosine_mean against the model before the stage on \(mp.sensitivityInputs) calibration inputs. Chosen: predicted \(String(format: "%.5f", mp.chosen.predictedLoss)), measured \(mp.chosen.measuredLoss.map { String(format: "%.5f", $0) } ?? "–"), \(String(format: "%.2f", mp.chosen.averageBits)) bits per weight.</p>\n<div class=\"charts\">\n"
+            body += "<h2>Mixed precision</h2>\n<p>\(ReportFormat.escapeHTML(MixedPrecisionTables.summary(mp)))</p>\n<div class=\"charts\">\n"
             body += mixedPrecisionCharts(mp).map { $0.render() }.joined(separator: "\n") + "\n</div>\n"
+            body += MixedPrecisionTables.html(mp)
         }
         body += "<h2>Layers</h2>\n"
         body += report.layers.isEmpty ? "<p>No per-layer details.</p>\n"
             : ReportFormat.htmlTable(header: MarkdownReport.layerHeader, rows: report.layers.map(MarkdownReport.layerRow),
                                      className: "layers")
+        if let note = MarkdownReport.ggmlFallbackNote(report.layers) { body += "<p>\(ReportFormat.escapeHTML(note))</p>\n" }
         return page(title: "nanoforge report: \(report.recipe)", body: body)
     }
 

@@ -21,12 +21,18 @@ public struct LayerReport: Codable, Equatable, Sendable {
     public var relativeOutputError: Double?
     /// Bits of the static input (activation) quantization; `nil` when inputs stay floating point.
     public var activationBits: Int?
+    /// The ggml block type holding the weight (`Q4_K`), when a quantize pass with `ggml_type` chose it.
+    public var ggmlType: String?
+    /// The ggml type the recipe asked for when `ggmlType` is its fallback (the rows are not whole
+    /// blocks of it); nil otherwise.
+    public var ggmlFallbackFrom: String?
 
     public init(name: String, kind: String, shape: [Int], bits: Int? = nil, groupSize: Int? = nil, sparsity: Double = 0,
-                relativeWeightError: Double? = nil, relativeOutputError: Double? = nil, activationBits: Int? = nil) {
+                relativeWeightError: Double? = nil, relativeOutputError: Double? = nil, activationBits: Int? = nil,
+                ggmlType: String? = nil, ggmlFallbackFrom: String? = nil) {
         self.name = name; self.kind = kind; self.shape = shape; self.bits = bits; self.groupSize = groupSize
         self.sparsity = sparsity; self.relativeWeightError = relativeWeightError; self.relativeOutputError = relativeOutputError
-        self.activationBits = activationBits
+        self.activationBits = activationBits; self.ggmlType = ggmlType; self.ggmlFallbackFrom = ggmlFallbackFrom
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -36,6 +42,8 @@ public struct LayerReport: Codable, Equatable, Sendable {
         case relativeWeightError = "relative_weight_error"
         case relativeOutputError = "relative_output_error"
         case activationBits = "activation_bits"
+        case ggmlType = "ggml_type"
+        case ggmlFallbackFrom = "ggml_fallback_from"
     }
 
     /// The JSON keys of a layer object, in the order.
@@ -52,5 +60,7 @@ public struct LayerReport: Codable, Equatable, Sendable {
         try c.encode(relativeWeightError, forKey: .relativeWeightError)
         try c.encode(relativeOutputError, forKey: .relativeOutputError)
         try c.encode(activationBits, forKey: .activationBits)
+        try c.encode(ggmlType, forKey: .ggmlType)
+        try c.encode(ggmlFallbackFrom, forKey: .ggmlFallbackFrom)
     }
 }

@@ -17,11 +17,13 @@ public enum MarkdownReport {
             s += "\n## Training\n\n"
             s += ReportFormat.markdownTable(header: ["stage", "steps", "first loss", "final loss", "resumed from"], rows: trained.map(trainingRow))
         }
+        if let mp = report.mixedPrecision { s += MixedPrecisionTables.markdown(mp) }
         s += "\n## Layers\n\n"
         if report.layers.isEmpty {
             s += "No per-layer details.\n"
         } else {
             s += ReportFormat.markdownTable(header: layerHeader, rows: report.layers.map(layerRow))
+            if let note = ggmlFallbackNote(report.layers) { s += "\n" + note + "\n" }
         }
         return s
     }
@@ -46,11 +48,23 @@ public enum MarkdownReport {
                 t.resumedFrom.map(String.init) ?? "–"]
     }
 
-    static let layerHeader = ["layer", "kind", "shape", "bits", "group", "sparsity", "weight error", "output error"]
+    static let layerHeader = ["layer", "kind", "shape", "bits", "group", "ggml type", "sparsity", "weight error", "output error"]
 
     static func layerRow(_ layer: LayerReport) -> [String] {
         [layer.name, layer.kind, layer.shape.map(String.init).joined(separator: "×"), layer.bits.map(String.init) ?? "–",
-         layer.groupSize.map(String.init) ?? "–", ReportFormat.percent(layer.sparsity),
+         layer.groupSize.map(String.init) ?? "–",
+         layer.ggmlType.map { type in layer.ggmlFallbackFrom.map { "\(type) (for \($0))" } ?? type } ?? "–",
+         ReportFormat.percent(layer.sparsity),
          ReportFormat.number(layer.relativeWeightError), ReportFormat.number(layer.relativeOutputError)]
+    }
+
+    /// The note under the layer table listing the layers whose rows are not whole blocks of the
+    /// ggml type asked for, and the type each took instead; nil when none fell back.
+    static func ggmlFallbackNote(_ layers: [LayerReport]) -> String? {
+        let fallen = layers.filter { $0.ggmlFallbackFrom != nil && $0.ggmlType != nil }
+        guard !fallen.isEmpty else { return nil }
+        let groups = Dictionary(grouping: fallen) { "\($0.ggmlFallbackFrom!) → \($0.ggmlType!)" }.sorted { $0.key < $1.key }
+        return "ggml type fallbacks (rows not whole blocks of the type asked for, as llama.cpp's llama-quantize does): "
+            + groups.map { "\($0.key): \($0.value.count) layers (\($0.value.map { "`\($0.name)`" }.joined(separator: ", ")))" }.joined(separator: "; ") + "."
     }
 }

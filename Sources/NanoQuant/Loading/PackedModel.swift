@@ -8,6 +8,9 @@ public struct PackedModel {
     public let model: LoadedModel
     /// By layer name without `.weight`; empty for a plain checkpoint.
     public let quantized: [String: QuantizedTensor]
+    /// Layers held as ggml block codes (`GGMLCheckpoint`), by layer name without `.weight`; the
+    /// model's weights are their decoded values.
+    public let ggmlQuantized: [String: GGMLQuantizedTensor]
     /// The checkpoint as stored.
     public let store: TensorStore
     /// Static input quantization of Linear layers (`nanoforge.activations`), already installed
@@ -15,10 +18,11 @@ public struct PackedModel {
     public let activations: [String: ActivationQuantization]
 
     /// A packed model from its parts (the pipeline's, in memory); `load(path:)` reads one.
-    public init(model: LoadedModel, quantized: [String: QuantizedTensor], store: TensorStore,
-                activations: [String: ActivationQuantization]) {
+    public init(model: LoadedModel, quantized: [String: QuantizedTensor], ggmlQuantized: [String: GGMLQuantizedTensor] = [:],
+                store: TensorStore, activations: [String: ActivationQuantization]) {
         self.model = model
         self.quantized = quantized
+        self.ggmlQuantized = ggmlQuantized
         self.store = store
         self.activations = activations
     }
@@ -27,10 +31,11 @@ public struct PackedModel {
     public static func load(path: String) throws -> PackedModel {
         let (weights, configPath) = try ModelLoader.locateWeights(path)
         let stored = try CheckpointReader.read(path: weights)
-        let (dense, quantized) = try PackedCheckpoint.unpack(stored)
+        let (plain, ggml) = try GGMLCheckpoint.unpack(stored)
+        let (dense, quantized) = try PackedCheckpoint.unpack(plain)
         let model = try ModelLoader.load(store: dense, configPath: configPath)
         let activations = try ActivationMetadata.decode(stored)
         try ActivationMetadata.install(activations, on: model, file: weights)
-        return PackedModel(model: model, quantized: quantized, store: stored, activations: activations)
+        return PackedModel(model: model, quantized: quantized, ggmlQuantized: ggml, store: stored, activations: activations)
     }
 }

@@ -12,13 +12,27 @@ public enum PackedCheckpoint {
     /// (keyed by layer name, without `.weight`), which are stored packed. `metadata` is kept and
     /// gains `nanoforge.quantization` when any layer is quantized. `file` names the destination in
     /// errors: a quantized layer must match a `<layer>.weight` parameter of the same shape.
+    /// Layers in `ggml` (ggml block codes, `GGMLCheckpoint`) are stored as their blocks and listed
+    /// under `nanoforge.ggml`; a layer may not be in both maps.
     public static func pack(parameters: [(name: String, value: Tensor)], quantized: [String: QuantizedTensor],
-                            metadata: [String: String], file: String) throws -> TensorStore {
+                            ggml: [String: GGMLQuantizedTensor] = [:], metadata: [String: String], file: String) throws -> TensorStore {
         var meta = metadata
         var tensors: [StoredTensor] = []
         var layers: [PackedLayer] = []
+        var ggmlNames = Set<String>()
         for (name, value) in parameters {
             let layerName = name.hasSuffix(".weight") ? String(name.dropLast(".weight".count)) : nil
+            if let layerName, let g = ggml[layerName] {
+                guard quantized[layerName] == nil else {
+                    throw CheckpointError.invalidTensor(file: file, tensor: name, reason: "both packed and in ggml blocks; a layer is stored one way")
+                }
+                guard g.shape == value.shape else {
+                    throw CheckpointError.shapeMismatch(file: file, tensor: name, expected: value.shape, found: g.shape)
+                }
+                tensors.append(GGMLCheckpoint.companion(layerName, g))
+                ggmlNames.insert(layerName)
+                continue
+            }
             guard let layerName, let q = quantized[layerName] else {
                 tensors.append(StoredTensor.encoding(value, name: name))
                 continue
@@ -34,7 +48,11 @@ public enum PackedCheckpoint {
         if let stray = quantized.keys.sorted().first(where: { !packedNames.contains($0) }) {
             throw CheckpointError.missingTensor(file: file, tensor: stray + ".weight")
         }
+        if let stray = ggml.keys.sorted().first(where: { !ggmlNames.contains($0) }) {
+            throw CheckpointError.missingTensor(file: file, tensor: stray + ".weight")
+        }
         if !layers.isEmpty { meta[PackedLayer.metadataKey] = PackedLayer.metadataValue(layers) }
+        if !ggml.isEmpty { meta[GGMLCheckpoint.metadataKey] = GGMLCheckpoint.metadataValue(ggml) }
         return TensorStore(tensors: tensors, metadata: meta, source: file, format: .safetensors)
     }
 

@@ -21,8 +21,11 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Output file (for --format c: a folder that gets model.h and model.c).")
     var output: String
 
-    @Option(help: "GGUF tensor type of weight matrices: f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k (round to nearest, as llama-quantize without an imatrix). A .gguf MODEL is re-encoded tensor by tensor.")
+    @Option(help: "GGUF tensor type of weight matrices without ggml codes: f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, iq4_nl, q2_k, q3_k, q4_k, q5_k, q6_k (round to nearest, as llama-quantize without an imatrix). Layers a recipe quantized to a ggml type keep their codes. A .gguf MODEL is re-encoded tensor by tensor.")
     var ggufType = "q8_0"
+
+    @Option(help: "For --format gguf: also write, as F32 safetensors under the GGUF tensor names, what nanoforge decodes each tensor to (for ggml codes and F32: the weights it evaluates), for scripts/interop/check_gguf_dequant.py.")
+    var ggufReference: String?
 
     @Option(help: "gzip level 0–9 for HDF5 datasets (default: none).")
     var gzip: Int?
@@ -39,7 +42,8 @@ struct ExportCommand: ParsableCommand {
                 throw CLIErrors.BadInput("--gguf-type: '\(ggufType)' is not one of \(GGUFExporter.exportTypes.map { $0.name.lowercased() }.joined(separator: ", "))")
             }
             let rows = try kind == .c ? calibration.map(EvaluationData.featureRows) : nil
-            let notes = try ModelExporter.export(path: model, format: kind, to: output, ggufType: type, gzip: gzip, calibration: rows)
+            let notes = try ModelExporter.export(path: model, format: kind, to: output, ggufType: type, ggufReference: ggufReference,
+                                                 gzip: gzip, calibration: rows)
             for note in notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
             let bytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
             print("wrote \(output) (\(kind.rawValue), \(String(format: "%.1f", Double(bytes) / 1e6)) MB)")
