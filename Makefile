@@ -37,7 +37,9 @@ demo: build
 	$(NANOFORGE) compress Recipes/quickstart.yaml
 	@echo "report: out/quickstart/report.html (also report.md, report.json); model: out/quickstart/"
 
-# bench llm-quant's nanoforge rows (each option repeatable): --gguf-recipe R, --packed-recipe R, --gguf LABEL=PATH.
+# bench llm-quant's nanoforge rows (each option repeatable): --gguf-recipe R, --packed-recipe R, --gguf LABEL=PATH,
+# e.g. --gguf-recipe Recipes/smollm2-gguf-gptq-q4_0.yaml --gguf-recipe Recipes/smollm2-gguf-mixed-92mb.yaml
+#      --packed-recipe Recipes/smollm2-llmquant-packed-int3.yaml (docs/benchmarks.md).
 LLM_QUANT_ROWS ?=
 
 bench:
