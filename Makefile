@@ -37,6 +37,11 @@ demo: build
 	$(NANOFORGE) compress Recipes/quickstart.yaml
 	@echo "report: out/quickstart/report.html (also report.md, report.json); model: out/quickstart/"
 
+# bench llm-quant's nanoforge rows (each option repeatable): --gguf-recipe R, --packed-recipe R, --gguf LABEL=PATH,
+# e.g. --gguf-recipe Recipes/smollm2-gguf-gptq-q4_0.yaml --gguf-recipe Recipes/smollm2-gguf-mixed-92mb.yaml
+#      --packed-recipe Recipes/smollm2-llmquant-packed-int3.yaml (docs/benchmarks.md).
+LLM_QUANT_ROWS ?=
+
 bench:
 	@scripts/setup.sh --bench
 	$(SWIFT) build $(TEST_FLAGS)
@@ -50,6 +55,8 @@ bench:
 	@test -f out/minilm-int4-rtn/model.safetensors || $(NANOFORGE) compress Recipes/minilm-int4-rtn.yaml
 	$(NANOFORGE) bench runtime
 	$(NANOFORGE) bench llm
+	scripts/interop/build_llama_cpp.sh
+	$(NANOFORGE) bench llm-quant $(LLM_QUANT_ROWS)
 
 # Coverage-guided fuzzing (docs/robustness.md); its own build folder, .build-fuzz.
 fuzz:

@@ -26,12 +26,17 @@ struct LLMQuantBenchmark {
     /// `LABEL=PATH` GGUF files made outside the bench.
     let ggufFiles: [String]
     let packedRecipes: [String]
+    /// `LABEL=FOLDER` packed models compressed outside the bench (scored only).
+    var packedFolders: [String] = []
     let pydocSentences: String
     let bible: String
     /// Evaluation chunks of 512 tokens, the first ones of the text (nil: all 98).
     let chunks: Int?
     let threads: Int
     let workDir: String
+    /// Reuse what an interrupted run left in `workDir`: the reference, its logits, the imatrix and
+    /// finished scores (files are re-quantized and timed; only the scoring is skipped).
+    var resume = false
 
     /// llama-quantize's types, in the order of the table; Q4_1 is the source's own linear format.
     static let llamaTypes = ["Q4_0", "Q3_K_M", "Q2_K", "Q4_K_M", "Q4_1"]
@@ -89,8 +94,12 @@ struct LLMQuantBenchmark {
 
         var packed: [[String: Any]] = []
         let anchor = llamaRows.first { $0["type"] as? String == "Q3_K_M" && $0["imatrix"] as? Bool == true }
-        for recipe in packedRecipes {
-            var row = try packedRow(recipe, reference: reference, evaluation: texts.evaluation, referencePerplexity: referencePerplexity)
+        let packedInputs = try packedRecipes.map { ($0, Optional<String>.none) } + packedFolders.map { entry -> (String, String?) in
+            guard let equals = entry.firstIndex(of: "=") else { throw CLIErrors.BadInput("--packed \(entry): expected LABEL=FOLDER") }
+            return (String(entry[..<equals]), String(entry[entry.index(after: equals)...]))
+        }
+        for (recipe, folder) in packedInputs {
+            var row = try packedRow(recipe, folder: folder, reference: reference, evaluation: texts.evaluation, referencePerplexity: referencePerplexity)
             if let a = anchor, let ak = a["kl_mean"] as? Double, let k = row["kl_mean"] as? Double {
                 row["compared_with"] = a["label"]
                 row["kl_mean_ratio"] = k / ak
@@ -115,19 +124,24 @@ struct LLMQuantBenchmark {
         // The reference: every tensor of the source as F32.
         let reference = workDir + "/reference-f32.gguf"
         let start = ContinuousClock.now
-        try GGUFRequantizer.requantize(input: model, to: reference, type: .f32)
-        let referenceSeconds = (ContinuousClock.now - start).seconds
+        var referenceSeconds: Any = NSNull()
+        if !(resume && FileManager.default.fileExists(atPath: reference)) {
+            try GGUFRequantizer.requantize(input: model, to: reference, type: .f32)
+            referenceSeconds = (ContinuousClock.now - start).seconds
+        }
         let base = workDir + "/reference.kld"
-        let baseRun = try perplexity(reference, arguments: ["--kl-divergence-base", base], log: "reference-perplexity.log")
+        let baseRun = try reusing(workDir + "/reference-perplexity.log", kl: false, unless: !FileManager.default.fileExists(atPath: base)) {
+            try perplexity(reference, arguments: ["--kl-divergence-base", base], log: "reference-perplexity.log")
+        }
         let baseScore = try LlamaPerplexityLog(text: read(baseRun.log), file: baseRun.log, kl: false)
         let scoredChunks = chunkCount(baseRun.log)
         print("  reference \(reference): \(mb(size(reference))), perplexity \(String(format: "%.4f", baseScore.perplexity)) "
               + "over \(scoredChunks.map(String.init) ?? "?") chunks of \(Self.context) tokens, second halves scored (\(format(baseRun.seconds)) s)")
 
         let imatrix = workDir + "/imatrix.gguf"
-        let imatrixRun = try MeasuredProcess.run(llamaCpp + "/llama-imatrix",
+        let imatrixRun = try reusing(workDir + "/imatrix.log", kl: nil, unless: !FileManager.default.fileExists(atPath: imatrix)) { try MeasuredProcess.run(llamaCpp + "/llama-imatrix",
             ["-m", reference, "-f", texts.calibration, "-o", imatrix, "-c", String(Self.context), "-t", String(threads)],
-            log: workDir + "/imatrix.log")
+            log: workDir + "/imatrix.log") }
         print("  llama-imatrix on \(texts.calibration): \(format(imatrixRun.seconds)) s, peak \(mb(imatrixRun.peakRSSBytes))")
 
         var llamaRows: [[String: Any]] = []
@@ -160,8 +174,8 @@ struct LLMQuantBenchmark {
             "chunks": chunkField, "scored_tokens": scoredTokens, "context": Self.context]
         let referenceFields: [String: Any] = [
             "file": reference, "size_bytes": size(reference), "seconds": referenceSeconds, "perplexity": baseScore.perplexity,
-            "perplexity_seconds": baseRun.seconds]
-        let imatrixFields: [String: Any] = ["file": imatrix, "seconds": imatrixRun.seconds, "peak_rss_bytes": imatrixRun.peakRSSBytes]
+            "perplexity_seconds": baseRun.secondsField]
+        let imatrixFields: [String: Any] = ["file": imatrix, "seconds": imatrixRun.secondsField, "peak_rss_bytes": imatrixRun.peakRSSBytes]
         var result: [String: Any] = ["threads": threads, "model": model, "llama_cpp": version]
         result["texts"] = textFields
         result["reference"] = referenceFields
@@ -170,10 +184,23 @@ struct LLMQuantBenchmark {
         return result
     }
 
+    /// `body`'s run, or with `resume` the one an earlier run left in `log` when it is complete (a
+    /// perplexity log that parses, with `kl` saying which kind; any log for nil) and `unless` is
+    /// false; a reused run's time and memory are unknown (NaN, 0).
+    func reusing(_ log: String, kl: Bool?, unless: Bool = false, _ body: () throws -> MeasuredProcess) throws -> MeasuredProcess {
+        if resume, !unless, let text = try? read(log), kl.map({ (try? LlamaPerplexityLog(text: text, file: log, kl: $0)) != nil }) ?? true {
+            print("  reusing \(log) (--resume)")
+            return MeasuredProcess(seconds: .nan, peakRSSBytes: 0, log: log)
+        }
+        return try body()
+    }
+
     /// A candidate GGUF's row: size, the steps that made it (wall time, peak RSS) and its score.
     func scored(_ file: String, label: String, steps: [(String, MeasuredProcess)]) throws -> [String: Any] {
         let slug = (file as NSString).lastPathComponent.replacingOccurrences(of: ".gguf", with: "")
-        let run = try perplexity(file, arguments: ["--kl-divergence-base", workDir + "/reference.kld", "--kl-divergence"], log: "\(slug)-kld.log")
+        let run = try reusing(workDir + "/\(slug)-kld.log", kl: true) {
+            try perplexity(file, arguments: ["--kl-divergence-base", workDir + "/reference.kld", "--kl-divergence"], log: "\(slug)-kld.log")
+        }
         let score = try LlamaPerplexityLog(text: read(run.log), file: run.log, kl: true)
         var row: [String: Any] = ["label": label, "file": file, "size_bytes": size(file),
                                   "seconds": steps.map(\.1.seconds).reduce(0, +), "peak_rss_bytes": steps.map(\.1.peakRSSBytes).max() ?? 0,
@@ -200,8 +227,10 @@ struct LLMQuantBenchmark {
     }
 
     /// A packed recipe's row: compress, then `nanoforge eval --task kl_divergence` on the same chunks.
-    func packedRow(_ recipe: String, reference: String, evaluation: String, referencePerplexity: Double) throws -> [String: Any] {
-        let (folder, compress) = try compress(recipe)
+    /// With `folder` (compressed elsewhere), `recipe` is the row's label and only the eval runs.
+    func packedRow(_ recipe: String, folder given: String?, reference: String, evaluation: String, referencePerplexity: Double) throws -> [String: Any] {
+        let compressed: (String, MeasuredProcess?) = try given.map { ($0, nil) } ?? compress(recipe)
+        let (folder, compress) = compressed
         let log = workDir + "/nanoforge-\(name(of: recipe))-eval.log"
         let eval = try MeasuredProcess.run(nanoforge, ["eval", folder, "--task", "kl_divergence", "--reference", reference, "--data", evaluation,
                                                       "--context", String(Self.context), "--json"] + (chunks.map { ["--limit", String($0)] } ?? []),
@@ -212,9 +241,13 @@ struct LLMQuantBenchmark {
             throw CLIErrors.BadInput("\(log): no JSON metrics from nanoforge eval")
         }
         let weights = folder + "/model.safetensors"
-        var row: [String: Any] = ["label": "nanoforge \(name(of: recipe)) (packed)", "recipe": recipe, "file": weights, "size_bytes": size(weights),
-                                  "seconds": compress.seconds, "peak_rss_bytes": compress.peakRSSBytes, "eval_seconds": eval.seconds,
-                                  "scorer": "nanoforge eval --task kl_divergence"]
+        var row: [String: Any] = ["label": "nanoforge \(name(of: recipe)) (packed)", "file": weights, "size_bytes": size(weights),
+                                  "eval_seconds": eval.seconds, "scorer": "nanoforge eval --task kl_divergence"]
+        if let compress {
+            row["recipe"] = recipe
+            row["seconds"] = compress.seconds
+            row["peak_rss_bytes"] = compress.peakRSSBytes
+        }
         for key in ["kl_mean", "kl_median", "kl_p99", "kl_max", "same_top"] { row[key] = metrics[key] }
         if let delta = metrics["delta_perplexity"] { row["perplexity"] = referencePerplexity + delta }
         return row
@@ -240,7 +273,7 @@ struct LLMQuantBenchmark {
             + "  p99 " + String(format: "%.3f", row["kl_p99"] as? Double ?? .nan)
             + "  same top " + String(format: "%.1f %%", 100 * (row["same_top"] as? Double ?? .nan))
             + "  ppl " + String(format: "%.3f", row["perplexity"] as? Double ?? .nan)
-            + "  " + format(row["seconds"] as? Double ?? 0) + " s, peak " + mb(row["peak_rss_bytes"] as? Int ?? 0)
+            + "  " + BenchmarkOutput.format(row["seconds"] as? Double) + " s, peak " + mb(row["peak_rss_bytes"] as? Int ?? 0)
         if let ratio = row["kl_mean_ratio"] as? Double { line += String(format: "  KL ratio %.2f vs ", ratio) + (row["compared_with"] as? String ?? "?") }
         print("  " + line)
     }

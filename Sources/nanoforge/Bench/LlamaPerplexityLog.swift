@@ -15,21 +15,22 @@ struct LlamaPerplexityLog {
 
     /// Parses `text`; throws naming `file` when the perplexity (or, with `kl`, a KL figure) is missing.
     init(text: String, file: String, kl: Bool) throws {
-        let lines = text.split(separator: "\n").map(String.init)
-        /// The first number after `key` on the last line that holds it.
+        // Runs of spaces collapsed, so a key matches however the tool aligns its columns.
+        let lines = text.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+        /// The number right after `key` (which ends in its ":" or "=") on the last line that holds it.
         func value(_ key: String) -> Double? {
             guard let line = lines.last(where: { $0.contains(key) }), let range = line.range(of: key) else { return nil }
-            let rest = line[range.upperBound...].drop { !($0.isNumber || $0 == "-" || $0 == ".") }
+            let rest = line[range.upperBound...].drop { $0 == " " }
             return Double(rest.prefix { $0.isNumber || $0 == "-" || $0 == "." || $0 == "e" || $0 == "+" })
         }
-        guard let ppl = kl ? value("Mean PPL(Q)") : value("Final estimate: PPL =") else {
+        guard let ppl = kl ? value("Mean PPL(Q) :") : value("Final estimate: PPL =") else {
             throw CLIErrors.BadInput("\(file): no perplexity in llama-perplexity's output")
         }
         perplexity = ppl
         guard kl else { return }
-        klMean = value("Mean    KLD:")
-        klMedian = value("Median  KLD:")
-        klP99 = value("99.0%   KLD:")
+        klMean = value("Mean KLD:")
+        klMedian = value("Median KLD:")
+        klP99 = value("99.0% KLD:")
         klMax = value("Maximum KLD:")
         sameTopPercent = value("Same top p:")
         guard klMean != nil, klP99 != nil, sameTopPercent != nil else {

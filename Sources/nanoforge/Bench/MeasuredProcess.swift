@@ -39,6 +39,9 @@ struct MeasuredProcess {
         return MeasuredProcess(seconds: elapsed.seconds, peakRSSBytes: usage.ru_maxrss * 1024, log: log)
     }
 
+    /// `seconds` for JSON: null for a reused run (NaN).
+    var secondsField: Any { seconds.isNaN ? NSNull() : seconds }
+
     /// This machine's CPU model (`/proc/cpuinfo`'s first `model name`), or "unknown".
     static func cpuName() -> String {
         guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),

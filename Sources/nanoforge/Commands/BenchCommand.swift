@@ -70,8 +70,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "llm-quant: recipes with nanoforge's packed output, scored by `nanoforge eval --task kl_divergence`; repeat the option for each.")
     var packedRecipe: [String] = []
 
+    @Option(help: "llm-quant: a packed model folder compressed outside the bench, as LABEL=FOLDER (scored only); repeat the option for each.")
+    var packed: [String] = []
+
     @Flag(help: "llm-quant: keep the reference, imatrix and llama.cpp rows of the earlier bench/results/llm-quant.json (its logits still in out/bench-llm-quant) and run only nanoforge's rows.")
     var keepLlamaCpp = false
+
+    @Flag(help: "llm-quant: reuse what an interrupted run left in out/bench-llm-quant (reference logits, imatrix, finished scores; their time is then not measured).")
+    var resume = false
 
     @Option(help: "llm-quant: evaluation chunks of 512 tokens (the first ones of the text; 0: all 98).")
     var chunks = 16
@@ -127,10 +133,12 @@ struct BenchCommand: ParsableCommand {
             }
         case .llmQuant:
             try CLIErrors.reporting {
-                let result = LLMQuantBenchmark(model: llmModel, llamaCpp: llamaCpp, nanoforge: MemoryBenchmark.ownExecutable(),
+                var result = LLMQuantBenchmark(model: llmModel, llamaCpp: llamaCpp, nanoforge: MemoryBenchmark.ownExecutable(),
                                                    ggufRecipes: ggufRecipe, ggufFiles: gguf, packedRecipes: packedRecipe,
                                                    pydocSentences: sentences, bible: ".cache/data/bible-kjv-web.tsv",
                                                    chunks: chunks > 0 ? chunks : nil, threads: threads, workDir: "out/bench-llm-quant")
+                result.resume = resume
+                result.packedFolders = packed
                 let path = output + "/llm-quant.json"
                 var previous: [String: Any]?
                 if keepLlamaCpp {
