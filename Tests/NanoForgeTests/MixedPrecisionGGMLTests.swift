@@ -186,6 +186,30 @@ import TestSupport
         }
     }
 
+    /// `importance: calibration`: every chosen layer holds the importance-weighted rounding of its
+    /// weight by the calibration text's matrix (embeddings unweighted), and the model its values.
+    @Test func importanceWeightsEveryCandidate() throws {
+        try withTemporaryDirectory { dir in
+            try Self.makeFolder(dir)
+            let state = try Self.run(dir, "{ ggml_types: [q5_0, q4_0], importance: calibration, budget: { size_mb: 100 }, targets: [Linear, Embedding] }")
+            let recipe = try Self.recipe(dir, Self.stage(budget: "size_mb: 100"))
+            let reference = try EvaluatedModel.load(path: dir + "/llama", recipe: "mixed.yaml").model
+            let context = PassContext(recipe: recipe, index: 0, key: "mixed_precision",
+                                      calibration: try EvaluationData.inputs(dir + "/calibration.txt"), log: { _ in })
+            let linears = reference.linearLayers.map { ($0.name, $0.layer.weight.value) }
+            let matrix = try context.importanceMatrix(for: linears.map(\.0), in: CompressionState(model: reference))
+            var weighted = 0
+            for (name, w) in linears + reference.embeddingLayers.map({ ($0.name, $0.layer.weight.value) }) {
+                let q = try #require(state.ggmlQuantized[name], "\(name)")
+                let importance = matrix.importance(for: name)
+                #expect(q == (try GGMLQuantizedTensor.roundToNearest(w, as: q.type, importance: importance)), "\(name)")
+                #expect((importance == nil) == name.contains("embed"), "\(name)")
+                if q != (try GGMLQuantizedTensor.roundToNearest(w, as: q.type)) { weighted += 1 }
+            }
+            #expect(weighted == linears.count, "weighted rounding changed \(weighted) of \(linears.count) matrices")
+        }
+    }
+
     @Test func unknownTypesAndMisusedFieldsAreRecipeErrors() throws {
         func error(_ stage: String) -> RecipeError? {
             do { _ = try RecipeDecodingTests.recipe(stages: "  - mixed_precision: " + stage, extra: "data: { calibration: { path: c.txt } }"); return nil }
@@ -200,6 +224,8 @@ import TestSupport
         #expect(error("{ ggml_types: [q4_0], candidates: [4], budget: { size_mb: 80 } }")?.path == "stages[0].mixed_precision.candidates")
         #expect(error("{ ggml_types: [q4_0], budget: { average_bits: 4 } }")?.path == "stages[0].mixed_precision.budget.average_bits")
         #expect(error("{ ggml_types: [q4_0], budget: { size_mb: 80, bits_per_weight: 4 } }")?.path == "stages[0].mixed_precision.budget")
+        #expect(error("{ candidates: [4, 8], importance: calibration, budget: { size_mb: 80 } }")?.path == "stages[0].mixed_precision.importance")
+        #expect(error("{ ggml_types: [q4_0], importance: yes, budget: { size_mb: 80 } }")?.path == "stages[0].mixed_precision.importance")
 
         let recipe = try RecipeDecodingTests.recipe(stages: "  - mixed_precision: { ggml_types: [Q8_0, q4_k], budget: { bits_per_weight: 5 } }",
                                                     extra: "data: { calibration: { path: c.txt } }")

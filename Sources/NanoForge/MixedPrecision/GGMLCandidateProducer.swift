@@ -27,6 +27,18 @@ public struct GGMLRoundToNearest: GGMLCandidateProducer {
     }
 }
 
+/// ggml's round to nearest weighted by an importance matrix (`llama-quantize --imatrix`'s rule);
+/// layers the matrix has no entry for (embedding tables) are rounded unweighted.
+public struct GGMLImportanceRoundToNearest: GGMLCandidateProducer {
+    public let matrix: ImportanceMatrix
+
+    public init(matrix: ImportanceMatrix) { self.matrix = matrix }
+
+    public func quantize(_ weight: Tensor, as type: GGUFTensorType, layer: String) throws -> GGMLQuantizedTensor {
+        try GGMLQuantizedTensor.roundToNearest(weight, as: type, importance: matrix.importance(for: layer))
+    }
+}
+
 /// The ggml types a mixed-precision recipe may list, and their recipe spelling.
 public enum GGMLCandidateTypes {
     /// Every block type nanoforge encodes, by ascending bits per weight.

@@ -34,6 +34,9 @@ public struct MixedPrecisionPass: CompressionPass {
     /// Candidate ggml block types instead of bit widths (nil: bit widths), distinct, in the
     /// recipe's order.
     public var ggmlTypes: [GGUFTensorType]?
+    /// With `ggmlTypes`: `calibration` makes every candidate ggml's round to nearest weighted by the
+    /// calibration text's importance matrix (`QuantizePass.Importance`).
+    public var importance: QuantizePass.Importance = .none
     public var budget: Budget
     public var method: QuantizePass.Method = .rtn
     /// Group size for every candidate; nil for per-channel.
@@ -68,6 +71,8 @@ public struct MixedPrecisionPass: CompressionPass {
         RecipeField("method", "string", default: "rtn", allowed: RecipeField.choices(QuantizePass.Method.self),
                     "Quantizer used for sensitivities and the final result."),
         RecipeField("group_size", "integer", default: "128", allowed: "≥ 1", "Group size of every candidate."),
+        RecipeField("importance", "string", default: "none", allowed: RecipeField.choices(QuantizePass.Importance.self),
+                    "With `ggml_types` only: `calibration` makes every candidate ggml's round to nearest weighted by each input column's mean x² over the calibration data (llama.cpp's importance matrix, as `quantize`'s `importance`); embedding tables stay unweighted."),
     ] + SelectionFields.fields(defaultTargets: ["Linear"])
 
     // MARK: recipe section
@@ -114,6 +119,10 @@ public struct MixedPrecisionPass: CompressionPass {
             }
             pass.ggmlTypes = ggmlTypes
             pass.groupSize = nil
+            pass.importance = try map.optional("importance", default: .none) { try $0.choice(QuantizePass.Importance.self) }
+        } else if let importance = map.optional("importance") {
+            throw RecipeError.conflict(importance.location, problem: "'importance' weights ggml's round to nearest and applies only with ggml_types",
+                                       hint: "give ggml_types, or remove 'importance'")
         }
         return pass
     }
@@ -159,6 +168,7 @@ public struct MixedPrecisionPass: CompressionPass {
             })
             e.set("method", method)
             if ggmlTypes == nil { e.set("group_size", groupSize) }
+            if importance != .none { e.set("importance", importance) }
             SelectionFields.encode(selector, into: &e)
         }
     }
@@ -168,8 +178,14 @@ public struct MixedPrecisionPass: CompressionPass {
     public func run(on state: CompressionState, context: PassContext) throws -> String {
         let layers = try context.selectedWeights(selector, in: state)
         if let ggmlTypes {
+            var producer: any GGMLCandidateProducer = GGMLRoundToNearest()
+            if importance == .calibration {
+                let matrix = try context.importanceMatrix(for: layers.filter { $0.linear != nil }.map(\.name), in: state)
+                context.log("\(context.label): importance matrix from \(context.calibration.count) calibration inputs")
+                producer = GGMLImportanceRoundToNearest(matrix: matrix)
+            }
             return try runGGML(types: ggmlTypes, layers: layers, state: state, inputs: context.calibration, context: context,
-                               producer: GGMLRoundToNearest())
+                               producer: producer)
         }
         let data = try context.calibrationData(state)
         let hessians = method == .gptq ? try context.hessians(for: layers.filter { $0.linear != nil }.map(\.name), in: state) : [:]
