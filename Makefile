@@ -8,13 +8,14 @@ RELEASE := -c release
 TEST_FLAGS := $(RELEASE) -Xswiftc -enable-testing
 NANOFORGE := .build/release/nanoforge
 
-.PHONY: setup build test demo bench fuzz interop clean distclean help
+.PHONY: setup build test demo quickstart bench fuzz interop clean distclean help
 
 help:
 	@echo "make setup      install system libraries, Python interop packages and data (idempotent)"
 	@echo "make build      release build of the nanoforge CLI"
 	@echo "make test       build and run every test (release, -enable-testing)"
-	@echo "make demo       compress the bundled digits classifier (Recipes/quickstart.yaml) and print the report"
+	@echo "make demo       SmolLM2-135M: GPTQ into ggml Q4_0 blocks -> GGUF (Recipes/smollm2-q4.yaml), its report, and a few lines it generates"
+	@echo "make quickstart compress the bundled digits classifier (Recipes/quickstart.yaml) and print the report"
 	@echo "make bench      benchmarks against numpy, PyTorch CPU and onnxruntime, RTN vs GPTQ, distillation step, packed runtime, peak memory -> bench/results/*.json"
 	@echo "make fuzz       libFuzzer + AddressSanitizer on the safetensors, GGUF, HDF5, recipe and WordPiece readers (FUZZ_SECONDS each, default 60)"
 	@echo "make interop    build llama.cpp's tools (pinned llama-cpp-python sdist) into .cache/tools/llama.cpp, then check nanoforge's GGUF Q8_0/Q4_0 against llama-quantize and llama-perplexity, and mixed-type ggml codes against gguf-py and llama-perplexity"
@@ -32,8 +33,16 @@ test: setup
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
 	$(SWIFT) test $(TEST_FLAGS) --skip-build
 
-# The main job on the bundled default: compress the digits classifier by Recipes/quickstart.yaml.
+# The main job on the bundled default: SmolLM2-135M-Instruct (set-up's GGUF) quantized by GPTQ into
+# ggml's Q4_0 blocks, written as GGUF with its report; then the exported file itself answers a prompt.
 demo: build
+	$(NANOFORGE) compress Recipes/smollm2-q4.yaml
+	$(NANOFORGE) generate out/smollm2-q4/model.gguf --chat --max-tokens 48 \
+	  --prompt "In two sentences, why do people quantize language models?"
+	@echo "report: out/smollm2-q4/report.html (also report.md, report.json); model: out/smollm2-q4/model.gguf"
+
+# The digits quickstart (seconds): the bundled MLP classifier pruned and quantized by Recipes/quickstart.yaml.
+quickstart: build
 	$(NANOFORGE) compress Recipes/quickstart.yaml
 	@echo "report: out/quickstart/report.html (also report.md, report.json); model: out/quickstart/"
 
