@@ -68,7 +68,7 @@ public struct AWQPass: CompressionPass {
         } else {
             let bits = try map.optional("bits", default: 4) { try $0.int(2...8) }
             let symmetric = try map.optional("symmetric", default: true) { try $0.bool() }
-            quantizer = .integer(QuantizationScheme(bits: bits, symmetric: symmetric, granularity: try decodeGranularity(map)))
+            quantizer = .integer(QuantizationScheme(bits: bits, symmetric: symmetric, granularity: try QuantizePass.decodeGranularity(map, neitherGiven: .group(defaultGroupSize))))
         }
         var settings = AWQ.Settings(quantizer: quantizer)
         settings.grid = try map.optional("grid", default: 20) { try $0.int(2...1000) }
@@ -85,21 +85,6 @@ public struct AWQPass: CompressionPass {
                                             suggestion: NameSuggestion.nearest(to: text.lowercased(), in: names))
         }
         return type
-    }
-
-    /// `granularity` and `group_size`; neither given is groups of ``defaultGroupSize``.
-    static func decodeGranularity(_ map: RecipeMapping) throws -> QuantizationScheme.Granularity {
-        let name = try map.optional("granularity").map { try $0.choice(QuantizePass.granularityNames) }
-        let groupSize = try map.optional("group_size").map { try $0.int(atLeast: 1) }
-        switch (name, groupSize) {
-        case (nil, nil): return .group(defaultGroupSize)
-        case let (granularity?, nil): return granularity
-        case let (nil, size?), let (.group?, size?): return .group(size)
-        case let (other?, _?):
-            let location = map.optional("group_size")?.location ?? map.owner.location
-            throw RecipeError.conflict(location, problem: "group_size is set but granularity is \(other == .tensor ? "tensor" : "channel")",
-                                       hint: "use granularity: group, or remove group_size")
-        }
     }
 
     public func encode() -> Node {

@@ -117,7 +117,7 @@ public struct QuantizePass: CompressionPass {
         pass.bits = try map.optional("bits", default: 8) { try $0.int(2...8) }
         pass.symmetric = try map.optional("symmetric", default: true) { try $0.bool() }
         pass.scaleFormat = try map.optional("scale_format", default: .float32) { try $0.choice(ScaleFormat.recipeNames) }
-        pass.granularity = try decodeGranularity(map)
+        pass.granularity = try decodeGranularity(map, neitherGiven: .channel)
         pass.observer = try Observer.decode(map, observerKey: "observer")
 
         let gptqKeys = ["damping", "block_size", "act_order"]
@@ -158,11 +158,13 @@ public struct QuantizePass: CompressionPass {
         return pass
     }
 
-    private static func decodeGranularity(_ map: RecipeMapping) throws -> QuantizationScheme.Granularity {
+    /// `granularity` and `group_size` (`group_size` alone implies groups); `neitherGiven` when both
+    /// are absent (per channel for `quantize`, groups for `awq`).
+    static func decodeGranularity(_ map: RecipeMapping, neitherGiven: QuantizationScheme.Granularity) throws -> QuantizationScheme.Granularity {
         let name = try map.optional("granularity").map { try $0.choice(granularityNames) }
         let groupSize = try map.optional("group_size").map { try $0.int(atLeast: 1) }
         switch (name, groupSize) {
-        case (nil, nil): return .channel
+        case (nil, nil): return neitherGiven
         case let (granularity?, nil): return granularity
         case let (nil, size?), let (.group?, size?): return .group(size)
         case let (other?, _?):

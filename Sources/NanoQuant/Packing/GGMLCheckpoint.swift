@@ -105,13 +105,7 @@ public enum GGMLCheckpoint {
             func fail(_ field: String, _ reason: String) -> CheckpointError {
                 .invalidConfig(file: file, field: "\(metadataKey).\(name)\(field.isEmpty ? "" : "." + field)", reason: reason)
             }
-            guard value.members != nil else { throw fail("", "expected an object") }
-            guard let dims = value["shape"]?.array?.compactMap(\.int), dims.count == 2, value["shape"]?.array?.count == 2,
-                  dims.allSatisfy({ $0 > 0 }) else {
-                throw fail("shape", "expected [out, in] with two positive integers, found \(value["shape"]?.serialized ?? "nothing")")
-            }
-            let (elements, overflow) = dims[0].multipliedReportingOverflow(by: dims[1])
-            guard !overflow, elements <= PackedLayer.maxElements else { throw fail("shape", "\(dims) is too large") }
+            let dims = try PackedLayer.weightShape(value, fail: fail)
             let allowed = GGUFBlockEncoder.encodable.map(\.name)
             guard let typeName = value["type"]?.string, let type = GGUFTensorType(name: typeName), GGUFBlockEncoder.canEncode(type) else {
                 throw fail("type", "expected one of \(allowed.joined(separator: ", ")), found \(value["type"]?.serialized ?? "nothing")")

@@ -47,10 +47,9 @@ extension PackedLayer {
     /// Largest logical weight accepted (elements), so absurd shapes cannot overflow byte counts.
     static let maxElements = 1 << 40
 
-    static func parse(_ value: JSONValue, name: String, file: String) throws -> PackedLayer {
-        func fail(_ field: String, _ reason: String) -> CheckpointError {
-            .invalidConfig(file: file, field: "\(metadataKey).\(name)\(field.isEmpty ? "" : "." + field)", reason: reason)
-        }
+    /// A metadata entry's `shape`: an object with [out, in], two positive integers whose product is
+    /// at most ``maxElements``; `fail(field, reason)` makes the error naming the entry's field.
+    static func weightShape(_ value: JSONValue, fail: (String, String) -> CheckpointError) throws -> [Int] {
         guard value.members != nil else { throw fail("", "expected an object") }
         guard let dims = value["shape"]?.array?.compactMap(\.int), dims.count == 2, value["shape"]?.array?.count == 2,
               dims.allSatisfy({ $0 > 0 }) else {
@@ -58,6 +57,14 @@ extension PackedLayer {
         }
         let (elements, overflow) = dims[0].multipliedReportingOverflow(by: dims[1])
         guard !overflow, elements <= maxElements else { throw fail("shape", "\(dims) is too large") }
+        return dims
+    }
+
+    static func parse(_ value: JSONValue, name: String, file: String) throws -> PackedLayer {
+        func fail(_ field: String, _ reason: String) -> CheckpointError {
+            .invalidConfig(file: file, field: "\(metadataKey).\(name)\(field.isEmpty ? "" : "." + field)", reason: reason)
+        }
+        let dims = try weightShape(value, fail: fail)
         guard let bits = value["bits"]?.int else { throw fail("bits", "expected an integer") }
         guard QuantizationScheme.supportedBits.contains(bits) else {
             throw fail("bits", "\(bits) is outside the supported \(QuantizationScheme.supportedBits.lowerBound)…\(QuantizationScheme.supportedBits.upperBound)")
