@@ -81,7 +81,7 @@ import TestSupport
                 let entry = try #require(matrix.entries[name])
                 #expect(entry.counts == [h.rows] && entry.columns == h.columns)
                 for j in 0..<h.columns {
-                    let diagonal = h.sum[j * h.columns + j]
+                    let diagonal = Double(h.sum[j * h.columns + j])
                     #expect(abs(Double(entry.sums[j]) - diagonal) <= 1e-5 * diagonal + 1e-30, "\(name) column \(j)")
                 }
             }

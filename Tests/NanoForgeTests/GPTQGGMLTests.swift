@@ -78,6 +78,34 @@ import NanoTensor
         }
     }
 
+    /// With a diagonal H no error propagates either; with `importanceWeightedBlocks` every block
+    /// keeps the parameters of ggml's search weighted by H's diagonal (the bytes of
+    /// `llama-quantize --imatrix` given Σx² per column), and each element takes the nearest value
+    /// on that grid.
+    @Test(arguments: types)
+    func withADiagonalHessianImportanceWeightedBlocksAreGGMLsWeightedSearch(_ type: GGUFTensorType) throws {
+        var rng = RandomGenerator(seed: 15)
+        let w = rng.normal(shape: [8, 512])
+        var h = HessianAccumulator(columns: 512)
+        try h.add(Tensor(shape: [512, 512]) { $0 / 512 == $0 % 512 ? 0.5 + Float(($0 % 512) * 7 % 13) : 0 })
+        let importance = (0..<512).map { Float(h.sum[$0 * 512 + $0]) }
+        let weighted = try GGMLQuantizedTensor.roundToNearest(w, as: type, importance: importance)
+        let gptq = try GPTQ.quantize(w, hessian: h, configuration: .init(type: type, blockSize: 64, importanceWeightedBlocks: true))
+        let grid = try GGMLBlockGrid(type: type)
+        let a = gptq.dequantized().scalars
+        weighted.blocks.withUnsafeBytes { r in
+            gptq.blocks.withUnsafeBytes { g in
+                let rb = r.baseAddress!.assumingMemoryBound(to: UInt8.self), gb = g.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                for i in 0..<w.count {
+                    let block = i / grid.elements * grid.blockBytes, e = i % grid.elements
+                    let element = grid.element(e, in: gb + block)
+                    #expect(element == grid.element(e, in: rb + block), "\(type) element \(i)")
+                    #expect(a[i] == element.value(element.nearest(w.scalars[i])), "\(type) element \(i)")
+                }
+            }
+        }
+    }
+
     /// A weight ggml's encoder maps onto itself (already on the grid it would choose) comes back
     /// unchanged, bit for bit, whatever the Hessian. Only the types whose encoder gives back its own
     /// output (measured: IQ4_NL's, Q3_K's, Q5_K's and Q6_K's searches choose other scales for some

@@ -158,11 +158,12 @@ import TestSupport
         }
     }
 
-    @Test func importanceNeedsGGMLTypeAndRoundToNearest() throws {
+    @Test func importanceNeedsGGMLType() throws {
         let alone = try #require(RecipeDecodingTests.error(stages: "  - quantize: { importance: calibration }"))
         #expect(alone.path == "stages[0].quantize.importance")
-        let gptq = try #require(RecipeDecodingTests.error(stages: "  - quantize: { method: gptq, ggml_type: q4_0, importance: calibration }"))
-        #expect(gptq.path == "stages[0].quantize.importance")
+        let gptq = try RecipeDecodingTests.recipe(stages: "  - quantize: { method: gptq, ggml_type: q4_0, importance: calibration }",
+                                                  extra: "data: { calibration: { path: c.txt } }")
+        #expect((gptq.stages[0].pass as? QuantizePass)?.importance == .calibration)
         let unknown = try #require(RecipeDecodingTests.error(stages: "  - quantize: { ggml_type: q4_0, importance: activations }"))
         #expect(unknown.path == "stages[0].quantize.importance")
     }

@@ -8,12 +8,14 @@
 /// but the codes are the search's, found with the unrounded values (unlike the K-quants, there is
 /// no requantization). Q8_0 ignores the importance matrix in ggml, and so here.
 extension GGUFBlockEncoder {
-    /// One row of `n` values as Q4_0, Q4_1, Q5_0 or Q5_1 weighted by the row's importance `qw`.
+    /// One row of `n` values as Q4_0, Q4_1, Q5_0 or Q5_1 weighted by the row's importance `qw`;
+    /// `rowMeanSquare` replaces σ² when the `n` values are only part of the row.
     static func encodeLegacyWeightedRow(_ x: UnsafePointer<Float>, _ n: Int, _ type: GGUFTensorType,
-                                        _ qw: UnsafePointer<Float>, _ out: UnsafeMutablePointer<UInt8>) {
+                                        _ qw: UnsafePointer<Float>, _ out: UnsafeMutablePointer<UInt8>,
+                                        rowMeanSquare: Float? = nil) {
         var sumX2: Float = 0
         for j in 0..<n { sumX2 += x[j] * x[j] }
-        let sigma2 = sumX2 / Float(n)
+        let sigma2 = rowMeanSquare ?? sumX2 / Float(n)
         let weight = Scratch<Float>(32), L = Scratch<UInt8>(32), Laux = Scratch<UInt8>(32)
         defer { weight.free(); L.free(); Laux.free() }
         for ib in 0..<(n / 32) {

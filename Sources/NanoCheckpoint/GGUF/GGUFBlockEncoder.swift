@@ -113,6 +113,23 @@ public enum GGUFBlockEncoder {
         return out
     }
 
+    /// One block of an encodable `type` (its `blockSize` values at `x`, `typeSize` bytes at `out`),
+    /// as ggml encodes it inside a row: weighted by `importance` (the block's own `blockSize`
+    /// weights) when given, with `rowMeanSquare` (mean x² over the whole row) as the σ² of the
+    /// legacy types' weighted search; the K-quants and IQ4_NL take σ² from their own block.
+    /// For callers that choose blocks one at a time (GPTQ on the error-compensated row).
+    public static func encodeBlock(_ x: UnsafePointer<Float>, as type: GGUFTensorType, importance: UnsafePointer<Float>?,
+                                   rowMeanSquare: Float, into out: UnsafeMutablePointer<UInt8>) {
+        precondition(canEncode(type), "GGUFBlockEncoder.encodeBlock: \(type) is not encodable")
+        guard let importance, type != .q8_0 else { return encode(x, type: type, blocks: 1, into: out) }
+        switch type {
+        case .q4_0, .q4_1, .q5_0, .q5_1:
+            encodeLegacyWeightedRow(x, type.blockSize, type, importance, out, rowMeanSquare: rowMeanSquare)
+        default:
+            encodeWeightedRow(x, type: type, rowLength: type.blockSize, importance: importance, into: out)
+        }
+    }
+
     /// One row of an encodable `type` other than Q8_0, weighted by the row's `importance`.
     static func encodeWeightedRow(_ x: UnsafePointer<Float>, type: GGUFTensorType, rowLength: Int,
                                   importance qw: UnsafePointer<Float>, into y: UnsafeMutablePointer<UInt8>) {

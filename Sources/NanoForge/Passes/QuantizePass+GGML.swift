@@ -25,10 +25,6 @@ extension QuantizePass {
         }
         if let node = map.optional("importance") {
             pass.importance = try node.choice(Importance.self)
-            if pass.importance == .calibration && pass.method == .gptq {
-                throw RecipeError.conflict(node.location, problem: "'importance' weights round to nearest; GPTQ already uses the calibration Hessian",
-                                           hint: "set method: rtn, or remove 'importance'")
-            }
         }
         let type = try ggmlType(typeNode, allowed: GGUFBlockEncoder.encodable)
         if let key = fieldsReplacedByGGMLType.first(where: map.contains), let value = map.optional(key) {
@@ -101,7 +97,8 @@ extension QuantizePass {
             do {
                 if let settings = gptq, let h = hessians.removeValue(forKey: name) {
                     let config = GPTQ.GGMLConfiguration(type: chosen, dampingFraction: settings.damping,
-                                                        blockSize: settings.blockSize, activationOrder: settings.actOrder)
+                                                        blockSize: settings.blockSize, activationOrder: settings.actOrder,
+                                                        importanceWeightedBlocks: importance == .calibration)
                     q = try GPTQ.quantize(w, hessian: h, configuration: config)
                 } else {
                     q = try GGMLQuantizedTensor.roundToNearest(w, as: chosen, importance: importanceMatrix.importance(for: name))

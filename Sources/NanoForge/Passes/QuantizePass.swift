@@ -104,7 +104,7 @@ public struct QuantizePass: CompressionPass {
                     allowed: GGMLTypeFallback.blockOf32Types.map { $0.name.lowercased() }.joined(separator: " | "),
                     "With `ggml_type` only: the type of a tensor whose rows are not whole blocks of `ggml_type` (a K-quant's 256 against a width of 576), as llama.cpp's `llama-quantize` falls back. Each fallback is logged, counted in the stage summary and shown in the report (the layer table's ggml type column and a note under it); a row that is not whole 32s fits no type and is an error naming the layer."),
         RecipeField("importance", "string", default: "none", allowed: RecipeField.choices(Importance.self),
-                    "With `ggml_type` and method rtn only: `calibration` weights ggml's round to nearest by each input column's mean x² over the calibration data (llama.cpp's importance matrix; the bytes `llama-quantize --imatrix` writes from the same statistics). Embedding tables, which have no calibration inputs, stay unweighted."),
+                    "With `ggml_type` only: `calibration` weights ggml's block search by each input column's mean x² over the calibration data (llama.cpp's importance matrix). With method rtn that search is the whole rounding (the bytes `llama-quantize --imatrix` writes from the same statistics); with gptq it picks each block's scales from the error-compensated values, and GPTQ still picks the codes. Embedding tables, which have no calibration inputs, stay unweighted."),
     ] + SelectionFields.fields(defaultTargets: ["Linear"])
 
     // MARK: decoding
@@ -230,7 +230,7 @@ public struct QuantizePass: CompressionPass {
             let (name, w) = (entry.name, entry.weight.value)
             let q: QuantizedTensor
             do {
-                if let settings = gptq, let h = hessians[name] {
+                if let settings = gptq, let h = hessians.removeValue(forKey: name) {
                     let config = GPTQ.Configuration(scheme: scheme, observer: observer, dampingFraction: settings.damping,
                                                     blockSize: settings.blockSize, activationOrder: settings.actOrder, scaleFormat: scaleFormat)
                     q = try GPTQ.quantize(w, hessian: h, configuration: config)

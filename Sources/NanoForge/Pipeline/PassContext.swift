@@ -67,17 +67,36 @@ public struct PassContext {
     }
 
     /// GPTQ's Hessian accumulators of the named layers, from the calibration inputs.
+    ///
+    /// Layers that read the very same input (a decoder's query/key/value, gate/up) share one
+    /// accumulator: the dictionary's entries for them are copies of one struct whose sums are one
+    /// copy-on-write buffer. A decoder's Hessians are most of GPTQ's memory (SmolLM2-135M: 30
+    /// blocks × seven [in, in] Float sums, 0.53 GB unshared, 0.40 GB shared).
     func hessians(for names: [String], in state: CompressionState) throws -> [String: HessianAccumulator] {
         let wanted = Set(names)
         var hessians: [String: HessianAccumulator] = [:]
+        // sharer → owner, decided on the first forward pass: a layer whose input equals the input
+        // of the layer observed just before it.
+        var sharedWith: [String: String] = [:]
+        var decided = Set<String>()
+        var previous: (name: String, input: Tensor)?
         var problem: Error?
         try calibrationData(state).forEachLinearInput(state.model) { name, input, rowMask in
             guard wanted.contains(name), problem == nil else { return }
+            if !decided.contains(name) {
+                decided.insert(name)
+                if let previous, previous.input.shape == input.shape, previous.input.scalars == input.scalars {
+                    sharedWith[name] = sharedWith[previous.name] ?? previous.name
+                }
+            }
+            previous = (name, input)
+            if sharedWith[name] != nil { return }
             do {
                 try hessians[name, default: HessianAccumulator(columns: input.shape[1])].add(CalibrationData.realRows(input, rowMask))
             } catch { problem = error }
         }
         if let problem { throw failure("\(problem)") }
+        for (sharer, owner) in sharedWith { hessians[sharer] = hessians[owner] }
         return hessians
     }
 

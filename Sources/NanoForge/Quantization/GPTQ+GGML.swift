@@ -20,6 +20,10 @@ import NanoTensor
 /// stored in order) and their parameters come up front from ggml's search on the original
 /// weight, as the integer grids' static groups do; the codes are still chosen in activation order.
 ///
+/// With `importanceWeightedBlocks`, ggml's block search weighs each column by the Hessian's
+/// diagonal (Σx² of that input over the calibration rows: llama.cpp's importance matrix), as
+/// `llama-quantize --imatrix` does; the codes are still GPTQ's.
+///
 /// Weights exactly zero on entry (pruned) take the code nearest to 0 (exactly 0 on the
 /// symmetric grids) and count their whole value as error; dead inputs (diag H = 0) are zeroed.
 extension GPTQ {
@@ -30,12 +34,16 @@ extension GPTQ {
         public var dampingFraction: Double
         public var blockSize: Int
         public var activationOrder: Bool
+        /// Block parameters from ggml's search weighted by the Hessian's diagonal.
+        public var importanceWeightedBlocks: Bool
 
-        public init(type: GGUFTensorType, dampingFraction: Double = 0.01, blockSize: Int = 128, activationOrder: Bool = false) {
+        public init(type: GGUFTensorType, dampingFraction: Double = 0.01, blockSize: Int = 128, activationOrder: Bool = false,
+                    importanceWeightedBlocks: Bool = false) {
             self.type = type
             self.dampingFraction = dampingFraction
             self.blockSize = blockSize
             self.activationOrder = activationOrder
+            self.importanceWeightedBlocks = importanceWeightedBlocks
         }
     }
 
@@ -54,11 +62,19 @@ extension GPTQ {
         let elements = grid.elements, blockBytes = grid.blockBytes
         let rowBytes = columns / elements * blockBytes
         let dynamicBlocks = !c.activationOrder
+        let importance: [Float]? = c.importanceWeightedBlocks
+            ? (0..<columns).map { Float(accumulator.sum[$0 * columns + $0]) } : nil
+        // The legacy types' weighted search reads σ² of the whole row; its values change as GPTQ
+        // goes, so σ² is the original row's (what `llama-quantize --imatrix` would use).
+        let rowMeanSquares: [Float] = (0..<rows).map { r in
+            problem.weight.scalars[r * columns..<(r + 1) * columns].reduce(0) { $0 + $1 * $1 } / Float(columns)
+        }
 
         // Static blocks: ggml's search on the whole (dead-zeroed) weight, once.
         var bytes = dynamicBlocks
             ? [UInt8](repeating: 0, count: rows * rowBytes)
-            : [UInt8](try GGUFBlockEncoder.encode(problem.weight.scalars, as: c.type, rowLength: columns, tensor: "weight", file: "<memory>"))
+            : [UInt8](try GGUFBlockEncoder.encode(problem.weight.scalars, as: c.type, rowLength: columns, importance: importance,
+                                                  tensor: "weight", file: "<memory>"))
         let order = problem.order, pruned = problem.pruned
         bytes.withUnsafeMutableBufferPointer { out in
             let base = out.baseAddress!
@@ -68,7 +84,8 @@ extension GPTQ {
                 let e = column % elements
                 if dynamicBlocks && e == 0 {
                     // In dynamic mode the order is the identity: row[i ..< i + elements] is the block.
-                    encodeBlock(row + i, pruned: pruned, at: r * columns + column, type: c.type, into: block)
+                    encodeBlock(row + i, pruned: pruned, at: r * columns + column, type: c.type, importance: importance,
+                                column: column, rowMeanSquare: rowMeanSquares[r], into: block)
                 }
                 let g = grid.element(e, in: block)
                 let code = g.nearest(pruned[r * columns + column] ? 0 : row[i])
@@ -79,19 +96,22 @@ extension GPTQ {
         return try GGMLQuantizedTensor(shape: weight.shape, type: c.type, blocks: Data(bytes))
     }
 
-    /// ggml's parameter search (its round to nearest) on one block of current values, pruned
-    /// entries counted as 0, written at `block`.
+    /// ggml's parameter search (its round to nearest, weighted by `importance` when given) on one
+    /// block of current values, pruned entries counted as 0, written at `block`.
     private static func encodeBlock(_ values: UnsafeMutablePointer<Float>, pruned: [Bool], at first: Int,
-                                    type: GGUFTensorType, into block: UnsafeMutablePointer<UInt8>) {
+                                    type: GGUFTensorType, importance: [Float]?, column: Int, rowMeanSquare: Float,
+                                    into block: UnsafeMutablePointer<UInt8>) {
         let n = type.blockSize
         withUnsafeTemporaryAllocation(of: Float.self, capacity: n) { scratch in
             for j in 0..<n { scratch[j] = pruned[first + j] ? 0 : values[j] }
-            // The type is encodable and n is its block: encoding cannot fail.
-            guard let data = try? GGUFBlockEncoder.encode(UnsafeBufferPointer(scratch), as: type, rowLength: n,
-                                                         tensor: "block", file: "<memory>") else {
-                preconditionFailure("GPTQ: \(type) refused one block of \(n) values")
+            if let importance {
+                importance.withUnsafeBufferPointer { w in
+                    GGUFBlockEncoder.encodeBlock(scratch.baseAddress!, as: type, importance: w.baseAddress! + column,
+                                                 rowMeanSquare: rowMeanSquare, into: block)
+                }
+            } else {
+                GGUFBlockEncoder.encodeBlock(scratch.baseAddress!, as: type, importance: nil, rowMeanSquare: rowMeanSquare, into: block)
             }
-            data.copyBytes(to: block, count: type.typeSize)
         }
     }
 }

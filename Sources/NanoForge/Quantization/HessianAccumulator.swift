@@ -5,21 +5,22 @@ import NanoTensor
 /// inputs: H = 2·XᵀX / n over all n rows seen (Frantar et al. 2022, eq. 1: the Hessian of
 /// ‖XWᵀ − XŴᵀ‖² per output row, averaged over the rows).
 ///
-/// Each batch's XᵀX is one GEMM in Float; batches are summed in Double, so the result does not
-/// depend on how the calibration set was split. Layers that share an input (query, key, value)
-/// can share one accumulator.
+/// Each batch's XᵀX is one GEMM in Float, and the batches are summed in Float too: a decoder holds
+/// one such [in, in] sum per layer at once (SmolLM2-135M: 0.40 GB in Float, twice that in Double),
+/// and a calibration set of tens of batches loses ~1e-6 relative to Double summation, far below
+/// GPTQ's damping. Layers that share an input (query, key, value) share one accumulator.
 public struct HessianAccumulator: Sendable {
     /// The layer's input width (`in`).
     public let columns: Int
     /// Calibration rows seen so far.
     public private(set) var rows: Int = 0
     /// Σ XᵀX, [in, in] row-major.
-    var sum: [Double]
+    var sum: [Float]
 
     public init(columns: Int) {
         precondition(columns > 0, "HessianAccumulator: columns must be positive")
         self.columns = columns
-        self.sum = [Double](repeating: 0, count: columns * columns)
+        self.sum = [Float](repeating: 0, count: columns * columns)
     }
 
     /// Adds a batch of inputs [..., in] (every leading axis counts as rows: [batch, seq, in] works).
@@ -34,7 +35,7 @@ public struct HessianAccumulator: Sendable {
         let gram = Tensor.matmul(x2, x2, transposeA: true)
         gram.scalars.withUnsafeBufferPointer { g in
             sum.withUnsafeMutableBufferPointer { s in
-                for i in s.indices { s[i] += Double(g[i]) }
+                for i in s.indices { s[i] += g[i] }
             }
         }
         rows += n
@@ -51,6 +52,6 @@ public struct HessianAccumulator: Sendable {
     public func hessian() throws -> [Double] {
         guard rows > 0 else { throw QuantizationError.noCalibrationData }
         let factor = 2 / Double(rows)
-        return sum.map { $0 * factor }
+        return sum.map { Double($0) * factor }
     }
 }

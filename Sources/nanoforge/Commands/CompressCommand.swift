@@ -40,7 +40,9 @@ struct CompressCommand: ParsableCommand {
             bar.finish()
             let folder = output ?? recipe.output.directory
             print(MarkdownReport.render(report))
-            print("wrote \(folder)/ (model.safetensors, config.json, recipe.yaml, report.json, report.md, report.html)")
+            // The folder's own listing: what was written depends on the model and output.formats.
+            let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+            print("wrote \(folder)/ (\(files.joined(separator: ", ")))")
         }
     }
 
