@@ -7,9 +7,9 @@
 #    the default Q8_0, SmolLM2's in F32), with `--gguf-reference` what nanoforge decodes each tensor to (for codes: the weights
 #    it evaluates); check_gguf_dequant.py requires gguf-py's dequantization of every tensor to
 #    equal it bit for bit (SmolLM2: and the tokenizer keys to equal the source file's);
-# 3. llama.cpp's `llama-perplexity` and `nanoforge eval --task perplexity` (of the file and of the
-#    folder) score each model on the same text and context (same chunking, LanguageModelChunks);
-#    SmolLM2's must agree within 0.5 %.
+# 3. llama.cpp's `llama-perplexity` and `nanoforge eval --task perplexity --llama-cpp-arithmetic`
+#    (of the file and of the folder) score each model on the same text and context (same chunking,
+#    LanguageModelChunks); SmolLM2's must agree within 0.5 %.
 #
 # Needs: llama.cpp's tools (scripts/interop/build_llama_cpp.sh), a release build with tests
 # (`swift build -c release -Xswiftc -enable-testing --build-tests`, done here incrementally) and .venv-bench (gguf).
@@ -17,11 +17,11 @@
 # SMOLLM2_REST_TYPE (--gguf-type of SmolLM2's matrices without codes, default f32), PPL_TOLERANCE
 # (relative, default 0.005; measured 0.0058 on 37 chunks, see docs/formats.md).
 #
-# Why F32 for SmolLM2's other matrices: llama.cpp's CPU kernels quantize the activations that meet
-# quantized weights (Q8_0 for Q4_0/Q8_0, Q8_K for the K-quants) and round them to F16 for F16
-# weights, so llama-perplexity and nanoforge (Float32 activations) disagree by more the more
-# tensors are quantized, even on files llama-quantize writes byte for byte alike (docs/formats.md,
-# "GGUF export of ggml codes: interop").
+# Why --llama-cpp-arithmetic: llama.cpp's CPU kernels quantize the activations that meet quantized
+# weights (Q8_0 for Q4_0/Q8_0, Q8_K for the K-quants) and round them to F16 for F16 weights, so
+# llama-perplexity and nanoforge with Float32 activations disagree by more the more tensors are
+# quantized, even on files llama-quantize writes byte for byte alike (docs/formats.md, "GGUF export
+# of ggml codes: interop"); the flag applies the same rounding in nanoforge's evaluation.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -68,11 +68,14 @@ for name in tiny-llama-mixed smollm2-mixed; do
     "$TOOLS/llama-perplexity" -m "$file" -f "$OUT/text.txt" -c "$context" -b "$context" -t 2 > "$file.ppl.log" 2>&1 || {
         echo "interop: llama-perplexity failed on $file (log: $file.ppl.log)" >&2; tail -5 "$file.ppl.log" >&2; status=1; continue; }
     ppl_llama="$(grep -o 'Final estimate: PPL = [0-9.]*' "$file.ppl.log" | awk '{print $NF}')"
-    ppl_ours="$("$NANOFORGE" eval "$file" --task perplexity --data "$OUT/text.txt" --context "$context" --json \
-        | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["perplexity"])')"
-    ppl_folder="$("$NANOFORGE" eval "$folder" --task perplexity --data "$OUT/text.txt" --context "$context" --json \
-        | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["perplexity"])')"
-    echo "== $name: perplexity (c=$context, $TEXT_BYTES bytes): llama-perplexity $ppl_llama, nanoforge eval of the file $ppl_ours, of the folder $ppl_folder"
+    ppl() { "$NANOFORGE" eval "$1" --task perplexity --data "$OUT/text.txt" --context "$context" --json "${@:2}" \
+        | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["perplexity"])'; }
+    # Compared: nanoforge with llama.cpp's input rounding (--llama-cpp-arithmetic), the file and
+    # the folder it came from; the Float32 figure is printed beside them.
+    ppl_plain="$(ppl "$file")"
+    ppl_ours="$(ppl "$file" --llama-cpp-arithmetic)"
+    ppl_folder="$(ppl "$folder" --llama-cpp-arithmetic)"
+    echo "== $name: perplexity (c=$context, $TEXT_BYTES bytes): llama-perplexity $ppl_llama; nanoforge eval --llama-cpp-arithmetic of the file $ppl_ours, of the folder $ppl_folder; Float32 activations $ppl_plain"
     if [[ "$name" == smollm2-mixed ]]; then
         "$PY" -c "import sys; a, b, c = float('$ppl_llama'), float('$ppl_ours'), float('$ppl_folder'); d = max(abs(a - b) / b, abs(a - c) / c)
 print(f'   relative difference {100 * d:.3f} % (goal <= {100 * $PPL_TOLERANCE:g} %)'); sys.exit(0 if d <= $PPL_TOLERANCE else 1)" || status=1

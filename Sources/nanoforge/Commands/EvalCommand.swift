@@ -46,14 +46,25 @@ struct EvalCommand: ParsableCommand {
     @Option(help: RuntimeKernel.help)
     var kernel: RuntimeKernel = .standard
 
+    @Flag(help: "perplexity, kl_divergence: round each quantized matrix's input as llama.cpp's CPU backend does (Q8_0 blocks for Q4_0…Q8_0 and IQ4_NL, Q8_K for K-quants, F16 for F16), so the figure is llama-perplexity's up to summation order; its F16 key/value cache is not modelled.")
+    var llamaCppArithmetic = false
+
     @Flag(help: "Print JSON.")
     var json = false
 
     func run() throws {
         try CLIErrors.reporting {
             if context != nil && !task.isLanguageModelTask { throw CLIErrors.BadInput("--context applies to perplexity and kl_divergence only") }
+            if llamaCppArithmetic && !task.isLanguageModelTask { throw CLIErrors.BadInput("--llama-cpp-arithmetic applies to perplexity and kl_divergence only") }
             func load(_ path: String) throws -> EvaluatedModel {
-                task.isLanguageModelTask ? try EvaluatedModel.load(path: path, recipe: path).model : try engine.load(path, kernel: kernel)
+                guard task.isLanguageModelTask else { return try engine.load(path, kernel: kernel) }
+                let loaded = try EvaluatedModel.load(path: path, recipe: path)
+                if llamaCppArithmetic, let container = loaded.model.model?.container {
+                    let types = try LlamaCppArithmetic.weightTypes(modelPath: path, layerTypes: loaded.ggmlQuantized.mapValues(\.type))
+                    let summary = LlamaCppArithmetic.install(on: container, weightTypes: types)
+                    if !json { print("\(path): llama.cpp's input rounding (\(summary))") }
+                }
+                return loaded.model
             }
             let encoded = try load(model)
             let evaluation: EvaluationTask

@@ -19,6 +19,9 @@ public final class LlamaModel: ParameterContainer {
     /// The output head; nil when tied to `tokenEmbedding`.
     public let head: Linear?
     public let rotary: RotaryEmbedding
+    /// Replaces the final hidden states before a tied head's product (as `Linear.inputTransform`
+    /// does for a head of its own): evaluation with llama.cpp's input rounding.
+    public var tiedHeadInputTransform: ((Tensor) -> Tensor)?
 
     public init(configuration c: LlamaConfiguration, tokenEmbedding: Embedding, blocks: [TransformerBlock],
                 finalNorm: RMSNorm, head: Linear?, rotary: RotaryEmbedding) {
@@ -70,7 +73,9 @@ public final class LlamaModel: ParameterContainer {
     /// The output head on normalised hidden states [..., width] → [..., vocabulary].
     func logits(_ hidden: Variable, tape: Tape) -> Variable {
         if let head { return head(hidden, tape: tape) }
-        return tape.linear(hidden, weight: tokenEmbedding.weight)
+        guard let transform = tiedHeadInputTransform else { return tape.linear(hidden, weight: tokenEmbedding.weight) }
+        let input = tape.record(transform(hidden.value).reshaped(hidden.shape), inputs: [hidden]) { g, _ in [g] }
+        return tape.linear(input, weight: tokenEmbedding.weight)
     }
 
     /// The modules in Hugging Face's order and names (a name may hold dots); `visitParameters` and
