@@ -1,0 +1,166 @@
+import Foundation
+import Testing
+import NanoCheckpoint
+import NanoModels
+import NanoTensor
+import TestSupport
+
+/// The Keras graph family on hand-written Keras 2 `model_config`s: which graphs are read, the
+/// shapes they infer, the forward against the tensor core's own ops, gradients through a whole
+/// graph against finite differences, and the one-line errors for what nanoforge does not read.
+@Suite struct KerasGraphConfigTests {
+    static let file = "/models/tiny.h5"
+
+    /// A Keras 2 layer entry of a Functional config.
+    static func layer(_ className: String, _ name: String, _ config: String = "", inputs: [String]) -> String {
+        let inbound = inputs.isEmpty ? "[]" : "[[" + inputs.map { "[\"\($0)\", 0, 0, {}]" }.joined(separator: ", ") + "]]"
+        let extra = config.isEmpty ? "" : ", " + config
+        return "{\"class_name\": \"\(className)\", \"name\": \"\(name)\", \"config\": {\"name\": \"\(name)\"\(extra)}, \"inbound_nodes\": \(inbound)}"
+    }
+
+    static func functional(_ layers: [String], output: String) -> String {
+        "{\"class_name\": \"Model\", \"config\": {\"name\": \"tiny\", \"layers\": [" + layers.joined(separator: ", ")
+            + "], \"input_layers\": [[\"in\", 0, 0]], \"output_layers\": [[\"\(output)\", 0, 0]]}}"
+    }
+
+    static func source(_ json: String) throws -> ConfigSource {
+        ConfigSource(convention: .huggingFace, values: try JSONParser.parse(Array(json.utf8)).configValue, file: file)
+    }
+
+    static func spec(_ json: String) throws -> ModelSpec { try ModelSpec.recognising(try source(json)) }
+
+    /// Every layer kind but Flatten / Dense in one image graph, then Flatten → Dropout → Dense.
+    static let everyKind = functional([
+        layer("InputLayer", "in", "\"batch_input_shape\": [null, 9, 8, 3], \"dtype\": \"float32\"", inputs: []),
+        layer("Conv2D", "conv", "\"filters\": 4, \"kernel_size\": [3, 3], \"strides\": [2, 2], \"padding\": \"same\", \"use_bias\": true, \"activation\": \"relu\", \"dilation_rate\": [1, 1], \"data_format\": \"channels_last\"", inputs: ["in"]),
+        layer("BatchNormalization", "bn", "\"axis\": -1, \"epsilon\": 0.001, \"center\": true, \"scale\": true", inputs: ["conv"]),
+        layer("DepthwiseConv2D", "dw", "\"kernel_size\": [3, 3], \"strides\": [1, 1], \"padding\": \"same\", \"depth_multiplier\": 2, \"use_bias\": true, \"activation\": \"linear\", \"dilation_rate\": [2, 2]", inputs: ["bn"]),
+        layer("ReLU", "relu6", "\"max_value\": 6.0, \"negative_slope\": 0.0, \"threshold\": 0.0", inputs: ["dw"]),
+        layer("SeparableConv2D", "sep", "\"filters\": 8, \"kernel_size\": [3, 3], \"strides\": [1, 1], \"padding\": \"same\", \"depth_multiplier\": 1, \"use_bias\": true, \"activation\": \"hard_swish\"", inputs: ["relu6"]),
+        layer("Add", "add", inputs: ["relu6", "sep"]),
+        layer("Concatenate", "cat", "\"axis\": -1", inputs: ["add", "dw"]),
+        layer("AveragePooling2D", "avg", "\"pool_size\": [2, 2], \"strides\": [2, 2], \"padding\": \"same\"", inputs: ["cat"]),
+        layer("MaxPooling2D", "max", "\"pool_size\": [2, 2], \"strides\": null, \"padding\": \"valid\"", inputs: ["avg"]),
+        layer("Activation", "swish", "\"activation\": \"swish\"", inputs: ["max"]),
+        layer("Flatten", "flat", inputs: ["swish"]),
+        layer("Dropout", "drop", "\"rate\": 0.5", inputs: ["flat"]),
+        layer("Dense", "dense", "\"units\": 5, \"use_bias\": true, \"activation\": \"softmax\"", inputs: ["drop"]),
+    ], output: "dense")
+
+    @Test func readsEveryKindWithItsShapes() throws {
+        let spec = try Self.spec(Self.everyKind)
+        #expect(spec.architectureName == "keras_graph")
+        let c = try #require(spec.configuration(as: KerasGraphConfiguration.self))
+        #expect(c.inputShape == [9, 8, 3] && c.output == "dense" && c.layers.count == 14)
+        var rng = RandomGenerator(seed: 5)
+        let model = try #require(spec.build(parameterPaths: [], rng: &rng).as(KerasGraphModel.self))
+        // 9×8 → same stride 2: 5×4; depthwise ×2: 8 channels; concat 16; pools 3×2 → 1×1.
+        let out = model.outputs(Variable(Tensor.zeros([2, 9, 8, 3])), tape: Tape(recording: false))
+        #expect(out["conv"]?.shape == [2, 5, 4, 4] && out["dw"]?.shape == [2, 5, 4, 8] && out["cat"]?.shape == [2, 5, 4, 16])
+        #expect(out["avg"]?.shape == [2, 3, 2, 16] && out["max"]?.shape == [2, 1, 1, 16] && out["dense"]?.shape == [2, 5])
+        #expect(model.featureCount == 9 * 8 * 3 && model.classCount == 5)
+        let names = Set(model.namedParameters.map(\.name))
+        #expect(names == ["conv.kernel", "conv.bias", "bn.gamma", "bn.beta", "bn.moving_mean", "bn.moving_variance",
+                          "dw.depthwise_kernel", "dw.bias", "sep.depthwise_kernel", "sep.pointwise_kernel", "sep.bias",
+                          "dense.weight", "dense.bias"])
+        // The native config round-trips.
+        let native = try JSONParser.parse([UInt8](try spec.encodedConfiguration())).configValue
+        #expect(try ModelSpec.recognising(.native(architecture: "keras_graph", config: native, file: "native")) == spec)
+    }
+
+    /// The graph's forward is the tensor core's ops composed by hand (BN as TF's
+    /// x·γ/√(σ²+ε) + (β - μ·γ/√(σ²+ε))), and the class logits are the output before softmax.
+    @Test func forwardIsTheLayersComposed() throws {
+        var rng = RandomGenerator(seed: 11)
+        let model = try #require(try Self.spec(Self.everyKind).build(parameterPaths: [], rng: &rng).as(KerasGraphModel.self))
+        let p = Dictionary(model.namedParameters.map { ($0.name, $0.variable) }, uniquingKeysWith: { a, _ in a })
+        for (name, v) in p { v.value = rng.normal(shape: v.shape, std: name.hasSuffix("variance") ? 0.1 : 0.5) }
+        p["bn.moving_variance"]!.value = p["bn.moving_variance"]!.value.applying { abs($0) + 0.5 }
+        let x = rng.normal(shape: [2, 9, 8, 3])
+        let c = try #require(Self.spec(Self.everyKind).configuration(as: KerasGraphConfiguration.self))
+        func g(_ name: String) -> Conv2DGeometry { c.layer(name)!.geometry }
+        var h = Tensor.conv2d(x, kernel: p["conv.kernel"]!.value, bias: p["conv.bias"]!.value, geometry: g("conv")).relu()
+        let s = p["bn.gamma"]!.value / (p["bn.moving_variance"]!.value + 0.001).applying { $0.squareRoot() }
+        h = h * s + (p["bn.beta"]!.value - p["bn.moving_mean"]!.value * s)
+        let dw = Tensor.depthwiseConv2d(h, kernel: p["dw.depthwise_kernel"]!.value, bias: p["dw.bias"]!.value, geometry: g("dw"))
+        let r6 = dw.applying { min(max($0, 0), 6) }
+        var sep = Tensor.depthwiseConv2d(r6, kernel: p["sep.depthwise_kernel"]!.value, geometry: g("sep"))
+        sep = Tensor.conv2d(sep, kernel: p["sep.pointwise_kernel"]!.value, bias: p["sep.bias"]!.value, geometry: Conv2DGeometry(kernel: (1, 1)))
+        sep = sep.applying { $0 * min(max($0 + 3, 0), 6) / 6 }
+        let cat = Tensor.concat([r6 + sep, dw], axis: 3)
+        let pooled = cat.avgPool2d(g("avg")).maxPool2d(g("max")).silu()
+        let logits = Tensor.linear(pooled.reshaped([2, 16]), weight: p["dense.weight"]!.value, bias: p["dense.bias"]!.value)
+        let ours = model.classLogits(Variable(x.reshaped([2, 9 * 8 * 3])), tape: Tape(recording: false)).value
+        #expect(isClose(ours, logits, rtol: 1e-4, atol: 1e-5), "excess \(closenessExcess(ours, logits, rtol: 1e-4, atol: 1e-5))")
+        let probabilities = model(Variable(x), tape: Tape(recording: false)).value
+        #expect(isClose(probabilities, logits.softmax(axis: -1), rtol: 1e-5, atol: 1e-6))
+    }
+
+    /// Backward through the whole graph (convolutions, BN, residual add, concat, pools, Dense)
+    /// against central finite differences, for the input and every trainable parameter.
+    @Test func gradientsThroughTheGraph() throws {
+        var rng = RandomGenerator(seed: 12)
+        let model = try #require(try Self.spec(Self.everyKind).build(parameterPaths: [], rng: &rng).as(KerasGraphModel.self))
+        for (name, v) in model.namedParameters where !name.hasPrefix("bn.moving") { v.value = rng.normal(shape: v.shape, std: 0.4) }
+        let trainable = model.parameters.filter(\.requiresGrad)
+        #expect(trainable.count == 11)   // the moving statistics are stored, not trained
+        let x = rng.normal(shape: [2, 9 * 8 * 3])
+        let r = checkGradients([x], parameters: trainable, epsilon: 1e-2, tolerance: 3e-2, maxElements: 24) { t, v in
+            model.classLogits(v[0], tape: t)
+        }
+        #expect(r.passed, "\(r)")
+    }
+
+    @Test func readsASequentialModel() throws {
+        // Keras ≤ 2.1 stores a Sequential's layers as `config` itself; the input shape is on the first layer.
+        let json = """
+        {"class_name": "Sequential", "config": [
+          {"class_name": "Conv2D", "config": {"name": "c", "batch_input_shape": [null, 6, 6, 1], "filters": 2, "kernel_size": [3, 3], "padding": "valid", "activation": "relu"}},
+          {"class_name": "GlobalAveragePooling2D", "config": {"name": "g"}},
+          {"class_name": "Dense", "config": {"name": "d", "units": 3, "activation": "linear"}}]}
+        """
+        let c = try #require(try Self.spec(json).configuration(as: KerasGraphConfiguration.self))
+        #expect(c.layers.map(\.name) == ["input", "c", "g", "d"] && c.layers.map(\.inputs) == [[], ["input"], ["c"], ["g"]])
+        #expect(c.inputShape == [6, 6, 1] && c.output == "d")
+    }
+
+    /// (model_config, text the one-line error must hold).
+    static let refused: [(String, [String])] = [
+        (functional([layer("InputLayer", "in", "\"batch_input_shape\": [null, 8, 8, 1]", inputs: []),
+                     layer("LSTM", "lstm_1", "\"units\": 4", inputs: ["in"])], output: "lstm_1"),
+         ["layer 'lstm_1' has class LSTM", file]),
+        (functional([layer("InputLayer", "in", "\"batch_input_shape\": [null, 8, 8, 1]", inputs: []),
+                     layer("Conv2D", "c", "\"filters\": 2, \"kernel_size\": [3, 3], \"padding\": \"causal\"", inputs: ["in"])], output: "c"),
+         ["layer 'c' (Conv2D)", "padding 'causal'", file]),
+        (functional([layer("InputLayer", "in", "\"batch_input_shape\": [null, 8, 8, 1]", inputs: []),
+                     layer("MaxPooling2D", "p", "\"pool_size\": [2, 2], \"data_format\": \"channels_first\"", inputs: ["in"])], output: "p"),
+         ["layer 'p' (MaxPooling2D)", "channels_first", file]),
+        (functional([layer("InputLayer", "in", "\"batch_input_shape\": [null, 8, 8, 1]", inputs: []),
+                     layer("ReLU", "leaky", "\"negative_slope\": 0.1", inputs: ["in"])], output: "leaky"),
+         ["layer 'leaky' (ReLU)", "negative_slope"]),
+        (functional([layer("InputLayer", "in", "\"batch_input_shape\": [null, 8, 8, 1]", inputs: []),
+                     layer("Flatten", "f", inputs: ["in"]),
+                     layer("Conv2D", "c", "\"filters\": 2, \"kernel_size\": [3, 3]", inputs: ["f"])], output: "c"),
+         ["layer 'c' (conv2d)", "not an image"]),
+        (functional([layer("InputLayer", "in", "\"batch_input_shape\": [null, 8, 8, 1]", inputs: []),
+                     layer("Conv2D", "c", "\"filters\": 2, \"kernel_size\": [3, 3], \"padding\": \"same\"", inputs: ["in"]),
+                     layer("Add", "a", inputs: ["in", "c"])], output: "a"),
+         ["layer 'a' (add)", "differ"]),
+        (functional([layer("InputLayer", "in", "\"batch_input_shape\": [null, null, null, 1]", inputs: [])], output: "in"),
+         ["fixed positive extents"]),
+    ]
+
+    @Test(arguments: 0..<refused.count)
+    func refusesWithOneLine(_ index: Int) throws {
+        let (json, needles) = Self.refused[index]
+        do {
+            _ = try Self.spec(json)
+            Issue.record("case \(index) was read")
+        } catch let error as CheckpointError {
+            guard case .invalidConfig = error else { Issue.record("case \(index): \(error)"); return }
+            let message = error.description
+            #expect(!message.contains("\n"), "\(message)")
+            for needle in needles { #expect(message.contains(needle), "'\(message)' lacks '\(needle)'") }
+        }
+    }
+}
