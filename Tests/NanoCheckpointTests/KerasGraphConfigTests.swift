@@ -97,15 +97,29 @@ import TestSupport
     }
 
     /// Backward through the whole graph (convolutions, BN, residual add, concat, pools, Dense)
-    /// against central finite differences, for the input and every trainable parameter.
+    /// against central finite differences, for the input and every trainable parameter. The
+    /// graph's kinks are smoothed here (ReLU → swish, ReLU6 → tanh, hard_swish → sigmoid, max →
+    /// average pooling): a step of a kernel moves dozens of outputs, and some always cross a kink
+    /// or swap a window's maximum, which put the differences (not the gradients) off by up to 4e-2
+    /// when measured. The kinked ops have their own checks (ActivationTests, PoolingTests on
+    /// well-separated values).
     @Test func gradientsThroughTheGraph() throws {
+        let smooth = Self.everyKind
+            .replacingOccurrences(of: "\"activation\": \"relu\"", with: "\"activation\": \"swish\"")
+            .replacingOccurrences(of: "\"activation\": \"hard_swish\"", with: "\"activation\": \"sigmoid\"")
+            .replacingOccurrences(of: "{\"class_name\": \"ReLU\", \"name\": \"relu6\", \"config\": {\"name\": \"relu6\", \"max_value\": 6.0, \"negative_slope\": 0.0, \"threshold\": 0.0}",
+                                  with: "{\"class_name\": \"Activation\", \"name\": \"relu6\", \"config\": {\"name\": \"relu6\", \"activation\": \"tanh\"}")
+            .replacingOccurrences(of: "{\"class_name\": \"MaxPooling2D\"", with: "{\"class_name\": \"AveragePooling2D\"")
+        let c = try #require(try Self.spec(smooth).configuration(as: KerasGraphConfiguration.self))
+        #expect(c.layer("relu6")?.activation == .tanh && c.layer("conv")?.activation == .swish && c.layer("sep")?.activation == .sigmoid)
+        #expect(c.layer("max")?.kind == .avgPool2d)
         var rng = RandomGenerator(seed: 12)
-        let model = try #require(try Self.spec(Self.everyKind).build(parameterPaths: [], rng: &rng).as(KerasGraphModel.self))
+        let model = try #require(try Self.spec(smooth).build(parameterPaths: [], rng: &rng).as(KerasGraphModel.self))
         for (name, v) in model.namedParameters where !name.hasPrefix("bn.moving") { v.value = rng.normal(shape: v.shape, std: 0.4) }
         let trainable = model.parameters.filter(\.requiresGrad)
         #expect(trainable.count == 11)   // the moving statistics are stored, not trained
         let x = rng.normal(shape: [2, 9 * 8 * 3])
-        let r = checkGradients([x], parameters: trainable, epsilon: 1e-2, tolerance: 3e-2, maxElements: 24) { t, v in
+        let r = checkGradients([x], parameters: trainable, epsilon: 1e-2, tolerance: 2e-2, maxElements: 24) { t, v in
             model.classLogits(v[0], tape: t)
         }
         #expect(r.passed, "\(r)")
