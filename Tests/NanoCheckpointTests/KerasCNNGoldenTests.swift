@@ -75,4 +75,45 @@ import TestSupport
             #expect(ours == keras, "image \(i): class \(String(describing: ours)) where Keras says \(String(describing: keras))")
         }
     }
+
+    /// `nanoforge inspect` describes the file, and `nanoforge eval --task classification` runs it:
+    /// the 8 golden faces labelled with Keras's argmax, so agreement with Keras is 1.
+    @Test(.enabled(if: hasModel, skipReason))
+    func cliInspectsAndEvaluates() throws {
+        let inspect = try CommandRunner.nanoforge(["inspect", Self.modelPath])
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        let lines = inspect.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.contains("architecture: keras_graph 'model_1': input 64×64×1 → 7, 46 layers (Conv2D 7, SeparableConv2D 8, "
+                               + "BatchNormalization 14, Activation 7, MaxPooling2D 4, GlobalAveragePooling2D 1, Add 4)"), "\(lines.suffix(3))")
+        #expect(lines.contains { $0.hasPrefix("tensors: 80   parameters: 58423 ") })
+
+        let g = try Self.golden()
+        let n = g.images.shape[0], width = g.images.count / n
+        var tsv = ""
+        for i in 0..<n {
+            let label = (0..<7).max { g.probabilities[i, $0] < g.probabilities[i, $1] }!
+            tsv += "\(label)\t" + g.images.scalars[i * width..<(i + 1) * width].map { "\($0)" }.joined(separator: " ") + "\n"
+        }
+        try withTemporaryDirectory { dir in
+            let data = dir + "/faces.tsv"
+            try tsv.write(toFile: data, atomically: true, encoding: .utf8)
+            let eval = try CommandRunner.nanoforge(["eval", Self.modelPath, "--task", "classification", "--train", data, "--data", data])
+            #expect(eval.status == 0, "\(eval.stderr)")
+            #expect(eval.stdout.contains("accuracy: 1.0000"), "\(eval.stdout)")
+        }
+    }
+
+    /// The Keras 2 MLP fixture (a Sequential of Dense 4→3 relu, Dropout, Dense 3→2) now loads
+    /// from its own model_config as a graph, and computes relu(x·W1ᵀ + b1)·W2ᵀ + b2.
+    @Test func kerasMLPFixtureLoadsAsAGraph() throws {
+        let path = RepositoryPaths.fixture("checkpoints/keras/model.h5")
+        let model = try ModelLoader.load(path: path, as: KerasGraphModel.self)
+        #expect(model.configuration.layers.map(\.kind) == [.input, .dense, .dropout, .dense])
+        let p = Dictionary(model.namedParameters.map { ($0.name, $0.variable.value) }, uniquingKeysWith: { a, _ in a })
+        var rng = RandomGenerator(seed: 2)
+        let x = rng.normal(shape: [3, 4])
+        let hidden = Tensor.linear(x, weight: p["dense.weight"]!, bias: p["dense.bias"]!).relu()
+        let expected = Tensor.linear(hidden, weight: p["dense_1.weight"]!, bias: p["dense_1.bias"]!)
+        #expect(model.classLogits(Variable(x), tape: Tape(recording: false)).value == expected)
+    }
 }
