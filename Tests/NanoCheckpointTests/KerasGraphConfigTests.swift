@@ -177,4 +177,24 @@ import TestSupport
             for needle in needles { #expect(message.contains(needle), "'\(message)' lacks '\(needle)'") }
         }
     }
+
+    /// Fixtures/checkpoints/corrupt/unsupported-layer.h5 (scripts/fixtures/make_keras_fixtures.py):
+    /// a valid file whose model_config has an LSTM; read fine, refused at load in one line, by
+    /// `nanoforge inspect` too.
+    @Test func unsupportedLayerFileIsRefusedInOneLine() throws {
+        let path = RepositoryPaths.fixture("checkpoints/corrupt/unsupported-layer.h5")
+        _ = try CheckpointReader.read(path: path)
+        let error = #expect(throws: CheckpointError.self) { try ModelLoader.load(path: path) }
+        let message = error?.description ?? ""
+        #expect(message == "\(path): config field 'model_config.config.layers[2]': layer 'lstm' has class LSTM, which nanoforge "
+                + "does not read (it reads \(KerasGraphSupportedClasses.list))", "\(message)")
+        let inspect = try CommandRunner.nanoforge(["inspect", path])
+        #expect(inspect.status == 0 && inspect.stdout.contains("architecture: unreadable Keras model_config: \(message)"), "\(inspect.stdout)")
+    }
+}
+
+/// The classes the refusal lists, as `KerasModelConfig.supportedClasses` (internal) spells them.
+enum KerasGraphSupportedClasses {
+    static let list = "InputLayer, Conv2D, DepthwiseConv2D, SeparableConv2D, BatchNormalization, Activation, ReLU, MaxPooling2D, "
+        + "AveragePooling2D, GlobalAveragePooling2D, Add, Concatenate, Flatten, Dense, Dropout"
 }
