@@ -193,6 +193,28 @@ import TestSupport
     }
 }
 
+/// A Keras 3 CNN of every layer kind, saved as `.keras` and unpacked (config.json +
+/// model.weights.h5, positional variables), against Keras's own outputs
+/// (scripts/fixtures/make_keras_cnn_goldens.py).
+@Suite struct Keras3FolderTests {
+    @Test func unpackedKerasArchiveMatchesKeras() throws {
+        let folder = RepositoryPaths.fixture("keras-cnn/tiny-keras3")
+        let (loaded, store) = try ModelLoader.load(path: folder)
+        #expect(store.names.contains("conv2d.vars.0") && store.names.contains("dense.weight"))
+        let model = try #require(loaded.as(KerasGraphModel.self))
+        #expect(model.configuration.layers.count == 13)
+        let golden = try SafetensorsReader.read(path: RepositoryPaths.fixture("keras-cnn/tiny-keras3-golden.safetensors"))
+        let x = try golden.floatTensor("x")
+        let outputs = model.outputs(Variable(x), tape: Tape(recording: false))
+        let probabilities = try #require(outputs["dense"]).value, cat = try #require(outputs["concatenate"]).value
+        // Measured: max |Δ probability| 1.2e-7, max |Δ concatenate| 4.8e-7.
+        let dProb = maxAbsDifference(probabilities, try golden.floatTensor("probabilities"))
+        print("tiny Keras 3 CNN vs Keras: max |Δprob| \(dProb), max |Δconcatenate| \(maxAbsDifference(cat, try golden.floatTensor("concatenate")))")
+        #expect(dProb <= 1e-5)
+        #expect(isClose(cat, try golden.floatTensor("concatenate"), rtol: 1e-4, atol: 1e-5))
+    }
+}
+
 /// The classes the refusal lists, as `KerasModelConfig.supportedClasses` (internal) spells them.
 enum KerasGraphSupportedClasses {
     static let list = "InputLayer, Conv2D, DepthwiseConv2D, SeparableConv2D, BatchNormalization, Activation, ReLU, MaxPooling2D, "

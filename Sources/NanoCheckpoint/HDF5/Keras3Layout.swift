@@ -65,7 +65,9 @@ enum Keras3Layout {
         if keys.contains("kernel") && keys.isSubset(of: ["kernel", "bias"]) { return ("kernel", "bias") }
         guard variables.count == 2 else { return nil }
         let (kernel, bias) = (variables[0].dataset.shape, variables[1].dataset.shape)
-        guard kernel.count >= 2, bias.count == 1, kernel.last == bias[0] else { return nil }
+        // A rank-4 kernel is a 2-D convolution's [kh, kw, in, out]: its variables keep their
+        // positions, and the keras_graph family names them from the model's config.json.
+        guard kernel.count >= 2, kernel.count != 4, bias.count == 1, kernel.last == bias[0] else { return nil }
         return (variables[0].key, variables[1].key)
     }
 }

@@ -1,13 +1,14 @@
 import NanoTensor
 
 /// Keras models as graphs of layers (convolutional image classifiers such as fer's mini-Xception):
-/// read from a Keras 2 `.h5` file's `model_config` attribute, or from nanoforge's native
-/// `keras_graph` config; class logits of images given as feature rows (NHWC, flattened).
+/// read from a Keras 2 `.h5` file's `model_config` attribute, a Keras 3 `.keras` archive unpacked
+/// into a folder (`config.json` + `model.weights.h5`), or nanoforge's native `keras_graph`
+/// config; class logits of images given as feature rows (NHWC, flattened).
 ///
 /// The model_config reaches the families as a `huggingFace`-convention source (a JSON config's
 /// values); this family recognises it by Keras's own keys (`class_name` Functional / Model /
-/// Sequential with `config.layers`). Weights keep Keras's names (`<layer>.kernel`, …), so the
-/// stored-name map is the identity.
+/// Sequential with `config.layers`). Weights keep Keras 2's names (`<layer>.kernel`, …), so the
+/// stored-name map is the identity for Keras 2 files.
 public enum KerasGraphArchitecture: ModelArchitecture {
     public typealias Configuration = KerasGraphConfiguration
     public typealias Model = KerasGraphModel
@@ -45,6 +46,34 @@ public enum KerasGraphArchitecture: ModelArchitecture {
             }
         }
         return c
+    }
+
+    /// Keras 2 files name their variables (`conv2d_1.kernel`): the identity. Keras 3's
+    /// `model.weights.h5` numbers them (`conv2d.vars.0`, `vars.1`, …, read by `Keras3Layout`), in
+    /// the order each layer creates them; this map names them from the layer's kind.
+    public static func tensorNames(_ c: Configuration, convention: ConfigSource.Convention, storedNames: Set<String>) -> TensorNameMap {
+        guard storedNames.contains(where: { $0.contains(".vars.") }) else { return .identity }
+        var entries: [TensorNameMap.Entry] = []
+        for layer in c.layers {
+            let bias = (layer.useBias ?? true) ? ["bias"] : []
+            let names: [String]
+            switch layer.kind {
+            case .conv2d: names = ["kernel"] + bias
+            case .depthwiseConv2d: names = ["depthwise_kernel"] + bias
+            case .separableConv2d: names = ["depthwise_kernel", "pointwise_kernel"] + bias
+            case .batchNormalization:
+                names = ((layer.scale ?? true) ? ["gamma"] : []) + ((layer.center ?? true) ? ["beta"] : []) + ["moving_mean", "moving_variance"]
+            case .dense:
+                // Keras3Layout already names a Dense kernel with its bias; a bias-free one stays positional.
+                entries.append(.init(stored: "\(layer.name).vars.0", parameter: "\(layer.name).weight", transform: .transpose))
+                continue
+            default: continue
+            }
+            for (i, name) in names.enumerated() {
+                entries.append(.init(stored: "\(layer.name).vars.\(i)", parameter: "\(layer.name).\(name)"))
+            }
+        }
+        return TensorNameMap(entries: entries)
     }
 
     public static func build(_ c: Configuration, parameterPaths: Set<String>, rng: inout RandomGenerator) -> KerasGraphModel {

@@ -1,7 +1,8 @@
 import NanoTensor
 
-/// Reads a Keras 2 `model_config` (the JSON attribute of a `.h5` model file) into a
-/// `KerasGraphConfiguration`: a Functional / Model graph (`config.layers` with `inbound_nodes`,
+/// Reads a Keras 2 `model_config` (the JSON attribute of a `.h5` model file), or Keras 3's
+/// `config.json` (inside a `.keras` archive), into a `KerasGraphConfiguration`: a Functional /
+/// Model graph (`config.layers` with `inbound_nodes` in either version's form,
 /// `config.input_layers`, `config.output_layers`) or a Sequential stack (`config.layers`, or
 /// `config` itself being the list in Keras ≤ 2.1). Only channels-last 2-D image layers and the
 /// dense layers after them are read; anything else is a `ConfigError` naming the layer, its class
@@ -67,8 +68,8 @@ enum KerasModelConfig {
         }
         var output = layers.last?.name ?? ""
         if !sequential {
-            let outputs = body?["output_layers"]?.array ?? []
-            guard outputs.count == 1, let first = outputs[0].array?.first?.string else {
+            let outputs = endpoints(body?["output_layers"])
+            guard outputs.count == 1, let first = outputs.first else {
                 throw ConfigError(file: file, field: "model_config.config.output_layers",
                                   reason: "\(outputs.count) outputs; nanoforge reads Keras models with one output")
             }
@@ -88,13 +89,37 @@ enum KerasModelConfig {
             throw ConfigError(file: file, field: "\(field).inbound_nodes",
                               reason: "layer '\(layer)' is called \(list.count) times (a shared layer); nanoforge reads layers called once")
         }
-        guard let node = list.first?.array else { return [] }
-        return try node.map { entry in
+        guard let node = list.first else { return [] }
+        // Keras 3: {"args": [tensor] or [[tensor, …]], "kwargs": {…}}, each tensor
+        // {"class_name": "__keras_tensor__", "config": {"keras_history": [name, node, index]}}.
+        if let args = node["args"]?.array {
+            let tensors = args.count == 1 ? (args[0].array ?? [args[0]]) : args
+            return try tensors.map { tensor in
+                guard let name = tensor["config"]?["keras_history"]?.array?.first?.string else {
+                    throw ConfigError(file: file, field: "\(field).inbound_nodes",
+                                      reason: "layer '\(layer)': argument \(tensor.serialized) is not a Keras tensor with a keras_history")
+                }
+                return name
+            }
+        }
+        // Keras 2: [[name, node, tensor, kwargs], …].
+        guard let entries = node.array else {
+            throw ConfigError(file: file, field: "\(field).inbound_nodes", reason: "layer '\(layer)': node \(node.serialized) is neither Keras 2's nor Keras 3's form")
+        }
+        return try entries.map { entry in
             guard let name = entry.array?.first?.string else {
                 throw ConfigError(file: file, field: "\(field).inbound_nodes",
-                                  reason: "layer '\(layer)': inbound entry \(entry.serialized) is not [name, node, tensor, kwargs] (a Keras 3 config?)")
+                                  reason: "layer '\(layer)': inbound entry \(entry.serialized) is not [name, node, tensor, kwargs]")
             }
             return name
         }
+    }
+
+    /// The layer names of `input_layers` / `output_layers`: [[name, 0, 0], …] (Keras 2, and
+    /// Keras 3 with several), or a single [name, 0, 0] (Keras 3 with one).
+    static func endpoints(_ value: ConfigValue?) -> [String] {
+        guard let list = value?.array else { return [] }
+        if let single = list.first?.string { return [single] }
+        return list.compactMap { $0.array?.first?.string }
     }
 }
