@@ -6,8 +6,8 @@
 ///
 /// Tensors are named by the layer path without the `layers` components (`dense`,
 /// `sequential.dense_1`) plus `.vars.<i>`, except for Dense layers: the file has no class names,
-/// so a layer is read as Dense when it has exactly two variables, a kernel of rank ≥ 2 and a
-/// rank-1 bias as long as the kernel's last dimension; its kernel [in, out] becomes `<layer>.weight`
+/// so a layer is read as Dense when it has exactly two variables, a kernel of rank ≥ 2 other than 4
+/// (a convolution's) and a rank-1 bias as long as the kernel's last dimension; its kernel [in, out] becomes `<layer>.weight`
 /// [out, in] and must have rank 2, and its bias `<layer>.bias`. (A bias-free Dense layer cannot be
 /// told from an embedding, so it keeps `<layer>.vars.0` as Keras stores it, [in, out].)
 enum Keras3Layout {
