@@ -72,12 +72,19 @@ public final class KerasGraphModel: ParameterContainer {
             var activation = layer.activation
             if logits && layer.name == configuration.output && activation == .softmax { activation = nil }
             var y: Variable
+            // The layer's module as the kind needs it (a pass that swaps one keeps its type).
+            func module<M>(_: M.Type) -> M {
+                guard let m = modules[layer.name] as? M else {
+                    preconditionFailure("KerasGraphModel: layer '\(layer.name)' (\(layer.kind.rawValue)) holds \(String(describing: modules[layer.name])), not a \(M.self)")
+                }
+                return m
+            }
             switch layer.kind {
             case .input: y = x
-            case .conv2d: y = (modules[layer.name] as! Conv2D)(inputs[0], tape: tape)
-            case .depthwiseConv2d, .separableConv2d: y = (modules[layer.name] as! DepthwiseConv2D)(inputs[0], tape: tape)
-            case .batchNormalization: y = (modules[layer.name] as! BatchNormalization)(inputs[0], tape: tape)
-            case .dense: y = (modules[layer.name] as! Linear)(inputs[0], tape: tape)
+            case .conv2d: y = module(Conv2D.self)(inputs[0], tape: tape)
+            case .depthwiseConv2d, .separableConv2d: y = module(DepthwiseConv2D.self)(inputs[0], tape: tape)
+            case .batchNormalization: y = module(BatchNormalization.self)(inputs[0], tape: tape)
+            case .dense: y = module(Linear.self)(inputs[0], tape: tape)
             case .activation, .dropout: y = inputs[0]
             case .maxPool2d: y = tape.maxPool2d(inputs[0], geometry: layer.geometry)
             case .avgPool2d: y = tape.avgPool2d(inputs[0], geometry: layer.geometry)
