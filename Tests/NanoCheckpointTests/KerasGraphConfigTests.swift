@@ -215,6 +215,33 @@ import TestSupport
     }
 }
 
+extension Keras3FolderTests {
+    /// The `.keras` archive itself (as Keras wrote it) reads as its two members do, and a damaged
+    /// archive is refused with a typed error naming it.
+    @Test func kerasArchiveReadsAsItsMembers() throws {
+        let archive = RepositoryPaths.fixture("keras-cnn/tiny.keras")
+        let model = try ModelLoader.load(path: archive, as: KerasGraphModel.self)
+        let golden = try SafetensorsReader.read(path: RepositoryPaths.fixture("keras-cnn/tiny-keras3-golden.safetensors"))
+        let probabilities = model(Variable(try golden.floatTensor("x")), tape: Tape(recording: false)).value
+        #expect(maxAbsDifference(probabilities, try golden.floatTensor("probabilities")) <= 1e-5)
+        let folder = try ModelLoader.load(path: RepositoryPaths.fixture("keras-cnn/tiny-keras3"), as: KerasGraphModel.self)
+        #expect(folder.namedParameters.map(\.name) == model.namedParameters.map(\.name))
+        #expect(zip(folder.parameters, model.parameters).allSatisfy { $0.value == $1.value })
+
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: archive)))
+        let at = bytes.count / 2
+        bytes[at] ^= 0xFF   // inside model.weights.h5
+        try withTemporaryDirectory { dir in
+            let damaged = dir + "/damaged.keras"
+            try Data(bytes).write(to: URL(fileURLWithPath: damaged))
+            let error = #expect(throws: CheckpointError.self) { try CheckpointReader.read(path: damaged) }
+            #expect(error?.description.contains("\(damaged)") == true && error?.description.contains("CRC-32") == true, "\(String(describing: error))")
+            try Data(bytes.prefix(bytes.count - 30)).write(to: URL(fileURLWithPath: damaged))
+            #expect(throws: CheckpointError.self) { try CheckpointReader.read(path: damaged) }
+        }
+    }
+}
+
 /// The classes the refusal lists, as `KerasModelConfig.supportedClasses` (internal) spells them.
 enum KerasGraphSupportedClasses {
     static let list = "InputLayer, Conv2D, DepthwiseConv2D, SeparableConv2D, BatchNormalization, Activation, ReLU, MaxPooling2D, "
