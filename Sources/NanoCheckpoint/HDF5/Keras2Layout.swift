@@ -30,7 +30,7 @@ enum Keras2Layout {
             var owners: [(owner: [String], variables: [KerasLayout.Variable])] = []
             for weightName in try KerasLayout.stringList(group, "weight_names") ?? [] {
                 var components = variablePath(weightName)
-                if components.count > 1 && components[0] == layer { components.removeFirst() }
+                if components.count > 1 && isScope(components[0], of: layer) { components.removeFirst() }
                 guard let leaf = components.last, !weightName.hasPrefix("/"), !components.contains(where: { $0.isEmpty || $0 == ".." }) else {
                     throw CheckpointError.hdf5(file: file, object: group.site.object, reason: "weight name '\(weightName)' is not a relative path")
                 }
@@ -53,6 +53,16 @@ enum Keras2Layout {
             }
         }
         return store
+    }
+
+    /// Whether `scope` is layer `layer`'s own variable scope: its name, or its name with the
+    /// `_<n>` TensorFlow appended when the graph was built twice (Keras 2.0's `conv2d_1_1/kernel:0`
+    /// for layer `conv2d_1`).
+    static func isScope(_ scope: String, of layer: String) -> Bool {
+        guard scope != layer else { return true }
+        guard scope.hasPrefix(layer + "_") else { return false }
+        let suffix = scope.dropFirst(layer.count + 1)
+        return !suffix.isEmpty && suffix.allSatisfy(\.isNumber)
     }
 
     /// `dense/kernel:0` → ["dense", "kernel"].

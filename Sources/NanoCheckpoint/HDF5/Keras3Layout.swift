@@ -6,8 +6,8 @@
 ///
 /// Tensors are named by the layer path without the `layers` components (`dense`,
 /// `sequential.dense_1`) plus `.vars.<i>`, except for Dense layers: the file has no class names,
-/// so a layer is read as Dense when it has exactly two variables, a kernel of rank ≥ 2 and a
-/// rank-1 bias as long as the kernel's last dimension; its kernel [in, out] becomes `<layer>.weight`
+/// so a layer is read as Dense when it has exactly two variables, a kernel of rank ≥ 2 other than 4
+/// (a convolution's) and a rank-1 bias as long as the kernel's last dimension; its kernel [in, out] becomes `<layer>.weight`
 /// [out, in] and must have rank 2, and its bias `<layer>.bias`. (A bias-free Dense layer cannot be
 /// told from an embedding, so it keeps `<layer>.vars.0` as Keras stores it, [in, out].)
 enum Keras3Layout {
@@ -65,7 +65,9 @@ enum Keras3Layout {
         if keys.contains("kernel") && keys.isSubset(of: ["kernel", "bias"]) { return ("kernel", "bias") }
         guard variables.count == 2 else { return nil }
         let (kernel, bias) = (variables[0].dataset.shape, variables[1].dataset.shape)
-        guard kernel.count >= 2, bias.count == 1, kernel.last == bias[0] else { return nil }
+        // A rank-4 kernel is a 2-D convolution's [kh, kw, in, out]: its variables keep their
+        // positions, and the keras_graph family names them from the model's config.json.
+        guard kernel.count >= 2, kernel.count != 4, bias.count == 1, kernel.last == bias[0] else { return nil }
         return (variables[0].key, variables[1].key)
     }
 }

@@ -36,8 +36,22 @@ public enum ModelLoader {
             return try ModelSpec.parse(json, file: store.source)
         } else if let configPath {
             return try readConfig(configPath)
+        } else if let keras = try kerasConfigSource(of: store) {
+            return try ModelSpec.recognising(keras)
         }
         throw CheckpointError.invalidConfig(file: store.source, field: "config", reason: "no config.json beside the weights and no nanoforge.config metadata")
+    }
+
+    /// A Keras `.h5` model file's own `model_config` attribute as a config source (its JSON values
+    /// under the Hugging Face convention: the families recognise it by Keras's keys), or nil when
+    /// the store is not HDF5 or has none.
+    public static func kerasConfigSource(of store: TensorStore) throws -> ConfigSource? {
+        guard store.format == .hdf5, let text = store.metadata["model_config"] else { return nil }
+        let json: JSONValue
+        do { json = try JSONParser.parse(Array(text.utf8)) } catch {
+            throw CheckpointError.invalidConfig(file: store.source, field: "model_config", reason: "invalid JSON: \(error)")
+        }
+        return ConfigSource(convention: .huggingFace, values: json.configValue, file: store.source)
     }
 
     /// The weights file and the config.json (if any) for a path.

@@ -5,8 +5,8 @@ import NanoModels
 /// (`ModelArchitecture`). Which families exist, and how each reads its config, is in
 /// `NanoModels/Architectures`.
 extension ModelSpec {
-    /// Parses a config: a Hugging Face `config.json` (`model_type`, `architectures`) or nanoforge's
-    /// native form `{"architecture": NAME, "config": {…}}`; the family is the first of
+    /// Parses a config: a Hugging Face `config.json` (`model_type`, `architectures`), a Keras
+    /// model config (`class_name`, `config`), or nanoforge's native form `{"architecture": NAME, "config": {…}}`; the family is the first of
     /// `Architectures.all` that recognises it.
     public static func parse(_ json: JSONValue, file: String) throws -> ModelSpec {
         let source: ConfigSource
@@ -14,6 +14,10 @@ extension ModelSpec {
             guard let body = json["config"] else { throw CheckpointError.invalidConfig(file: file, field: "config", reason: "missing") }
             source = .native(architecture: architecture, config: body.configValue, file: file)
         } else if json["model_type"] != nil || json["architectures"] != nil {
+            source = ConfigSource(convention: .huggingFace, values: json.configValue, file: file)
+        } else if json["class_name"]?.string != nil && json["config"] != nil {
+            // A Keras model's config.json (Keras 3's `.keras` archive, unpacked): the families
+            // recognise it by Keras's keys, as an .h5 file's model_config.
             source = ConfigSource(convention: .huggingFace, values: json.configValue, file: file)
         } else {
             throw CheckpointError.invalidConfig(file: file, field: "model_type", reason: "missing: neither a Hugging Face nor a nanoforge config")

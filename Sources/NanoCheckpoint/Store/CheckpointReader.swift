@@ -13,6 +13,8 @@ public enum CheckpointReader {
         }
         let head = [UInt8]((try? handle.read(upToCount: 16)) ?? Data())
         try? handle.close()
+        // A Keras 3 `.keras` archive: its HDF5 weights with its config.json.
+        if head.starts(with: KerasArchive.magic) { return try KerasArchive.read(path: path) }
         switch try CheckpointFormat.detect(head, file: path) {
         case .safetensors: return try SafetensorsReader.read(path: path)
         case .hdf5: return try HDF5CheckpointReader.read(path: path)

@@ -1,3 +1,4 @@
+import Foundation
 import NanoCheckpoint
 import NanoModels
 import NanoQuant
@@ -12,7 +13,9 @@ public enum LlamaCppArithmetic {
     /// (through the family's stored-name map), else the layers a compressed folder holds as ggml
     /// codes (`layerTypes`, by layer name; the folder's other matrices are Float32).
     public static func weightTypes(modelPath: String, layerTypes: [String: GGUFTensorType]) throws -> [String: GGUFTensorType] {
-        guard try ModelLoader.isGGUF(modelPath) else {
+        var isFolder: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: modelPath, isDirectory: &isFolder)
+        guard exists, !isFolder.boolValue, try ModelLoader.isGGUF(modelPath) else {
             return Dictionary(uniqueKeysWithValues: layerTypes.map { ($0.key + ".weight", $0.value) })
         }
         let file = try GGUFFile.read(path: modelPath)

@@ -6,6 +6,7 @@ public enum Architectures {
         GPTDecoderArchitecture.self,
         MLPClassifierArchitecture.self,
         LlamaArchitecture.self,
+        KerasGraphArchitecture.self,
     ]
 
     /// The family with native name `name`.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NanoCheckpoint
 import NanoForge
 import NanoModels
 import NanoRuntime
@@ -52,11 +53,23 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
+    /// Whether the model at `path` is a classifier family (class logits of feature rows, as the
+    /// MLP and Keras graph families), judged from its config: a config.json beside it, or a Keras
+    /// `.h5` file's own model_config. Classifiers run on the fp32 engine.
+    static func isClassifier(_ path: String) -> Bool {
+        guard let (weights, config) = try? ModelLoader.locateWeights(path) else { return false }
+        if let config { return (try? ModelLoader.readConfig(config))?.tasks.contains(.classLogits) ?? false }
+        guard weights.hasSuffix(".h5") || weights.hasSuffix(".hdf5"), let store = try? CheckpointReader.read(path: weights),
+              let spec = try? ModelLoader.spec(of: store, configPath: nil) else { return false }
+        return spec.tasks.contains(.classLogits)
+    }
+
     func run() throws {
         try CLIErrors.reporting {
             if context != nil && !task.isLanguageModelTask { throw CLIErrors.BadInput("--context applies to perplexity and kl_divergence only") }
             if llamaCppArithmetic && !task.isLanguageModelTask { throw CLIErrors.BadInput("--llama-cpp-arithmetic applies to perplexity and kl_divergence only") }
             func load(_ path: String) throws -> EvaluatedModel {
+                if task == .classification && Self.isClassifier(path) { return try EvaluatedModel.load(path: path, recipe: path).model }
                 guard task.isLanguageModelTask else { return try engine.load(path, kernel: kernel) }
                 let loaded = try EvaluatedModel.load(path: path, recipe: path)
                 if llamaCppArithmetic, let container = loaded.model.model?.container {

@@ -92,6 +92,9 @@ struct InspectCommand: ParsableCommand {
         if let native = store.metadata["nanoforge.config"], let json = try? JSONParser.parse(Array(native.utf8)),
            let spec = try? ModelSpec.parse(json, file: store.source) { return describe(spec) }
         if let configPath, let spec = try? ModelLoader.readConfig(configPath) { return describe(spec) }
+        do {
+            if let keras = try ModelLoader.kerasConfigSource(of: store) { return describe(try ModelSpec.recognising(keras)) }
+        } catch { return "unreadable Keras model_config: \(error)" }
         let names = store.names
         if names.contains(where: { $0.hasSuffix("attention.self.query.weight") }) { return "bert (detected from tensor names; no config)" }
         if names.contains(where: { $0.hasSuffix("attn.q_proj.weight") }) { return "gpt_decoder (detected from tensor names; no config)" }
