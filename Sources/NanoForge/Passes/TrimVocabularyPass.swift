@@ -17,7 +17,7 @@ public struct TrimVocabularyPass: CompressionPass {
     }
 
     public static let key = "trim_vocabulary"
-    public static let summary = "Keeps the embedding rows of tokens found in a domain corpus plus the special tokens, and writes the trimmed vocab.txt."
+    public static let summary = "Keeps the embedding rows of tokens found in a domain corpus plus the special tokens, and writes the trimmed vocab.txt (WordPiece encoders) or tokenizer.json (byte-level BPE decoders: every byte token stays and the merges are rewritten, so any text still tokenizes; the output head shrinks too)."
     public static let shapeEffect = ShapeEffect.shrinks
     public var layerSelection: LayerSelector? { nil }
     public var inputFiles: [(field: String, path: String)] { corpus.enumerated().map { ("corpus[\($0.offset)]", $0.element) } }
@@ -58,6 +58,9 @@ public struct TrimVocabularyPass: CompressionPass {
             // TSV corpora contribute every column.
             for line in text.split(whereSeparator: \.isNewline) { lines += line.split(separator: "\t").map(String.init) }
         }
+        if case .byteLevelBPE(let tokenizer)? = state.model.input {
+            return try trimByteLevelBPE(tokenizer, state: state, lines: lines, context: context)
+        }
         var options = VocabularyTrim.Options()
         options.keepSpecial = keepSpecial
         options.minCount = minCount
@@ -66,5 +69,29 @@ public struct TrimVocabularyPass: CompressionPass {
         let trim = VocabularyTrim(tokenizer: encoder.tokenizer, corpus: lines, options: options)
         state.model = .sentenceEncoder(try trim.apply(to: encoder))
         return "kept \(trim.keptIds.count) of \(before) word pieces from \(lines.count) lines"
+    }
+}
+
+extension TrimVocabularyPass {
+    /// A byte-level BPE decoder: `ByteLevelBPEVocabularyTrim` on the model's own rows.
+    func trimByteLevelBPE(_ tokenizer: ByteLevelBPETokenizer, state: CompressionState, lines: [String], context: PassContext) throws -> String {
+        guard let loaded = state.model.model, let model = loaded.container as? TrimmableVocabularyModel else {
+            throw context.failure("a \(state.model.kindName) of this family cannot have its vocabulary trimmed (its family does not conform to TrimmableVocabularyModel)")
+        }
+        // Packed forms of the embedding or head would no longer match their rows.
+        let tables = Set(state.model.embeddingLayers.map(\.name) + ["lm_head"])
+        if let packed = (Array(state.quantized.keys) + Array(state.ggmlQuantized.keys)).first(where: tables.contains) {
+            throw context.failure("\(packed) is already quantized; trim the vocabulary before quantizing")
+        }
+        var options = ByteLevelBPEVocabularyTrim.Options()
+        options.keepSpecial = keepSpecial
+        options.minCount = minCount
+        let before = (tokens: tokenizer.vocabularySize, parameters: model.parameterCount)
+        let trim = ByteLevelBPEVocabularyTrim(tokenizer: tokenizer, corpus: lines, options: options)
+        let trimmed = try trim.apply(to: model, tokenizer: tokenizer)
+        state.model = EvaluatedModel(loaded, input: .byteLevelBPE(trimmed))
+        return "kept \(trim.keptIds.count) of \(before.tokens) tokens (\(trimmed.byteTokenIDs.count) byte tokens, "
+            + "\(trim.intermediateCount) merge intermediates) from \(trim.corpusTokens) tokens of \(lines.count) lines; "
+            + "\(trimmed.definition.merges.count) of \(tokenizer.definition.merges.count) merges; parameters \(before.parameters) → \(model.parameterCount)"
     }
 }
