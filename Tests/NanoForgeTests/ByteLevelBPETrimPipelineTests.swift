@@ -57,7 +57,9 @@ import TestSupport
             let text = ByteLevelBPEVocabularyTrimTests.domain[2]
             let ids = written.encode(text, allowSpecial: false)
             #expect(ggufTokenizer.encode(text, allowSpecial: false) == ids)
-            #expect(isClose(fromGGUF.logits(ids), loaded.logits(ids), rtol: 1e-5, atol: 1e-5))
+            // The export writes the matrices as Q8_0: the same function up to that rounding.
+            let relative = PassContext.relativeError(loaded.logits(ids), fromGGUF.logits(ids))
+            #expect(relative < 0.06, "‖Δ‖/‖logits‖ = \(relative)")   // measured 0.027 (trim), below 0.02 (prune)
 
             // `eval` reads the folder with its own tokenizer and repeats the report's perplexity.
             let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/trimmed/report.json"))) as? [String: Any]

@@ -64,11 +64,12 @@ import TestSupport
             #expect(small.decode(small.encode(text, allowSpecial: false)) == text, "\(text.unicodeScalars.map { String($0.value, radix: 16) })")
             #expect(small.decode(small.encode(text, allowSpecial: true)) == text)
         }
-        // In-domain text: the corpus and new sentences made of its words give the same pieces.
-        let words = Self.domain.joined(separator: " ").split(separator: " ").map(String.init)
+        // In-domain text: the corpus, and new text made of its pre-tokenizer words (those with
+        // their leading space, so that concatenating them keeps the words), gives the same pieces.
+        let words = Self.domain.flatMap(BPETestTokenizer.words).filter { $0.first == 0x20 }.map { String(decoding: $0, as: UTF8.self) }
         var inDomain = Self.domain
         var rng = RandomGenerator(seed: 2)
-        for _ in 0..<20 { inDomain.append((0..<8).map { _ in words[Int(rng.nextUniform() * Float(words.count)) % words.count] }.joined(separator: " ")) }
+        for _ in 0..<20 { inDomain.append((0..<8).map { _ in words[Int(rng.nextUniform() * Float(words.count)) % words.count] }.joined()) }
         for text in inDomain { #expect(Self.pieces(small, text) == Self.pieces(full, text), "\(text)") }
         // Out-of-domain words split into more pieces, but still into valid ones.
         #expect(small.encode("the weather in the valley", allowSpecial: false).count > full.encode("the weather in the valley", allowSpecial: false).count)
@@ -173,11 +174,21 @@ import TestSupport
         let small = try trim.tokenizer(of: full)
         print("SmolLM2 trimmed to \(trim.keptIds.count) of \(full.vocabularySize) tokens (\(trim.intermediateCount) intermediates), \(small.definition.merges.count) merges")
         #expect(trim.keptIds.count < full.vocabularySize / 4)
-        for text in Self.unseenTexts() { #expect(small.decode(small.encode(text, allowSpecial: false)) == text) }
+        // SmolLM2's vocabulary has no token for the control bytes 0x04 0x06 0x13 0x14 0x16 0x1D (nor
+        // for bytes UTF-8 never uses), so its own tokenizer drops them: the trimmed one round-trips
+        // whatever the original does, and text without those bytes exactly.
+        let missing = Set(0..<256).subtracting(full.byteTokenIDs.map { full.bytes(ofToken: $0)[0] }.map(Int.init))
+        #expect(small.byteTokenIDs.count == full.byteTokenIDs.count)
+        for text in Self.unseenTexts() {
+            let again = small.decode(small.encode(text, allowSpecial: false))
+            #expect(again == full.decode(full.encode(text, allowSpecial: false)))
+            if !text.utf8.contains(where: { missing.contains(Int($0)) }) { #expect(again == text) }
+        }
         for line in corpus.prefix(100) { #expect(Self.pieces(small, line) == Self.pieces(full, line)) }
         for id in 0..<small.vocabularySize where !small.isAddedToken(id) { #expect(small.mergePieces(small.bytes(ofToken: id)) == [id]) }
         // The chat template's tokens survive.
-        #expect(small.encode("<|im_start|>user\n<|im_end|>", allowSpecial: true).count == 4)
+        let chat = small.encode("<|im_start|>user\n<|im_end|>", allowSpecial: true)
+        #expect(small.tokens[chat.first!] == "<|im_start|>" && small.tokens[chat.last!] == "<|im_end|>")
         // Written out as tokenizer.json and read back: the same ids.
         try withTemporaryDirectory { dir in
             try small.write(toFolder: dir)
