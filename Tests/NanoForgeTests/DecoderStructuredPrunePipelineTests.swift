@@ -28,18 +28,20 @@ import TestSupport
         try #require(FileManager.default.isExecutableFile(atPath: CommandRunner.executable), "build the CLI first")
         try withTemporaryDirectory { dir in
             try LlamaPipelineTests.makeFolder(dir)
-            try Self.recipe(dir, stage: "{ drop_blocks: 1, ffn_ratio: 0.25, head_ratio: 0.5, method: activation }", formats: "[gguf]")
+            try Self.recipe(dir, stage: "{ drop_blocks: 1, ffn_ratio: 0.25, head_ratio: 0.5, hidden_ratio: 0.25, method: activation }", formats: "[gguf]")
                 .write(toFile: dir + "/recipe.yaml", atomically: true, encoding: .utf8)
             let compress = try CommandRunner.nanoforge(["compress", dir + "/recipe.yaml"])
             try #require(compress.status == 0, "\(compress.stderr)")
             let pruned = try #require(try PackedModel.load(path: dir + "/pruned").model.as(LlamaModel.self))
             // The fixture: 2 blocks, width 64, 4 heads of 16 in 2 groups, SwiGLU 128.
             let c = pruned.configuration
-            #expect(c.layers == 1 && c.feedForwardWidth == 96 && c.heads == 2 && c.kvHeads == 2 && c.headDimension == 16)
-            #expect(pruned.blocks[0].attention.output.weight.shape == [64, 32] && pruned.blocks[0].feedForward.down.weight.shape == [64, 96])
+            #expect(c.layers == 1 && c.feedForwardWidth == 96 && c.heads == 2 && c.kvHeads == 2 && c.headDimension == 16 && c.width == 48)
+            #expect(pruned.blocks[0].attention.output.weight.shape == [48, 32] && pruned.blocks[0].feedForward.down.weight.shape == [48, 96])
+            #expect(pruned.tokenEmbedding.weight.shape == [256, 48] && pruned.blocks[0].attention.query.weight.shape == [32, 48])
             let gguf = try #require(try FileManager.default.contentsOfDirectory(atPath: dir + "/pruned").first { $0.hasSuffix(".gguf") })
             let fromGGUF = try ModelLoader.load(path: dir + "/pruned/" + gguf, as: LlamaModel.self)
-            #expect(fromGGUF.configuration.layers == 1 && fromGGUF.configuration.heads == 2 && fromGGUF.configuration.feedForwardWidth == 96)
+            #expect(fromGGUF.configuration.layers == 1 && fromGGUF.configuration.heads == 2 && fromGGUF.configuration.feedForwardWidth == 96
+                    && fromGGUF.configuration.width == 48 && fromGGUF.configuration.headDimension == 16)
             let tokens = Array("the tiny llama".utf8).map(Int.init)
             // The export writes the matrices as Q8_0: the same function up to that rounding.
             let relative = PassContext.relativeError(pruned.logits(tokens), fromGGUF.logits(tokens))
@@ -55,6 +57,7 @@ import TestSupport
         ("{ drop_block_indices: [5] }", "stages[0].prune_structured.drop_block_indices"),
         ("{ drop_blocks: 2 }", "stages[0].prune_structured.drop_blocks"),
         ("{ ffn_ratio: 0.5, ignore: [\"model.layers.0.*\"] }", "stages[0].prune_structured.ffn_ratio"),
+        ("{ hidden_ratio: 0.5, ignore: [\"lm_head\"] }", "stages[0].prune_structured.hidden_ratio"),
     ])
     func refusalsNameTheField(stage: String, field: String) throws {
         try withTemporaryDirectory { dir in

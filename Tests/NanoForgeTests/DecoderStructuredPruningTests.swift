@@ -13,10 +13,10 @@ import TestSupport
 @Suite struct DecoderStructuredPruningTests {
     /// 3 blocks, width 32, 4 query heads of 8 in 2 key/value groups, SwiGLU 48; weights large
     /// enough that attention is far from uniform. The same seed builds the same model.
-    static func tiny(layers: Int = 3, tied: Bool = false, seed: UInt64 = 9) -> LlamaModel {
+    static func tiny(layers: Int = 3, tied: Bool = false, rmsEpsilon: Float = 1e-5, seed: UInt64 = 9) -> LlamaModel {
         var rng = RandomGenerator(seed: seed)
         let c = LlamaConfiguration(vocabularySize: 40, width: 32, layers: layers, heads: 4, kvHeads: 2, feedForwardWidth: 48,
-                                   contextLength: 32, ropeBase: 10_000, tiedEmbeddings: tied)
+                                   contextLength: 32, ropeBase: 10_000, rmsEpsilon: rmsEpsilon, tiedEmbeddings: tied)
         let model = LlamaModel(c, rng: &rng)
         for (_, p) in model.namedParameters {
             p.value = p.value.rank == 1 ? rng.uniform(shape: p.shape, low: 0.5, high: 1.5) : rng.normal(shape: p.shape, std: 0.3)
@@ -140,6 +140,42 @@ import TestSupport
             #expect(back.configuration == c)
             #expect(back.logits(Self.tokens) == model.logits(Self.tokens))
         }
+    }
+
+    /// Hidden width: every tensor on the residual stream shrinks. The reference keeps all 32
+    /// channels with the removed ones zero everywhere (embedding columns, o/down output rows), so
+    /// the stream stays zero there; its norms then average over 32 channels instead of 24, which
+    /// γ·√(24/32) and ε·24/32 undo exactly: x·γ/√(Σ_kept/24 + ε) = x·γ√(k/n)/√(Σ_kept/32 + εk/n).
+    @Test(arguments: [false, true])
+    func hiddenChannels(tied: Bool) throws {
+        let removed = [1, 5, 6, 11, 17, 20, 28, 31]
+        let kept = (0..<32).filter { !removed.contains($0) }
+        let model = Self.tiny(tied: tied)
+        let masked = Self.tiny(tied: tied, rmsEpsilon: 1e-5 * 24 / 32)
+        model.keepHiddenChannels(kept)
+        let c = model.configuration
+        #expect(c.width == 24 && c.heads == 4 && c.kvHeads == 2 && c.headDimension == 8 && c.feedForwardWidth == 48)
+        #expect(model.tokenEmbedding.weight.shape == [40, 24] && model.finalNorm.weight.shape == [24])
+        #expect(model.head.map { $0.weight.shape == [40, 24] } ?? tied)
+        for block in model.blocks {
+            let a = block.attention, f = block.feedForward
+            #expect(a.query.weight.shape == [32, 24] && a.key.weight.shape == [16, 24] && a.value.weight.shape == [16, 24])
+            #expect(a.output.weight.shape == [24, 32] && f.up.weight.shape == [48, 24] && f.gate?.weight.shape == [48, 24])
+            #expect(f.down.weight.shape == [24, 48])
+        }
+        #expect(model.parameterCount == Self.tiny(tied: tied).parameterCount - 8 * (40 * (tied ? 1 : 2) + 3 * (32 + 16 + 16 + 32 + 48 * 3 + 2) + 1))
+
+        let table = masked.tokenEmbedding.weight
+        for r in 0..<40 { for j in removed { table.value.scalars[r * 32 + j] = 0 } }
+        var norms = [masked.finalNorm.weight]
+        for block in masked.blocks {
+            for linear in [block.attention.output, block.feedForward.down] {
+                for j in removed { for c in 0..<linear.inFeatures { linear.weight.value.scalars[j * linear.inFeatures + c] = 0 } }
+            }
+            for norm in [block.attentionNorm, block.feedForwardNorm] { if case .rms(let n) = norm { norms.append(n.weight) } }
+        }
+        for w in norms { w.value = Tensor(shape: w.shape, scalars: w.value.scalars.map { $0 * (Float(24) / 32).squareRoot() }) }
+        Self.expectSameLogits(model, masked)
     }
 
     /// ‖x_j‖ of each Linear's input over `tokens` (what calibration gives the pass).

@@ -19,7 +19,7 @@ public struct StructuredPrunePass: CompressionPass {
     public static let shapeEffect = ShapeEffect.shrinks
     public static let prunesWeights = true
     public var layerSelection: LayerSelector? { selector }
-    public var needsCalibration: Bool { configuration.importance == .activation || configuration.dropBlocks > 0 }
+    public var needsCalibration: Bool { configuration.importance == .activation || configuration.dropBlocks > 0 || configuration.hiddenRatio > 0 }
 
     public static let fields: [RecipeField] = [
         RecipeField("method", "string", default: "l2", allowed: RecipeField.choices(StructuredPruning.Importance.self),
@@ -33,7 +33,9 @@ public struct StructuredPrunePass: CompressionPass {
         RecipeField("drop_blocks", "integer", default: "0", allowed: "≥ 0, fewer than the model's blocks",
                     "Remove this many whole blocks, lowest block influence first (ShortGPT: 1 − mean cosine between a block's input and output hidden states on data.calibration)."),
         RecipeField("drop_block_indices", "list of integers", default: "[]", allowed: "distinct block indices (0-based)",
-                    "Remove exactly these blocks instead. At least one of ffn_ratio, head_ratio, drop_blocks and drop_block_indices must remove something."),
+                    "Remove exactly these blocks instead."),
+        RecipeField("hidden_ratio", "number", default: "0", allowed: "[0, 1)",
+                    "Fraction of the residual stream's channels (the hidden width) to remove from every tensor that reads or writes it, lowest summed input norm over the stream's readers on data.calibration first (Minitron). Every layer must be selected. Families: Llama. At least one of ffn_ratio, head_ratio, hidden_ratio, drop_blocks and drop_block_indices must remove something."),
     ] + SelectionFields.fields(defaultTargets: ["*"])
 
     public static func decode(_ node: RecipeNode) throws -> StructuredPrunePass {
@@ -46,6 +48,7 @@ public struct StructuredPrunePass: CompressionPass {
         configuration.headUnit = try map.optional("head_unit", default: .query) { try $0.choice(StructuredPruning.HeadUnit.self) }
         configuration.global = try map.optional("scope", default: .layer) { try $0.choice(UnstructuredPruning.Scope.self) } == .global
         configuration.dropBlocks = try map.optional("drop_blocks", default: 0) { try $0.int(atLeast: 0) }
+        configuration.hiddenRatio = try map.optional("hidden_ratio", default: 0) { try $0.number(.halfOpen(0, 1)) }
         configuration.dropBlockIndices = try map.optional("drop_block_indices", default: []) { node in
             let indices = try node.list().map { try $0.int(atLeast: 0) }
             guard Set(indices).count == indices.count else {
@@ -57,9 +60,9 @@ public struct StructuredPrunePass: CompressionPass {
             throw RecipeError.conflict(node.location, problem: "drop_blocks and drop_block_indices both choose blocks to remove",
                                        hint: "give one of them")
         }
-        guard configuration.feedForwardRatio > 0 || configuration.headRatio > 0 || configuration.prunesDepth else {
-            throw RecipeError.conflict(node.location, problem: "ffn_ratio, head_ratio and drop_blocks are all 0 and drop_block_indices is empty, so nothing would be removed",
-                                       hint: "set ffn_ratio, head_ratio or drop_blocks above 0, or name blocks in drop_block_indices")
+        guard configuration.feedForwardRatio > 0 || configuration.headRatio > 0 || configuration.hiddenRatio > 0 || configuration.prunesDepth else {
+            throw RecipeError.conflict(node.location, problem: "ffn_ratio, head_ratio, hidden_ratio and drop_blocks are all 0 and drop_block_indices is empty, so nothing would be removed",
+                                       hint: "set ffn_ratio, head_ratio, hidden_ratio or drop_blocks above 0, or name blocks in drop_block_indices")
         }
         return StructuredPrunePass(configuration: configuration, selector: selector)
     }
@@ -73,6 +76,7 @@ public struct StructuredPrunePass: CompressionPass {
             e.set("scope", configuration.global ? UnstructuredPruning.Scope.global : .layer)
             if configuration.dropBlocks > 0 { e.set("drop_blocks", configuration.dropBlocks) }
             if !configuration.dropBlockIndices.isEmpty { e.set("drop_block_indices", ints: configuration.dropBlockIndices) }
+            if configuration.hiddenRatio > 0 { e.set("hidden_ratio", configuration.hiddenRatio) }
             SelectionFields.encode(selector, into: &e)
         }
     }
@@ -121,8 +125,36 @@ public struct StructuredPrunePass: CompressionPass {
         } else {
             model.recordBlockSizes()
         }
+        if configuration.hiddenRatio > 0 {
+            notes.append(try pruneHiddenWidth(model, selected: selected, state: state, context: context))
+        }
         let scores = influence.isEmpty ? "" : "; block influence " + influence.map { String(format: "%.4f", $0) }.joined(separator: " ")
         return notes.joined(separator: "; ") + "; \(state.parameterCount) parameters" + scores
+    }
+
+    /// Hidden width (Minitron): channel j's importance is Σ over the residual stream's readers of
+    /// ‖x_j‖₂, their input norms on the calibration text (after the stage's other removals).
+    func pruneHiddenWidth(_ model: StructurallyPrunableModel, selected: Set<String>, state: CompressionState,
+                          context: PassContext) throws -> String {
+        guard let model = model as? HiddenWidthPrunableModel else {
+            throw context.failure("a \(state.model.kindName) of this family cannot lose hidden channels (its family does not conform to HiddenWidthPrunableModel)", at: ".hidden_ratio")
+        }
+        let unselected = Set(state.model.linearLayers.map(\.name)).subtracting(selected)
+        if let name = unselected.sorted().first {
+            throw context.failure("hidden channels run through every layer, but targets/ignore leave out \(name)", at: ".hidden_ratio")
+        }
+        let norms = try context.inputNorms(state)
+        var importance = [Float](repeating: 0, count: model.hiddenWidth)
+        for reader in model.residualReaders {
+            guard let n = norms[reader], n.count == importance.count else {
+                throw context.failure("no calibration input norms for \(reader)", at: ".hidden_ratio")
+            }
+            for j in importance.indices { importance[j] += n[j] }
+        }
+        let kept = StructuredPruning.keptIndices(importance: importance, ratio: configuration.hiddenRatio)
+        let before = model.hiddenWidth
+        model.keepHiddenChannels(kept)
+        return "hidden width \(before) → \(kept.count)"
     }
 
     /// Depth: removes the named blocks, or the `drop_blocks` candidates of lowest block influence.

@@ -50,3 +50,31 @@ public protocol BlockDroppableModel: StructurallyPrunableModel {
     /// influence compares).
     func residualStream(_ tokens: [Int]) -> [Tensor]
 }
+
+/// A model whose residual-stream width (the hidden size, embedding channels) can shrink, as in
+/// Minitron (Muralidharan et al. 2024): one set of channels is kept in every tensor that reads or
+/// writes the residual stream. Optional, like the other pruning capabilities.
+public protocol HiddenWidthPrunableModel: ParameterContainer {
+    /// The residual stream's width.
+    var hiddenWidth: Int { get }
+    /// The Linear layers (module-walk names) that read the normalised residual stream: their
+    /// input norms on calibration text rank the channels.
+    var residualReaders: [String] { get }
+    /// Keeps residual channels `kept` (ascending, distinct, at least one) in every tensor on the
+    /// residual stream (embedding columns, norm weights, input columns of its readers, output rows
+    /// of its writers); the configuration records the new width. Norms then average over fewer
+    /// channels, so the function changes unless the removed channels were zero.
+    func keepHiddenChannels(_ kept: [Int])
+}
+
+extension Tensor {
+    /// Columns `columns` of a 2-D tensor [rows, columns.count], in that order.
+    public func gatheringColumns(_ columns: [Int]) -> Tensor {
+        precondition(rank == 2 && columns.allSatisfy { (0..<shape[1]).contains($0) }, "gatheringColumns: bad shape \(shape) or columns")
+        let n = shape[1]
+        var out: [Float] = []
+        out.reserveCapacity(shape[0] * columns.count)
+        for r in 0..<shape[0] { for c in columns { out.append(scalars[r * n + c]) } }
+        return Tensor(shape: [shape[0], columns.count], scalars: out)
+    }
+}

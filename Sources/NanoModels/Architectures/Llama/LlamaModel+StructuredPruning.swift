@@ -50,3 +50,38 @@ extension LlamaModel: BlockDroppableModel {
         return states
     }
 }
+
+/// Hidden width: the embedding's columns, every RMSNorm's weight, the input columns of q/k/v,
+/// gate/up and the head, the output rows of o_proj and down_proj. The head dimension is stored
+/// in the configuration, so the attention keeps its heads.
+extension LlamaModel: HiddenWidthPrunableModel {
+    public var hiddenWidth: Int { configuration.width }
+
+    public var residualReaders: [String] {
+        blocks.indices.flatMap { ["model.layers.\($0).self_attn.q_proj", "model.layers.\($0).mlp.up_proj"] } + (head == nil ? [] : ["lm_head"])
+    }
+
+    public func keepHiddenChannels(_ kept: [Int]) {
+        precondition(!kept.isEmpty && zip(kept, kept.dropFirst()).allSatisfy { $0 < $1 } && kept.allSatisfy { (0..<hiddenWidth).contains($0) },
+                     "keepHiddenChannels: indices must be ascending, distinct and below \(hiddenWidth)")
+        func vector(_ v: Variable) { v.value = Tensor(shape: [kept.count], scalars: kept.map { v.value.scalars[$0] }) }
+        func readers(_ linears: [Linear]) { for l in linears { l.weight.value = l.weight.value.gatheringColumns(kept) } }
+        func writer(_ l: Linear) {
+            l.weight.value = Tensor.gatherRows(l.weight.value, kept)
+            if let b = l.bias { vector(b) }
+        }
+        func norm(_ n: Norm) { if case .rms(let r) = n { vector(r.weight) } }
+        tokenEmbedding.weight.value = tokenEmbedding.weight.value.gatheringColumns(kept)
+        for block in blocks {
+            norm(block.attentionNorm)
+            norm(block.feedForwardNorm)
+            let a = block.attention, f = block.feedForward
+            readers([a.query, a.key, a.value, f.up] + (f.gate.map { [$0] } ?? []))
+            writer(a.output)
+            writer(f.down)
+        }
+        vector(finalNorm.weight)
+        if let head { readers([head]) }
+        configuration.width = kept.count
+    }
+}
