@@ -35,7 +35,7 @@ public struct StructuredPrunePass: CompressionPass {
         RecipeField("drop_block_indices", "list of integers", default: "[]", allowed: "distinct block indices (0-based)",
                     "Remove exactly these blocks instead."),
         RecipeField("hidden_ratio", "number", default: "0", allowed: "[0, 1)",
-                    "Fraction of the residual stream's channels (the hidden width) to remove from every tensor that reads or writes it, lowest summed input norm over the stream's readers on data.calibration first (Minitron). Every layer must be selected. Families: Llama. At least one of ffn_ratio, head_ratio, hidden_ratio, drop_blocks and drop_block_indices must remove something."),
+                    "Fraction of the residual stream's channels (the hidden width) to remove from every tensor that reads or writes it, lowest summed input norm over the stream's readers on data.calibration first (Minitron). Every layer must be selected. Families: Llama. Keep the width a multiple of 32 (of 256 for K-quants) so that ggml's block types still tile the rows (SmolLM2: 576 → 448 is 0.2222). At least one of ffn_ratio, head_ratio, hidden_ratio, drop_blocks and drop_block_indices must remove something."),
     ] + SelectionFields.fields(defaultTargets: ["*"])
 
     public static func decode(_ node: RecipeNode) throws -> StructuredPrunePass {
