@@ -17,14 +17,14 @@ public struct TrimVocabularyPass: CompressionPass {
     }
 
     public static let key = "trim_vocabulary"
-    public static let summary = "Keeps the embedding rows of tokens found in a domain corpus plus the special tokens, and writes the trimmed vocab.txt."
+    public static let summary = "Keeps the embedding rows of tokens found in a domain corpus plus the special tokens, and writes the trimmed vocab.txt (WordPiece encoders) or tokenizer.json (byte-level BPE decoders: every byte token stays and the merges are rewritten, so any text still tokenizes; the output head shrinks too)."
     public static let shapeEffect = ShapeEffect.shrinks
     public var layerSelection: LayerSelector? { nil }
     public var inputFiles: [(field: String, path: String)] { corpus.enumerated().map { ("corpus[\($0.offset)]", $0.element) } }
 
     public static let fields: [RecipeField] = [
         RecipeField("corpus", "string or list of strings", required: true, allowed: "file paths",
-                    "Plain-text files, one sentence a line; tokens that occur in them are kept."),
+                    "Plain-text files; tokens that occur in them are kept. WordPiece: one sentence a line (TSV: every column); byte-level BPE: each file tokenized whole, as language-model evaluation reads text."),
         RecipeField("keep_special", "boolean", default: "true", allowed: "true | false", "Always keep the tokenizer's special tokens."),
         RecipeField("min_count", "integer", default: "1", allowed: "≥ 1", "Keep a token only if it occurs at least this often in the corpus."),
     ]
@@ -50,13 +50,19 @@ public struct TrimVocabularyPass: CompressionPass {
     }
 
     public func run(on state: CompressionState, context: PassContext) throws -> String {
-        var lines: [String] = []
+        var lines: [String] = [], texts: [String] = []
         for path in corpus {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw PipelineError.missingFile(recipe: context.recipe.file, field: "\(context.label).corpus", path: path)
             }
+            texts.append(text)
             // TSV corpora contribute every column.
             for line in text.split(whereSeparator: \.isNewline) { lines += line.split(separator: "\t").map(String.init) }
+        }
+        if case .byteLevelBPE(let tokenizer)? = state.model.input {
+            // A decoder reads running text, line ends and indentation included (language-model
+            // evaluation tokenizes a data file whole), so the file is tokenized as it is.
+            return try trimByteLevelBPE(tokenizer, state: state, texts: texts, context: context)
         }
         var options = VocabularyTrim.Options()
         options.keepSpecial = keepSpecial
@@ -66,5 +72,29 @@ public struct TrimVocabularyPass: CompressionPass {
         let trim = VocabularyTrim(tokenizer: encoder.tokenizer, corpus: lines, options: options)
         state.model = .sentenceEncoder(try trim.apply(to: encoder))
         return "kept \(trim.keptIds.count) of \(before) word pieces from \(lines.count) lines"
+    }
+}
+
+extension TrimVocabularyPass {
+    /// A byte-level BPE decoder: `ByteLevelBPEVocabularyTrim` on the model's own rows.
+    func trimByteLevelBPE(_ tokenizer: ByteLevelBPETokenizer, state: CompressionState, texts: [String], context: PassContext) throws -> String {
+        guard let loaded = state.model.model, let model = loaded.container as? TrimmableVocabularyModel else {
+            throw context.failure("a \(state.model.kindName) of this family cannot have its vocabulary trimmed (its family does not conform to TrimmableVocabularyModel)")
+        }
+        // Packed forms of the embedding or head would no longer match their rows.
+        let tables = Set(state.model.embeddingLayers.map(\.name) + ["lm_head"])
+        if let packed = (Array(state.quantized.keys) + Array(state.ggmlQuantized.keys)).first(where: tables.contains) {
+            throw context.failure("\(packed) is already quantized; trim the vocabulary before quantizing")
+        }
+        var options = ByteLevelBPEVocabularyTrim.Options()
+        options.keepSpecial = keepSpecial
+        options.minCount = minCount
+        let before = (tokens: tokenizer.vocabularySize, parameters: model.parameterCount)
+        let trim = ByteLevelBPEVocabularyTrim(tokenizer: tokenizer, corpus: texts, options: options)
+        let trimmed = try trim.apply(to: model, tokenizer: tokenizer)
+        state.model = EvaluatedModel(loaded, input: .byteLevelBPE(trimmed))
+        return "kept \(trim.keptIds.count) of \(before.tokens) tokens (\(trimmed.byteTokenIDs.count) byte tokens, "
+            + "\(trim.intermediateCount) merge intermediates) from \(trim.corpusTokens) tokens of \(texts.count) file\(texts.count == 1 ? "" : "s"); "
+            + "\(trimmed.definition.merges.count) of \(tokenizer.definition.merges.count) merges; parameters \(before.parameters) → \(model.parameterCount)"
     }
 }

@@ -27,17 +27,29 @@ public struct StructuredPruning: Sendable {
 
     /// The pass's options: the fraction of neurons and of heads removed, in every selected layer
     /// (`global == false`) or over all selected layers together (`global == true`: units compete
-    /// on raw importance across layers, each layer keeping at least one).
+    /// on raw importance across layers, each layer keeping at least one); what a head is under
+    /// grouped-query attention (`headUnit`); and whole blocks removed (depth: `dropBlocks` ranked
+    /// by block influence, or the blocks `dropBlockIndices` names).
     public struct Configuration: Equatable, Sendable {
         public var feedForwardRatio: Double
         public var headRatio: Double
         public var importance: Importance
         public var global: Bool
+        public var headUnit: HeadUnit = .query
+        /// How many blocks to remove, lowest block influence first (0: none).
+        public var dropBlocks = 0
+        /// The blocks to remove, by index (instead of `dropBlocks`).
+        public var dropBlockIndices: [Int] = []
+        /// Fraction of the residual stream's channels to remove (Minitron's hidden width).
+        public var hiddenRatio: Double = 0
 
         public init(feedForwardRatio: Double = 0, headRatio: Double = 0, importance: Importance = .l2Norm, global: Bool = false) {
             self.feedForwardRatio = feedForwardRatio; self.headRatio = headRatio; self.importance = importance
             self.global = global
         }
+
+        /// Whether whole blocks are removed.
+        public var prunesDepth: Bool { dropBlocks > 0 || !dropBlockIndices.isEmpty }
     }
 
     /// What happened to one transformer layer.
@@ -47,10 +59,15 @@ public struct StructuredPruning: Sendable {
         public var headsBefore: Int, headsAfter: Int
         /// The indices of the neurons and heads kept, ascending.
         public var keptNeurons: [Int], keptHeads: [Int]
+        /// Key/value heads (0 where not recorded: the BERT path, one per head).
+        public var kvHeadsBefore = 0, kvHeadsAfter = 0
     }
 
     public struct Report: Equatable, Sendable {
         public var layers: [LayerChange]
+        /// Blocks removed (original indices, ascending) and each block's influence when ranked by it.
+        public var droppedBlocks: [Int] = []
+        public var blockInfluence: [Double] = []
         public var parametersBefore: Int
         public var parametersAfter: Int
     }
@@ -122,7 +139,7 @@ public struct StructuredPruning: Sendable {
         return result
     }
 
-    private func norms(_ all: [String: [Float]], _ name: String) throws -> [Float]? {
+    func norms(_ all: [String: [Float]], _ name: String) throws -> [Float]? {
         guard configuration.importance == .activation else { return nil }
         guard let n = all[name] else { throw PruningError.missingActivationNorms(layer: name) }
         return n

@@ -106,7 +106,7 @@ public enum RecipeDocumentation {
             "  compounds the rounding error without saving bytes.",
             "- Pruning comes before quantization, not after.",
             "- Stages that observe activations (`quantize` with GPTQ or `activations`, `prune` with Wanda,",
-            "  `prune_structured` with `activation`, `mixed_precision`) need `data.calibration`.",
+            "  `prune_structured` with `activation` or `drop_blocks`, `mixed_precision`) need `data.calibration`.",
             "",
             "## Passes",
             "",

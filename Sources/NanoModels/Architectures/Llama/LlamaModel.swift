@@ -12,12 +12,13 @@ import NanoTensor
 /// half"); GGUF files store them permuted for ggml's interleaved rotation, and the GGUF loader
 /// undoes that.
 public final class LlamaModel: ParameterContainer {
-    public let configuration: LlamaConfiguration
-    public let tokenEmbedding: Embedding
-    public let blocks: [TransformerBlock]
+    /// The hyper-parameters; vocabulary trimming and structured pruning update them with the sizes.
+    public internal(set) var configuration: LlamaConfiguration
+    public internal(set) var tokenEmbedding: Embedding
+    public internal(set) var blocks: [TransformerBlock]
     public let finalNorm: RMSNorm
     /// The output head; nil when tied to `tokenEmbedding`.
-    public let head: Linear?
+    public internal(set) var head: Linear?
     public let rotary: RotaryEmbedding
     /// Replaces the final hidden states before a tied head's product (as `Linear.inputTransform`
     /// does for a head of its own): evaluation with llama.cpp's input rounding.
