@@ -201,7 +201,10 @@ struct LLMQuantBenchmark {
 
     /// A candidate GGUF's row: size, the steps that made it (wall time, peak RSS) and its score.
     func scored(_ file: String, label: String, steps: [(String, MeasuredProcess)]) throws -> [String: Any] {
-        let slug = (file as NSString).lastPathComponent.replacingOccurrences(of: ".gguf", with: "")
+        // Every nanoforge row's file is FOLDER/model.gguf: the folder names the log, so rows never
+        // share one (nor reuse another's with --resume).
+        let name = (file as NSString).lastPathComponent.replacingOccurrences(of: ".gguf", with: "")
+        let slug = name == "model" ? ((file as NSString).deletingLastPathComponent as NSString).lastPathComponent : name
         let run = try reusing(workDir + "/\(slug)-kld.log", kl: true) {
             try perplexity(file, arguments: ["--kl-divergence-base", workDir + "/reference.kld", "--kl-divergence"], log: "\(slug)-kld.log")
         }
