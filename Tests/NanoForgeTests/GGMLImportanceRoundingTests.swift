@@ -67,12 +67,7 @@ import TestSupport
     /// the real token rows and Σx² per column, i.e. the diagonal of GPTQ's Σ XᵀX on the same rows.
     @Test func passContextCollectsTheDiagonalOfTheHessianSums() throws {
         try withTemporaryDirectory { dir in
-            try PipelineTests.makeFixture(dir)
-            let recipe = try Recipe(yaml: PipelineTests.recipe(dir, stages: "  - quantize: { bits: 4 }"), file: "tiny.yaml")
-            let state = CompressionState(model: try EvaluatedModel.load(path: recipe.modelPath, recipe: recipe.file).model)
-            let context = PassContext(recipe: recipe, index: 0, key: "quantize",
-                                      calibration: try EvaluationData.inputs(dir + "/sentences.txt", limit: 8), log: { _ in })
-            let names = try LayerSelector(targets: ["Linear"]).layers(Linear.self, in: state.model.container).map(\.name)
+            let (state, context, names) = try HessianSharingTests.calibratedTinyBERT(dir)
             let matrix = try context.importanceMatrix(for: names, in: state)
             let hessians = try context.hessians(for: names, in: state)
             #expect(!hessians.isEmpty && Set(matrix.names) == Set(hessians.keys))

@@ -9,12 +9,7 @@ import TestSupport
 @Suite struct HessianSharingTests {
     @Test func queryKeyAndValueShareOneBufferWithTheSameSums() throws {
         try withTemporaryDirectory { dir in
-            try PipelineTests.makeFixture(dir)
-            let recipe = try Recipe(yaml: PipelineTests.recipe(dir, stages: "  - quantize: { bits: 4 }"), file: "tiny.yaml")
-            let state = CompressionState(model: try EvaluatedModel.load(path: recipe.modelPath, recipe: recipe.file).model)
-            let context = PassContext(recipe: recipe, index: 0, key: "quantize",
-                                      calibration: try EvaluationData.inputs(dir + "/sentences.txt", limit: 8), log: { _ in })
-            let names = try LayerSelector(targets: ["Linear"]).layers(Linear.self, in: state.model.container).map(\.name)
+            let (state, context, names) = try Self.calibratedTinyBERT(dir)
             let shared = try context.hessians(for: names, in: state)
 
             // Each layer on its own, as before sharing.
@@ -37,5 +32,17 @@ import TestSupport
             #expect(buffer(layer0 + "self.key") == query && buffer(layer0 + "self.value") == query)
             #expect(buffer(layer0 + "output.dense") != query, "the attention output reads another input")
         }
+    }
+
+    /// The tests' tiny BERT (`PipelineTests.makeFixture`) with a quantize stage's context over 8
+    /// calibration sentences, and the names of its Linear layers.
+    static func calibratedTinyBERT(_ dir: String) throws -> (state: CompressionState, context: PassContext, names: [String]) {
+        try PipelineTests.makeFixture(dir)
+        let recipe = try Recipe(yaml: PipelineTests.recipe(dir, stages: "  - quantize: { bits: 4 }"), file: "tiny.yaml")
+        let state = CompressionState(model: try EvaluatedModel.load(path: recipe.modelPath, recipe: recipe.file).model)
+        let context = PassContext(recipe: recipe, index: 0, key: "quantize",
+                                  calibration: try EvaluationData.inputs(dir + "/sentences.txt", limit: 8), log: { _ in })
+        let names = try LayerSelector(targets: ["Linear"]).layers(Linear.self, in: state.model.container).map(\.name)
+        return (state, context, names)
     }
 }

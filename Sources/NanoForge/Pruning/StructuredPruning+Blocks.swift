@@ -19,25 +19,14 @@ extension StructuredPruning {
 
     /// One importance per attention head: L2 norm of its query/key/value rows and output columns,
     /// or, given the norms of the output projection's input, √(Σ_j∈h ‖c_j‖₂² ‖W_o[:, j]‖₂²).
+    /// Without grouped-query attention a head is its own key/value group, so this is the group
+    /// importance of the model-contract path.
     public static func headImportance(_ attention: MultiHeadAttention, contextNorms: [Float]?, layer: String) throws -> [Float] {
         guard attention.kvHeads == attention.heads else {
             throw PruningError.groupedQueryAttention(layer: layer, heads: attention.heads, kvHeads: attention.kvHeads)
         }
-        let d = attention.headDimension
-        let outColumns = columnSquaredNorms(attention.output.weight.value)
-        var perFeature: [Float]
-        if let contextNorms {
-            guard contextNorms.count == outColumns.count else {
-                throw PruningError.activationNormsMismatch(layer: layer, expected: outColumns.count, found: contextNorms.count)
-            }
-            perFeature = zip(contextNorms, outColumns).map { $0 * $0 * $1 }
-        } else {
-            perFeature = outColumns
-            for projection in [attention.query, attention.key, attention.value] {
-                perFeature = zip(perFeature, rowSquaredNorms(projection.weight.value)).map(+)
-            }
-        }
-        return (0..<attention.heads).map { h in perFeature[h * d..<(h + 1) * d].reduce(0, +).squareRoot() }
+        let queryImportance = try queryHeadImportance(attention, contextNorms: contextNorms, layer: layer)
+        return groupImportance(attention, queryImportance: queryImportance, byWeights: contextNorms == nil)
     }
 
     /// Rebuilds `ff` with only the intermediate neurons `kept` (ascending indices).
