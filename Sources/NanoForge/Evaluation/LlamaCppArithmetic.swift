@@ -39,7 +39,7 @@ public enum LlamaCppArithmetic {
             counts[rounding, default: 0] += 1
         }
         if let llama = model as? LlamaModel, llama.head == nil,
-           let name = model.layers(of: Embedding.self).first?.name,
+           let name = model.layers(of: Embedding.self).first(where: { $0.layer === llama.tokenEmbedding })?.name,
            let type = weightTypes[name + ".weight"], let rounding = GGMLDotProductInput.of(weight: type) {
             llama.tiedHeadInputTransform = { rounding.round($0) }
             counts[rounding, default: 0] += 1

@@ -21,7 +21,8 @@ public final class LlamaModel: ParameterContainer {
     public internal(set) var head: Linear?
     public let rotary: RotaryEmbedding
     /// Replaces the final hidden states before a tied head's product (as `Linear.inputTransform`
-    /// does for a head of its own): evaluation with llama.cpp's input rounding.
+    /// does for a head of its own): evaluation with llama.cpp's input rounding. Read by the full
+    /// forward pass only; the KV-cache decoding paths of `generate` do not apply it.
     public var tiedHeadInputTransform: ((Tensor) -> Tensor)?
 
     public init(configuration c: LlamaConfiguration, tokenEmbedding: Embedding, blocks: [TransformerBlock],
