@@ -71,7 +71,7 @@ extension RuntimeAttention {
                 task += workers
             }
         }
-        if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+        if workers == 1 { work(0) } else { Parallel.perform(iterations: workers, work) }
     }
 
     /// The two products of a head, one loop: out[i, j] (row stride `outStride`) = scale · Σ_{c < inner}

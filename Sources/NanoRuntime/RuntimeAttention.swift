@@ -70,7 +70,7 @@ enum RuntimeAttention {
                     task += workers
                 }
             }
-            if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+            if workers == 1 { work(0) } else { Parallel.perform(iterations: workers, work) }
         }
         return Tensor(shape: [batch * t, width], scalars: out)
     }
