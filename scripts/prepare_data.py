@@ -7,6 +7,7 @@ deterministic for a given input archive and CPython version.
 
     prepare_data.py digits ARCHIVE OUT.csv.gz      (also writes OUT.csv, uncompressed)
     prepare_data.py pydoc TOPICS.txt SENTENCES.txt
+    prepare_data.py pydoc-split TOPICS.txt TRAIN.txt HELDOUT.txt
     prepare_data.py minilm ARCHIVE OUT_DIR
     prepare_data.py bible SWORD_DIR OUT.tsv          (needs pysword on sys.path)
     prepare_data.py weather ARCHIVE TRAIN.tsv TEST.tsv
@@ -171,14 +172,18 @@ def _is_sentence(sentence):
     return True
 
 
-def pydoc(topics_path, sentences_path):
+def _pydoc_texts():
+    """Each pydoc topic's text, in sorted key order, ending in one newline."""
     try:
         from pydoc_data import topics as pydoc_topics
     except ImportError:
         fail("this python3 has no pydoc_data (install the full CPython standard library)")
     topics = pydoc_topics.topics
-    keys = sorted(topics)
-    texts = [topics[k].rstrip("\n") + "\n" for k in keys]
+    return [topics[k].rstrip("\n") + "\n" for k in sorted(topics)]
+
+
+def pydoc(topics_path, sentences_path):
+    texts = _pydoc_texts()
     corpus = "\n".join(texts)
     seen, sentences = set(), []
     for text in texts:
@@ -193,10 +198,35 @@ def pydoc(topics_path, sentences_path):
     version = ".".join(map(str, sys.version_info[:3]))
     if topics_path:
         write_atomically(topics_path, corpus.encode("utf-8"))
-        print(f"{topics_path}: {len(keys)} topics, {len(corpus):,} characters (CPython {version})")
+        print(f"{topics_path}: {len(texts)} topics, {len(corpus):,} characters (CPython {version})")
     if sentences_path:
         write_atomically(sentences_path, ("\n".join(sentences) + "\n").encode("utf-8"))
         print(f"{sentences_path}: {len(sentences):,} sentences of 5-60 words")
+
+
+def pydoc_split(topics_path, train_path, heldout_path):
+    """The language-model domain split of pydoc-topics.txt (Recipes/smollm2-nano.yaml): the last
+    topics (in the file's sorted key order) that make up about 10 % of its characters are held
+    out, cut at a topic boundary so that no topic is in both. The topics come from this
+    python3's pydoc_data, which must be the one that wrote the file."""
+    with open(topics_path, encoding="utf-8") as f:
+        corpus = f.read()
+    texts = _pydoc_texts()
+    if "\n".join(texts) != corpus:
+        fail(f"{topics_path} was written by another CPython's pydoc_data; delete it and rerun set-up")
+    target, size, cut = int(len(corpus) * 0.9), 0, len(texts)
+    for i, text in enumerate(texts):
+        if size >= target:
+            cut = i
+            break
+        size += len(text) + 1
+    train, heldout = "\n".join(texts[:cut]), "\n".join(texts[cut:])
+    if len(heldout) < 20_000 or len(train) < 200_000:
+        fail(f"{topics_path}: split too small ({len(train)} / {len(heldout)} characters)")
+    write_atomically(train_path, train.encode("utf-8"))
+    write_atomically(heldout_path, heldout.encode("utf-8"))
+    print(f"{train_path}: {cut} topics, {len(train):,} characters; {heldout_path}: {len(texts) - cut} topics, "
+          f"{len(heldout):,} characters (held out)")
 
 
 # ---------------------------------------------------------------------------
@@ -415,7 +445,7 @@ def distill_nano(sentences_path, bible_path, weather_train_path, out_path):
 
 
 def main(argv):
-    commands = {"digits": (digits, 2), "pydoc": (pydoc, 2), "minilm": (minilm, 2),
+    commands = {"digits": (digits, 2), "pydoc": (pydoc, 2), "pydoc-split": (pydoc_split, 3), "minilm": (minilm, 2),
                 "bible": (bible, 2), "weather": (weather, 3), "distill": (distill, 4),
                 "distill-nano": (distill_nano, 4)}
     if len(argv) < 2 or argv[1] not in commands or len(argv) - 2 != commands[argv[1]][1]:

