@@ -63,7 +63,7 @@ import TestSupport
     @Test(arguments: [UInt64(5), 6]) func tinyGraphCompiledMatchesSwift(_ seed: UInt64) throws {
         let model = Self.tinyGraph(seed: seed)
         let calibration = Self.rows(24, width: 11 * 9 * 3, seed: seed + 1), test = Self.rows(12, width: 11 * 9 * 3, seed: seed + 2)
-        let integer = try IntegerCNN(calibrating: model, features: calibration, file: "tiny.h5")
+        let integer = try IntegerCNN.calibrated(model, features: calibration, file: "tiny.h5").model
         #expect(integer.folds == ["bn_conv → conv", "bn_separable → separable"])
         // conv(+relu), depthwise(+relu6), separable = depthwise + pointwise, shortcut, add, pool, clamp, gap, dense.
         #expect(integer.operations.map(\.layer) == ["conv", "depthwise", "separable", "separable", "shortcut", "add", "pool", "relu_2", "gap", "dense"])
@@ -134,7 +134,7 @@ import TestSupport
         let model = try ModelLoader.load(path: Self.ferPath, as: KerasGraphModel.self)
         let calibration = try EvaluationData.featureRows(Self.calibrationPath)
         let faces = try EvaluationData.featureRows(Self.evaluationPath)
-        let integer = try IntegerCNN(calibrating: model, features: calibration, file: Self.ferPath)
+        let (integer, percentile, calibrationKL) = try IntegerCNN.calibrated(model, features: calibration, file: Self.ferPath)
         #expect(integer.folds.count == 14)
         let source = ExportSource(model: .kerasGraph(model), provenance: CExportTests.provenance)
         let compiled = try CExportTests.runCompiled(source, calibration: calibration, rows: faces)
@@ -145,10 +145,15 @@ import TestSupport
 
         let f = integer.fidelity(to: model, images: faces)
         let s = compiled.summary
-        print("C export, fer emotion CNN on \(faces.count) lfw faces: C = Swift on \(identical)/\(faces.count); "
+        print("C export, fer emotion CNN: activation clipping \(percentile.map { "percentile \($0)" } ?? "min/max") "
+              + "(calibration KL \(calibrationKL)); on \(faces.count) lfw faces: C = Swift on \(identical)/\(faces.count); "
               + "int8 vs fp32 top-1 agreement \(f.agreement), mean KL \(f.meanKL); flash tables \(s.flashBytes) bytes "
               + "(weights \(s.weightBytes)), arena \(s.ramBytes) bytes")
-        #expect(f.agreement >= 0.9)
-        #expect(f.meanKL < 0.05)
+        // Measured (Zen 4): percentile 99.9999 chosen (calibration KL 0.00193); on the 68 faces
+        // agreement 66/68 = 97.06 %, mean KL 0.00209 (min/max alone: 62/68, 0.00333). The two
+        // misses are faces whose fp32 top-2 logits lie within 0.13 (the output grid step is 0.067).
+        #expect(percentile != nil)
+        #expect(f.agreement >= 0.95)
+        #expect(f.meanKL < 0.003)
     }
 }

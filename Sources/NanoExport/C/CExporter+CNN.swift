@@ -4,15 +4,19 @@ import NanoModels
 
 extension CExporter {
     /// Writes `model.h` and `model.c` for a Keras convolutional graph (`IntegerCNN`: BatchNorm
-    /// folded, int8 per-channel weights, int8 activations calibrated on `calibration` images).
+    /// folded, int8 per-channel weights, int8 activations calibrated on `calibration` images,
+    /// their clipping chosen by `IntegerCNN.calibrated`).
     /// `file` names the model in errors. With `evaluation` images, the notes end with the int8
     /// model's top-1 agreement and mean KL against the float model (`IntegerCNN.fidelity`: the
     /// integer reference, which the C code computes bit for bit).
     @discardableResult
     public static func exportCNN(_ graph: KerasGraphModel, source: ExportSource, calibration: [[Float]], to folder: String,
                                  prefix: String = "nanoforge_model", file: String? = nil, evaluation: [[Float]]? = nil) throws -> CExportSummary {
-        let model = try IntegerCNN(calibrating: graph, features: calibration, file: file ?? graph.configuration.name)
-        let (header, body, rendered) = try render(model, provenance: source.provenance, prefix: prefix)
+        let (model, percentile, calibrationKL) = try IntegerCNN.calibrated(graph, features: calibration, file: file ?? graph.configuration.name)
+        var (header, body, rendered) = try render(model, provenance: source.provenance, prefix: prefix)
+        rendered.notes.append("activation ranges: " + (percentile.map { "percentile \($0)" } ?? "min/max")
+                              + String(format: " (lowest mean KL on the %d calibration images, %.5f, of min/max and percentiles ", calibration.count, calibrationKL)
+                              + IntegerCNN.clippingCandidates.compactMap { $0.map { "\($0)" } }.joined(separator: ", ") + ")")
         let headerPath = (folder as NSString).appendingPathComponent("model.h")
         let sourcePath = (folder as NSString).appendingPathComponent("model.c")
         try AtomicFile.write(Data(header.utf8), to: headerPath)

@@ -5,11 +5,13 @@ import NanoTensor
 extension IntegerCNN {
     /// Quantizes `model` (BatchNormalization folded first) with activation ranges measured on
     /// `features` (NHWC images as rows). `file` names the model in errors. Throws
-    /// `CExportError.unsupportedLayer` for a layer the integer kernels do not run.
-    public init(calibrating model: KerasGraphModel, features: [[Float]], file: String) throws {
+    /// `CExportError.unsupportedLayer` for a layer the integer kernels do not run. With
+    /// `percentile` p, each tensor's range is clipped to its (100 − p)-th and p-th percentiles
+    /// (of at most 65,536 evenly spaced values per batch) instead of its min and max.
+    public init(calibrating model: KerasGraphModel, features: [[Float]], file: String, percentile: Double? = nil) throws {
         let (folded, folds) = KerasBatchNormFolding.fold(model)
         var builder = try IntegerCNNBuilder(folded, file: file)
-        try builder.calibrate(features)
+        try builder.calibrate(features, percentile: percentile)
         self = try builder.build()
         self.folds = folds.map { "\($0.batchNormalization) → \($0.into)" }
     }
@@ -87,7 +89,7 @@ struct IntegerCNNBuilder {
     }
 
     /// Runs the float model on the images and records every tensor's range.
-    mutating func calibrate(_ features: [[Float]]) throws {
+    mutating func calibrate(_ features: [[Float]], percentile: Double? = nil) throws {
         let c = model.configuration
         let width = c.inputShape.reduce(1, *)
         guard !features.isEmpty else { throw CExportError.invalidCalibration(reason: "no calibration rows") }
@@ -97,10 +99,15 @@ struct IntegerCNNBuilder {
             }
             guard row.allSatisfy(\.isFinite) else { throw CExportError.invalidCalibration(reason: "row \(r + 1) holds a value that is not finite") }
         }
+        var samples: [String: [Float]] = [:]
         func observe(_ name: String, _ t: NanoTensor.Tensor) {
             let s = t.scalars
             let r = (min: s.min() ?? 0, max: s.max() ?? 0)
             ranges[name] = ranges[name].map { (Swift.min($0.min, r.min), Swift.max($0.max, r.max)) } ?? r
+            if percentile != nil {
+                let step = Swift.max(1, s.count / 65_536)
+                samples[name, default: []] += stride(from: 0, to: s.count, by: step).map { s[$0] }
+            }
         }
         let batch = 8
         for start in stride(from: 0, to: features.count, by: batch) {
@@ -118,6 +125,14 @@ struct IntegerCNNBuilder {
         }
         for (name, r) in ranges where !r.min.isFinite || !r.max.isFinite {
             throw CExportError.invalidCalibration(reason: "layer \(name) produced values that are not finite on the calibration rows")
+        }
+        if let percentile {
+            for (name, values) in samples where !values.isEmpty {
+                let sorted = values.sorted(), n = sorted.count
+                let lo = sorted[Swift.min(n - 1, Int((1 - percentile / 100) * Double(n)))]
+                let hi = sorted[Swift.max(0, Int((percentile / 100 * Double(n)).rounded(.up)) - 1)]
+                ranges[name] = (lo, hi)
+            }
         }
     }
 }

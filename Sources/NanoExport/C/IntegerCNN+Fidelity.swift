@@ -30,6 +30,23 @@ extension IntegerCNN {
         return Fidelity(images: images.count, agreement: Double(agree) / Double(n), meanKL: kl / Double(n))
     }
 
+    /// The activation clipping `calibrated` tries: min/max (nil) and these percentiles.
+    public static let clippingCandidates: [Double?] = [nil, 99.99, 99.999, 99.9999]
+
+    /// The integer model whose activation ranges (min/max or a percentile of `clippingCandidates`)
+    /// give the lowest mean KL(fp32 ‖ int8) on the calibration images themselves: a per-model
+    /// choice, as an MSE observer makes per tensor, that never looks at evaluation data.
+    public static func calibrated(_ model: KerasGraphModel, features: [[Float]], file: String)
+        throws -> (model: IntegerCNN, percentile: Double?, calibrationKL: Double) {
+        var best: (model: IntegerCNN, percentile: Double?, calibrationKL: Double)?
+        for p in clippingCandidates {
+            let candidate = try IntegerCNN(calibrating: model, features: features, file: file, percentile: p)
+            let kl = candidate.fidelity(to: model, images: features).meanKL
+            if best == nil || kl < best!.calibrationKL { best = (candidate, p, kl) }
+        }
+        return best!
+    }
+
     /// The first index of the largest value (as the C export's prediction breaks ties).
     static func argmax(_ v: [Double]) -> Int {
         var best = 0
