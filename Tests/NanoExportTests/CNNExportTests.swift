@@ -79,7 +79,9 @@ import TestSupport
 
         let f = integer.fidelity(to: model, images: test)
         print("C export, tiny CNN seed \(seed): int8 vs float top-1 agreement \(f.agreement), mean KL \(f.meanKL)")
-        #expect(f.meanKL < 0.05)
+        // Measured: agreement 12/12 for both seeds, mean KL 1.3e-5 (seed 5) and 1.1e-4 (seed 6).
+        #expect(f.agreement >= 0.9)
+        #expect(f.meanKL < 0.001)
     }
 
     /// The arena planner never lets two tensors that are alive together overlap, and reuses memory.
