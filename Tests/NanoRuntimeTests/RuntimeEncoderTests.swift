@@ -52,14 +52,19 @@ import Testing
         #expect(Self.minCosine(ours, reference) >= minimum, "\(kernel)", sourceLocation: sourceLocation)
     }
 
-    @Test func tinyBertInt8AndInt4MatchTheDequantizedPath() throws {
+    /// A random 2-layer BERT (width 64, 4 heads) over the words of `sentences`.
+    static func tinyBert(seed: UInt64) -> (BertEncoder, vocabulary: [String]) {
         let words = ["the", "cat", "sat", "on", "mat", "a", "b", "c", "stars", "and", "planets", "move", "across",
                      "night", "sky", "in", "silence", "packed", "weights", "x"]
         let vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words
         let c = BertEncoder.Configuration(vocabularySize: vocabulary.count, width: 64, layers: 2, heads: 4,
                                           intermediateWidth: 128, maxPositions: 32)
-        var rng = RandomGenerator(seed: 11)
-        let bert = BertEncoder(c, rng: &rng)
+        var rng = RandomGenerator(seed: seed)
+        return (BertEncoder(c, rng: &rng), vocabulary)
+    }
+
+    @Test func tinyBertInt8AndInt4MatchTheDequantizedPath() throws {
+        let (bert, vocabulary) = Self.tinyBert(seed: 11)
         for (scheme, kernel, minimum) in [
             (QuantizationScheme(bits: 8, symmetric: true, granularity: .channel), RuntimeKernel.dequant, Float(0.9999)),
             (QuantizationScheme(bits: 8, symmetric: true, granularity: .channel), .integer, 0.999),
@@ -122,13 +127,7 @@ import Testing
     /// own keys, and every other step is row by row. (Float GEMMs need not be: sgemm may sum in
     /// another order for another row count.)
     @Test func integerKernelsGiveASentenceTheSameBitsInAnyBatch() throws {
-        let words = ["the", "cat", "sat", "on", "mat", "a", "b", "c", "stars", "and", "planets", "move", "across",
-                     "night", "sky", "in", "silence", "packed", "weights", "x"]
-        let vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words
-        let c = BertEncoder.Configuration(vocabularySize: vocabulary.count, width: 64, layers: 2, heads: 4,
-                                          intermediateWidth: 128, maxPositions: 32)
-        var rng = RandomGenerator(seed: 13)
-        let bert = BertEncoder(c, rng: &rng)
+        let (bert, vocabulary) = Self.tinyBert(seed: 13)
         try withTemporaryDirectory { dir in
             try Self.writePacked(bert, vocabulary: vocabulary, scheme: QuantizationScheme(bits: 8, symmetric: true, granularity: .channel), into: dir)
             for kernel in [RuntimeKernel.integer, .u8s8] {
