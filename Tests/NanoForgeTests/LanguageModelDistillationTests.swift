@@ -151,4 +151,32 @@ import TestSupport
             #expect(error.map { "\($0)" }?.contains("nanoforge.teacher_cache.top_k") == true, "\(String(describing: error))")
         }
     }
+
+    /// A distillation killed after step 5 (checkpoints every 2 steps, teacher cache on disk)
+    /// resumes from step 4 and ends with the same weights, bit for bit, as an uninterrupted run.
+    @Test func aKilledDistillationResumesBitIdentical() throws {
+        try withTemporaryDirectory { dir in
+            let data = try Self.writeText(dir)
+            let tokenizer = try Self.byteTokenizer(order: Array(0..<256))
+            let teacher = EvaluatedModel(.llama(Self.llama(seed: 41)), input: .byteLevelBPE(tokenizer))
+            let losses: [DistillPass.Loss] = [.init(kind: .reverseKL, temperature: 2), .init(kind: .logitKL, temperature: 2)]
+            func run(folder: String?, resume: Bool = false, stopAfter: Int? = nil) throws -> (bits: [[UInt32]], result: DistillationPass.Result) {
+                let model = Self.llama(seed: 42, layers: 1)
+                var pass = DistillationPass(options: Self.options(data, losses: losses, steps: 10, cache: dir + "/cache.h5"), seed: 3)
+                pass.loop.checkpointEvery = folder == nil ? 0 : 2
+                pass.loop.checkpointDirectory = folder
+                pass.loop.resume = resume
+                pass.loop.stopAfter = stopAfter
+                let result = try pass.run(model: EvaluatedModel(.llama(model), input: .byteLevelBPE(tokenizer)), teachers: [.init(model: teacher)])
+                return (model.namedParameters.map { $0.variable.value.scalars.map(\.bitPattern) }, result)
+            }
+            let whole = try run(folder: nil)
+            let folder = dir + "/checkpoints"
+            let stopped = try run(folder: folder, stopAfter: 5)
+            #expect(stopped.result.training.interrupted && stopped.bits != whole.bits)
+            let resumed = try run(folder: folder, resume: true)
+            #expect(resumed.result.training.resumedFrom == 4)
+            #expect(resumed.bits == whole.bits)
+        }
+    }
 }
