@@ -4,6 +4,7 @@ import NanoCheckpoint
 import NanoForge
 import NanoModels
 import NanoQuant
+import NanoRuntime
 import NanoTensor
 
 /// `nanoforge generate`: continues a prompt with a Llama-family model through its KV cache.
@@ -47,6 +48,9 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Wrap --prompt in the model's chat template as the user's turn.")
     var chat = false
 
+    @Option(help: "Engine: auto (a GGUF file's quantized matrices decode on their packed ggml blocks, llama.cpp's arithmetic), runtime (the same, required), dense (Float32 weights dequantized at load).")
+    var engine: EngineOption = .auto
+
     func validate() throws {
         guard (prompt == nil) != (promptIDs == nil) else { throw ValidationError("give exactly one of --prompt and --prompt-ids") }
         guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive, got \(maxTokens)") }
@@ -72,6 +76,7 @@ struct GenerateCommand: ParsableCommand {
             guard let llama = try PackedModel.load(path: model).model.as(LlamaModel.self) else {
                 throw CLIErrors.BadInput("\(model): not a Llama-family model; generate runs LlamaModel only")
             }
+            if let report = try Self.installPackedDecoding(on: llama, model: model, engine: engine) { Self.log("engine: \(report)") }
             let c = llama.configuration
             let tokenizer = try GenerationTokenizer.load(model: model)
             let promptTokens: [Int]
@@ -108,6 +113,23 @@ struct GenerateCommand: ParsableCommand {
             Self.log(String(format: "prompt: %d tokens in %.3f s (%.1f tokens/s); generated %d tokens, %.1f tokens/s after the first",
                             promptTokens.count, prefill, Double(promptTokens.count) / max(prefill, 1e-9), generated.count,
                             Double(max(generated.count - 1, 0)) / max(decode, 1e-9)))
+        }
+    }
+
+    /// The packed runtime under `llama`'s decoding when `engine` asks for it (auto: a GGUF file
+    /// with matrices of a block type the runtime computes on); nil when the dense path runs.
+    static func installPackedDecoding(on llama: LlamaModel, model: String, engine: EngineOption) throws -> GGMLDecoding.Report? {
+        guard engine != .dense else { return nil }
+        guard try ModelLoader.isGGUF(model) else {
+            if engine == .runtime { throw CLIErrors.BadInput("\(model): --engine runtime decodes GGUF files only; use --engine dense") }
+            return nil
+        }
+        let file = try GGUFFile.read(path: model)
+        guard engine == .runtime || GGMLDecoding.holdsPackedMatrices(file) else { return nil }
+        do {
+            return try GGMLDecoding.install(on: llama, file: file)
+        } catch let e as RuntimeError {
+            throw CLIErrors.BadInput(e.description)
         }
     }
 
