@@ -68,5 +68,13 @@ float nf_dot_q4_0_vnni(long n, const void *vx, const void *vy);
 float nf_dot_q4_1_vnni(long n, const void *vx, const void *vy);
 float nf_dot_q8_0_vnni(long n, const void *vx, const void *vy);
 float nf_dot_iq4_nl_vnni(long n, const void *vx, const void *vy);
+// One weight row against four input rows (ggml_dot_x4.c): out[r] = dot(vx, vy[r]).
+typedef void (*nf_dot4_fn)(long n, const void *vx, const void *const vy[4], float out[4]);
+void nf_dot4_q4_0_avx2(long n, const void *vx, const void *const vy[4], float out[4]);
+void nf_dot4_q4_0_vnni(long n, const void *vx, const void *const vy[4], float out[4]);
+void nf_dot4_q4_1_avx2(long n, const void *vx, const void *const vy[4], float out[4]);
+void nf_dot4_q4_1_vnni(long n, const void *vx, const void *const vy[4], float out[4]);
+void nf_dot4_q8_0_avx2(long n, const void *vx, const void *const vy[4], float out[4]);
+void nf_dot4_q8_0_vnni(long n, const void *vx, const void *const vy[4], float out[4]);
 
 #endif

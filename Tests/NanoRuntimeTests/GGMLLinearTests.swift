@@ -17,8 +17,9 @@ import Testing
 /// A path this CPU lacks is a skipped test, named with its reason.
 @Suite struct GGMLLinearTests {
     static let types: [GGUFTensorType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .iq4_nl, .q4_K, .q6_K]
-    /// (rows, blocks per row, input rows): odd rows, a single block, a tail of output rows per thread.
-    static let shapes = [(1, 1, 1), (37, 3, 3), (9, 1, 2), (130, 7, 1), (64, 2, 5)]
+    /// (rows, blocks per row, input rows): odd rows, a single block, input rows in fours (the
+    /// four-row kernels) with tails, and enough work for two threads.
+    static let shapes = [(1, 1, 1), (37, 3, 3), (9, 1, 2), (130, 7, 1), (64, 2, 5), (33, 2, 9), (256, 9, 8)]
 
     static func case_(_ type: GGUFTensorType, rows: Int, blocks: Int, m: Int, seed: UInt64) throws -> (GGMLQuantizedTensor, Tensor) {
         var rng = RandomGenerator(seed: seed)
