@@ -1,6 +1,7 @@
 import Foundation
 import NanoCheckpoint
 import NanoModels
+import NanoQuant
 import NanoTensor
 
 /// Puts a GGUF file's quantized matrices under a loaded `LlamaModel`'s KV-cache decoding: each
@@ -67,6 +68,34 @@ public enum GGMLDecoding {
             } else {
                 report.dense.append((info.name, info.type.name))
             }
+        }
+        model.decodingProjections = projections
+        return report
+    }
+
+    /// Installs the packed projections of a compressed output folder's ggml codes (`PackedModel.
+    /// ggmlQuantized`, by layer path, rows in the model's order) on `model`; `folder` names it in errors.
+    @discardableResult
+    public static func install(on model: LlamaModel, codes: [String: GGMLQuantizedTensor], folder: String,
+                               kernels: KernelSet = .current) throws -> Report {
+        var report = Report(kernels: kernels.supported ? kernels : .avx2)
+        var projections = LlamaDecodingProjections()
+        func packed(_ layer: String, _ q: GGMLQuantizedTensor, expected: [Int]) throws -> GGMLLinear? {
+            guard GGMLLinear.supports(q.type) else { report.dense.append((layer, q.type.name)); return nil }
+            guard q.shape == expected else {
+                throw RuntimeError.shapeMismatch(file: folder, tensor: layer, expected: expected, found: q.shape)
+            }
+            report.packed[q.type.name, default: 0] += 1
+            return try GGMLLinear(type: q.type, rows: q.rows, columns: q.columns, blocks: q.blocks, tensor: layer, file: folder, kernels: kernels)
+        }
+        for (name, linear) in model.layers(of: Linear.self) {
+            guard let q = codes[name] else { continue }
+            projections[linear] = try packed(name, q, expected: [linear.outFeatures, linear.inFeatures])
+        }
+        if model.head == nil, let name = model.layers(of: Embedding.self).first(where: { $0.layer === model.tokenEmbedding })?.name,
+           let q = codes[name], let tied = try packed(name, q, expected: model.tokenEmbedding.weight.value.shape) {
+            projections.tiedHead = tied
+            report.tiedHeadType = q.type.name
         }
         model.decodingProjections = projections
         return report

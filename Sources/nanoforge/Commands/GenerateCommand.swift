@@ -73,10 +73,11 @@ struct GenerateCommand: ParsableCommand {
         try CLIErrors.reporting {
             let loadStart = Date()
             // Packed or not: a `nanoforge compress` output folder loads as its source did.
-            guard let llama = try PackedModel.load(path: model).model.as(LlamaModel.self) else {
+            let packed = try PackedModel.load(path: model)
+            guard let llama = packed.model.as(LlamaModel.self) else {
                 throw CLIErrors.BadInput("\(model): not a Llama-family model; generate runs LlamaModel only")
             }
-            if let report = try Self.installPackedDecoding(on: llama, model: model, engine: engine) { Self.log("engine: \(report)") }
+            if let report = try GGMLDecodingOption.install(on: llama, path: model, codes: packed.ggmlQuantized, engine: engine) { Self.log("engine: \(report)") }
             let c = llama.configuration
             let tokenizer = try GenerationTokenizer.load(model: model)
             let promptTokens: [Int]
@@ -113,23 +114,6 @@ struct GenerateCommand: ParsableCommand {
             Self.log(String(format: "prompt: %d tokens in %.3f s (%.1f tokens/s); generated %d tokens, %.1f tokens/s after the first",
                             promptTokens.count, prefill, Double(promptTokens.count) / max(prefill, 1e-9), generated.count,
                             Double(max(generated.count - 1, 0)) / max(decode, 1e-9)))
-        }
-    }
-
-    /// The packed runtime under `llama`'s decoding when `engine` asks for it (auto: a GGUF file
-    /// with matrices of a block type the runtime computes on); nil when the dense path runs.
-    static func installPackedDecoding(on llama: LlamaModel, model: String, engine: EngineOption) throws -> GGMLDecoding.Report? {
-        guard engine != .dense else { return nil }
-        guard try ModelLoader.isGGUF(model) else {
-            if engine == .runtime { throw CLIErrors.BadInput("\(model): --engine runtime decodes GGUF files only; use --engine dense") }
-            return nil
-        }
-        let file = try GGUFFile.read(path: model)
-        guard engine == .runtime || GGMLDecoding.holdsPackedMatrices(file) else { return nil }
-        do {
-            return try GGMLDecoding.install(on: llama, file: file)
-        } catch let e as RuntimeError {
-            throw CLIErrors.BadInput(e.description)
         }
     }
 
