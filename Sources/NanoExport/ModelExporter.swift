@@ -65,10 +65,12 @@ public enum ModelExporter {
     /// `ggufReference` also writes, as F32 safetensors, what nanoforge decodes each GGUF tensor to
     /// (`GGUFExporter.referenceWeights`); `gzip` compresses HDF5 datasets. Returns notes for the
     /// user (fallbacks, the GGUF tensor types). `c` writes `model.h` and `model.c` into the folder
-    /// `output` and needs `calibration` inputs (feature rows) for the integer activation ranges.
+    /// `output` and needs `calibration` inputs (feature rows) for the integer activation ranges;
+    /// for a Keras CNN, `evaluation` rows add the int8 model's agreement with the float one to the notes.
     @discardableResult
     public static func export(path: String, format: Format, to output: String, ggufType: GGUFTensorType = GGUFExporter.defaultType,
-                              ggufReference: String? = nil, gzip: Int? = nil, calibration: [[Float]]? = nil) throws -> [String] {
+                              ggufReference: String? = nil, gzip: Int? = nil, calibration: [[Float]]? = nil,
+                              evaluation: [[Float]]? = nil) throws -> [String] {
         // A GGUF file to GGUF is re-encoded tensor by tensor, as llama-quantize does: its metadata
         // (tokenizer, hyper-parameters) carries over whatever the architecture.
         if format == .gguf, path.hasSuffix(".gguf") {
@@ -78,14 +80,16 @@ public enum ModelExporter {
         if format == .gguf, let ggufReference {
             try SafetensorsWriter.write(try GGUFExporter.referenceWeights(source, type: ggufType, path: output), to: ggufReference)
         }
-        return try export(source, store: store, format: format, to: output, ggufType: ggufType, gzip: gzip, calibration: calibration)
+        return try export(source, store: store, format: format, to: output, ggufType: ggufType, gzip: gzip, calibration: calibration,
+                          file: path, evaluation: evaluation)
     }
 
     /// Writes `source` (with `store`, its stored tensors) in `format` to `output`, as
     /// `export(path:…)` does for a folder.
     @discardableResult
     public static func export(_ source: ExportSource, store: TensorStore, format: Format, to output: String,
-                              ggufType: GGUFTensorType = GGUFExporter.defaultType, gzip: Int? = nil, calibration: [[Float]]? = nil) throws -> [String] {
+                              ggufType: GGUFTensorType = GGUFExporter.defaultType, gzip: Int? = nil, calibration: [[Float]]? = nil,
+                              file: String? = nil, evaluation: [[Float]]? = nil) throws -> [String] {
         switch format {
         case .safetensors:
             try SafetensorsWriter.write(withProvenance(store, source.provenance), to: output)
@@ -104,7 +108,7 @@ public enum ModelExporter {
                 throw ExportError.unsupportedFormat("c", reason: "needs calibration inputs for the activation ranges (--calibration FILE, or the recipe's data.calibration)")
             }
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-            let summary = try CExporter.export(source, calibration: calibration, to: output)
+            let summary = try CExporter.export(source, calibration: calibration, to: output, file: file, evaluation: evaluation)
             return summary.notes + ["flash \(summary.flashBytes) bytes, RAM \(summary.ramBytes) bytes"]
         }
     }

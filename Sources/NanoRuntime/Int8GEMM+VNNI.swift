@@ -32,7 +32,7 @@ extension Int8GEMM {
                         }
                         nf_quantize_offset_blocks_avx512(x, m, columns, quads, inverse, blocks.lowerBound, blocks.upperBound, dst)
                     }
-                    if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+                    if workers == 1 { work(0) } else { Parallel.perform(iterations: workers, work) }
                 } else {
                     // Padding (k past columns, rows past m) holds code 128 (value 0).
                     dst.initialize(repeating: 128, count: rowBlocks * blockBytes)
@@ -40,7 +40,7 @@ extension Int8GEMM {
                         Self.quantizeOffsetRows(rowBlocks * worker / workers * br..<min(m, rowBlocks * (worker + 1) / workers * br), x: x,
                                                 columns: columns, blockBytes: blockBytes, into: UnsafeMutableRawPointer(dst), scales: sa)
                     }
-                    if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+                    if workers == 1 { work(0) } else { Parallel.perform(iterations: workers, work) }
                 }
             }
             initialized = rowBlocks * blockBytes

@@ -155,7 +155,7 @@ public struct Int8GEMM: IntegerGEMM {
                 let work = { (worker: Int) in
                     Self.columnBlocks(blocks * worker / workers..<blocks * (worker + 1) / workers, a: a, m: m, w: w, pairs: pairs, tile)
                 }
-                if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+                if workers == 1 { work(0) } else { Parallel.perform(iterations: workers, work) }
             }
         }
     }

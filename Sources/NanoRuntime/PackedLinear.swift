@@ -38,6 +38,6 @@ public enum PackedLinear {
                 p += workers
             }
         }
-        if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+        if workers == 1 { work(0) } else { Parallel.perform(iterations: workers, work) }
     }
 }

@@ -51,7 +51,8 @@ extension RuntimeAttention {
                     for c in 0..<cw { kT[c * tp + j] = kr[c] }
                 }
                 if tp > t { for c in 0..<cw { for j in t..<tp { kT[c * tp + j] = 0 } } }
-                let valid = lengths[b]
+                // The sentence's own keys only (as nf_attention_head_avx512): its rows' bits do not depend on the batch's padding.
+                let valid = lengths[b], keys = valid > 0 ? valid : t
                 for hh in 0..<nh where avx512 {
                     nf_attention_head_avx512(qh + hh * t * d, kT + hh * d * tp, vh + hh * t * d, t, tp, d, scale, valid, Masks.maskedValue,
                                              scores, context + hh * d, cw)
@@ -61,17 +62,17 @@ extension RuntimeAttention {
                                   out: scores, outStride: tp)
                     for row in 0..<t {
                         let s = scores + row * tp
-                        for j in valid..<t { s[j] += Masks.maskedValue }
-                        softmaxRow(s, t)
+                        if valid <= 0 { for j in 0..<t { s[j] += Masks.maskedValue } }
+                        softmaxRow(s, keys)
                     }
-                    twoRowProduct(a: scores, aStride: tp, b: vh + hh * t * d, bStride: d, rows: t, inner: t, cols: d, scale: 1,
+                    twoRowProduct(a: scores, aStride: tp, b: vh + hh * t * d, bStride: d, rows: t, inner: keys, cols: d, scale: 1,
                                   out: context + hh * d, outStride: cw)
                 }
                 for i in 0..<t { (o + (b * t + i) * width + h0 * d).update(from: context + i * cw, count: cw) }
                 task += workers
             }
         }
-        if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+        if workers == 1 { work(0) } else { Parallel.perform(iterations: workers, work) }
     }
 
     /// The two products of a head, one loop: out[i, j] (row stride `outStride`) = scale · Σ_{c < inner}

@@ -7,7 +7,8 @@ import NanoTensor
 /// (`Masks.maskedValue`, as the fp32 path), a row softmax, then context = p·v written into the
 /// head's columns. (sentence, head) pairs are spread over `Parallel.workers` threads.
 enum RuntimeAttention {
-    /// q, k, v: [B·T, H·d]; lengths: tokens per sentence (keys past the length are masked).
+    /// q, k, v: [B·T, H·d]; lengths: tokens per sentence (each query attends to its sentence's first
+    /// `length` keys only, so a sentence's rows come out the same however the batch pads it).
     static func context(q: Tensor, k: Tensor, v: Tensor, batch: Int, length t: Int, heads: Int, lengths: [Int],
                         kernels: KernelSet = .current) -> Tensor {
         q.scalars.withUnsafeBufferPointer { pq in
@@ -59,18 +60,19 @@ enum RuntimeAttention {
                     let base = b * t * ld + h * d
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(t), Int32(t), Int32(d), scale,
                                 q + base, Int32(ld), k + base, Int32(ld), 0, scores, Int32(t))
-                    let valid = lengths[b]
+                    // The sentence's own keys only, as in simdContext (bits independent of the batch's padding).
+                    let valid = lengths[b], keys = valid > 0 ? valid : t
                     for row in 0..<t {
                         let s = scores + row * t
-                        for j in valid..<t { s[j] += Masks.maskedValue }
-                        softmaxRow(s, t)
+                        if valid <= 0 { for j in 0..<t { s[j] += Masks.maskedValue } }
+                        softmaxRow(s, keys)
                     }
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(d), Int32(t), 1,
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(t), Int32(d), Int32(keys), 1,
                                 scores, Int32(t), v + base, Int32(ld), 0, o + b * t * width + h * d, Int32(width))
                     task += workers
                 }
             }
-            if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+            if workers == 1 { work(0) } else { Parallel.perform(iterations: workers, work) }
         }
         return Tensor(shape: [batch * t, width], scalars: out)
     }

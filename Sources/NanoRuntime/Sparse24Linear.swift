@@ -69,7 +69,7 @@ public struct Sparse24Linear: Sendable {
                         }
                     }
                 }
-                if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+                if workers == 1 { work(0) } else { Parallel.perform(iterations: workers, work) }
             }
         }
     }

@@ -93,7 +93,7 @@ extension U8S8GEMM {
                                         r0 += count
                                     }
                                 }
-                                if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+                                if workers == 1 { work(0) } else { Parallel.perform(iterations: workers, work) }
                             }
                         }
                     }

@@ -113,7 +113,7 @@ public struct U8S8GEMM: IntegerGEMM {
                         Self.quantizeRows(rowBlocks * worker / workers * br..<min(m, rowBlocks * (worker + 1) / workers * br), x: x,
                                           columns: columns, paddedColumns: paddedColumns, into: dst, scales: sa, zeroPoints: za)
                     }
-                    if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+                    if workers == 1 { work(0) } else { Parallel.perform(iterations: workers, work) }
                 }
             }
             initialized = rowBlocks * blockBytes
@@ -218,7 +218,7 @@ public struct U8S8GEMM: IntegerGEMM {
                                                       microKernel, tile)
                             }
                         }
-                        if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+                        if workers == 1 { work(0) } else { Parallel.perform(iterations: workers, work) }
                     }
                 }
             }

@@ -52,7 +52,7 @@ extension Tensor {
                         let tasks = heads * blocks
                         // Below ~1 M multiply-adds (one decoding step) waking a second thread costs more than it saves.
                         if Parallel.workers > 1 && tasks > 1 && heads * t * length * d >= 1 << 20 {
-                            DispatchQueue.concurrentPerform(iterations: tasks, execute: task)
+                            Parallel.perform(iterations: tasks, task)
                         } else {
                             for i in 0..<tasks { task(i) }
                         }

@@ -55,7 +55,7 @@ extension Tensor {
                             Int32(inFeatures), x + row * inFeatures, 1, 1, o + row * outFeatures + start, 1)
             }
         }
-        if blocks == 1 { block(0) } else { DispatchQueue.concurrentPerform(iterations: blocks, execute: block) }
+        if blocks == 1 { block(0) } else { Parallel.perform(iterations: blocks, block) }
     }
 
     /// `gate ← silu(gate) ⊙ up` in place (SwiGLU's hidden activation), one pass split across cores.

@@ -83,7 +83,7 @@ extension Tensor {
             // Split the rows of C: row `start` of op(A) is a row offset of A as stored, or a column
             // offset when A is transposed.
             let block = ((m + workers - 1) / workers + 7) / 8 * 8
-            DispatchQueue.concurrentPerform(iterations: (m + block - 1) / block) { i in
+            Parallel.perform(iterations: (m + block - 1) / block) { i in
                 let start = i * block, rows = Swift.min(block, m - start)
                 sgemm(ta ? a + start : a + start * lda, ta, b, tb, c + start * n,
                       m: rows, n: n, k: k, lda: lda, ldb: ldb, ldc: n, beta: beta)
@@ -91,7 +91,7 @@ extension Tensor {
         } else {
             // Few rows (a single sentence): split the columns of C instead.
             let block = ((n + workers - 1) / workers + 7) / 8 * 8
-            DispatchQueue.concurrentPerform(iterations: (n + block - 1) / block) { i in
+            Parallel.perform(iterations: (n + block - 1) / block) { i in
                 let start = i * block, columns = Swift.min(block, n - start)
                 sgemm(a, ta, tb ? b + start * ldb : b + start, tb, c + start,
                       m: m, n: columns, k: k, lda: lda, ldb: ldb, ldc: n, beta: beta)

@@ -33,7 +33,7 @@ extension Tensor {
                                         Int32(inFeatures), xs + row * inFeatures, 1, beta, os + row * outFeatures + start, 1)
                         }
                     }
-                    if blocks == 1 { block(0) } else { DispatchQueue.concurrentPerform(iterations: blocks, execute: block) }
+                    if blocks == 1 { block(0) } else { Parallel.perform(iterations: blocks, block) }
                 }
             }
         }

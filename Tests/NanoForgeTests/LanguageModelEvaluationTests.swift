@@ -229,12 +229,35 @@ struct LanguageModelEvaluationTests {
             let chunked = try EvaluationTask.perplexity(data: path, limit: 5, context: 6).evaluate(.decoder(decoder, vocabulary))
             let direct = LanguageModelEvaluation.perplexity(decoder, chunks: LanguageModelChunks(tokens: vocabulary.encode(text), context: 6, bos: nil, maximumChunks: 5))
             #expect(direct.tokens == 5 * 2 && chunked["perplexity"] == direct.perplexity && chunked["perplexity_stderr"] == direct.standardError)
+            // One byte a character here, so per byte is per token.
+            #expect(vocabulary.characters.utf8.count == vocabulary.count)
+            #expect(abs(chunked["nll_per_byte"]! - direct.meanNegativeLogLikelihood) < 1e-12)
             // Without a context, the character windows of before: another figure, no error reported.
             let windows = try EvaluationTask.perplexity(data: path).evaluate(.decoder(decoder, vocabulary))
             #expect(windows["perplexity"] != chunked["perplexity"] && windows["perplexity_stderr"] == nil)
             // The default context is the model's (8 < 512): 12 chunks of 8.
             let defaulted = try EvaluationTask.klDivergence(data: path).evaluate(.decoder(decoder, vocabulary), reference: .decoder(decoder, vocabulary))
             #expect(defaulted == ["kl_mean": 0, "kl_median": 0, "kl_p99": 0, "kl_max": 0, "same_top": 1, "delta_perplexity": 0])
+        }
+    }
+
+    /// `nll_per_byte` with a byte-level BPE tokenizer whose tokens span several bytes: the scored
+    /// tokens' NLL over the bytes of their own text, counted here by decoding each target.
+    @Test func nllPerByteCountsTheScoredTokensBytes() throws {
+        let tokenizer = try ByteLevelBPEVocabularyTrimTests.tokenizer()
+        let model = ByteLevelBPEVocabularyTrimTests.tinyLlama(vocabulary: tokenizer.vocabularySize, tied: true)
+        let text = ByteLevelBPEVocabularyTrimTests.general
+        try withTemporaryDirectory { dir in
+            let path = dir + "/text.txt"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let m = try EvaluationTask.perplexity(data: path, context: 16).evaluate(EvaluatedModel(.llama(model), input: .byteLevelBPE(tokenizer)))
+            let tokens = tokenizer.encode(text, allowSpecial: false)
+            let chunks = LanguageModelChunks(tokens: tokens, context: 16, bos: tokenizer.addsBOS ? tokenizer.bosID : nil)
+            let direct = LanguageModelEvaluation.perplexity(model, chunks: chunks)
+            let bytes = chunks.sequences.flatMap { chunk in chunks.scoredPositions.map { tokenizer.decode([chunk[$0 + 1]]).utf8.count } }.reduce(0, +)
+            #expect(bytes > direct.tokens, "multi-byte tokens")
+            let expected = direct.meanNegativeLogLikelihood * Double(direct.tokens) / Double(bytes)
+            #expect(abs(m["nll_per_byte"]! - expected) < 1e-12 * max(1, expected), "\(m) vs \(expected)")
         }
     }
 
@@ -271,7 +294,7 @@ struct LanguageModelEvaluationTests {
 
     @Test func metricDirections() {
         #expect(MetricKey.sameTop.higherIsBetter && MetricKey.cosineMean.higherIsBetter)
-        #expect(![MetricKey.perplexity, .perplexityStandardError, .klMean, .klMedian, .klP99, .klMax, .deltaPerplexity].contains { $0.higherIsBetter })
+        #expect(![MetricKey.perplexity, .perplexityStandardError, .nllPerByte, .klMean, .klMedian, .klP99, .klMax, .deltaPerplexity].contains { $0.higherIsBetter })
         #expect(EvaluationTask.klDivergence(data: "x").needsReference && !EvaluationTask.perplexity(data: "x").needsReference)
         #expect(EvaluationTask.klDivergence(data: "x").name == "kl_divergence")
     }

@@ -73,4 +73,25 @@ import Testing
             }
         }
     }
+
+    /// A sentence's rows do not depend on how far its batch pads it: attended alone (t = its
+    /// length) and padded to a longer t with junk in the padded rows, the valid rows have the same
+    /// bits, for every kernel set this CPU has and for the sgemm path (head width 12).
+    @Test func paddingLeavesASentencesBitsUnchanged() {
+        var rng = RandomGenerator(seed: 11)
+        for (n, padded, heads, d) in [(13, 64, 12, 32), (20, 37, 2, 16), (1, 9, 3, 8), (7, 16, 2, 12), (30, 31, 1, 64)] {
+            let width = heads * d
+            let own = [rng.normal(shape: [n, width], std: 1), rng.normal(shape: [n, width], std: 1), rng.normal(shape: [n, width], std: 1)]
+            let junk = [rng.normal(shape: [padded - n, width], std: 3), rng.normal(shape: [padded - n, width], std: 3),
+                        rng.normal(shape: [padded - n, width], std: 3)]
+            let long = zip(own, junk).map { Tensor(shape: [padded, width], scalars: $0.scalars + $1.scalars) }
+            for set in KernelSet.available {
+                let alone = RuntimeAttention.context(q: own[0], k: own[1], v: own[2], batch: 1, length: n, heads: heads, lengths: [n], kernels: set)
+                let inBatch = RuntimeAttention.context(q: long[0], k: long[1], v: long[2], batch: 1, length: padded, heads: heads, lengths: [n],
+                                                       kernels: set)
+                let differing = zip(alone.scalars, inBatch.scalars.prefix(n * width)).filter { $0.bitPattern != $1.bitPattern }.count
+                #expect(differing == 0, "\(set) n=\(n) padded=\(padded) heads=\(heads) d=\(d): \(differing) of \(n * width) values differ")
+            }
+        }
+    }
 }

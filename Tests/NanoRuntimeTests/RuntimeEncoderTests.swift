@@ -117,6 +117,33 @@ import Testing
         }
     }
 
+    /// A sentence's embedding has the same bits alone and in a padded batch when every layer's
+    /// products are exact (integer GEMMs on per-token codes): attention reads only the sentence's
+    /// own keys, and every other step is row by row. (Float GEMMs need not be: sgemm may sum in
+    /// another order for another row count.)
+    @Test func integerKernelsGiveASentenceTheSameBitsInAnyBatch() throws {
+        let words = ["the", "cat", "sat", "on", "mat", "a", "b", "c", "stars", "and", "planets", "move", "across",
+                     "night", "sky", "in", "silence", "packed", "weights", "x"]
+        let vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words
+        let c = BertEncoder.Configuration(vocabularySize: vocabulary.count, width: 64, layers: 2, heads: 4,
+                                          intermediateWidth: 128, maxPositions: 32)
+        var rng = RandomGenerator(seed: 13)
+        let bert = BertEncoder(c, rng: &rng)
+        try withTemporaryDirectory { dir in
+            try Self.writePacked(bert, vocabulary: vocabulary, scheme: QuantizationScheme(bits: 8, symmetric: true, granularity: .channel), into: dir)
+            for kernel in [RuntimeKernel.integer, .u8s8] {
+                let runtime = try RuntimeEncoder.load(path: dir, maxLength: 32, kernel: kernel)
+                let ids = Self.sentences.map { runtime.tokenizer.encode($0, maxLength: 32) }
+                let batch = runtime.embeddings(tokenIds: ids)
+                for (i, sentence) in ids.enumerated() {
+                    let alone = runtime.embeddings(tokenIds: [sentence])
+                    let row = Array(batch.scalars[(i * runtime.width)..<((i + 1) * runtime.width)])
+                    #expect(alone.scalars.map(\.bitPattern) == row.map(\.bitPattern), "\(kernel): sentence \(i) (\(sentence.count) of \(ids.map(\.count).max()!) tokens)")
+                }
+            }
+        }
+    }
+
     @Test func loadErrorNamesTheFolder() throws {
         try withTemporaryDirectory { dir in
             let error = #expect(throws: (any Error).self) { try RuntimeEncoder.load(path: dir) }

@@ -5,7 +5,7 @@
 // (the even/odd-lane forms compile to vpmovsxwd + vpmulld). clang's __m256i imports as
 // SIMD4<Int64>. always_inline: with plain `static inline`, LLVM left calls in the large
 // specialized Swift closure (6 GFLOP/s).
-// Keep this file to one-line wrappers: packing, blocking and threading stay in Swift.
+// Keep this file to one-line wrappers: packing and blocking stay in Swift (threading: worker_pool.h).
 #ifndef NANOFORGE_SIMD_INTRINSICS_H
 #define NANOFORGE_SIMD_INTRINSICS_H
 // The module's other headers: CPU features and the target-attributed kernels (plain prototypes).
@@ -15,6 +15,7 @@
 #include "fastmath_kernels.h"
 #include "norm_kernels.h"
 #include "attention_kernels.h"
+#include "worker_pool.h"
 #if defined(__AVX2__)
 #include <immintrin.h>
 __attribute__((always_inline)) static inline __m256i nf_madd_epi16(__m256i a, __m256i b) { return _mm256_madd_epi16(a, b); }

@@ -75,7 +75,7 @@ public enum GGUFBlockEncoder {
                 let first = c * chunk, count = Swift.min(chunk, blocks - first)
                 encode(source + first * block, type: type, blocks: count, into: destination + first * type.typeSize)
             }
-            if chunks == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: work) }
+            if chunks == 1 { work(0) } else { Parallel.perform(iterations: chunks, work) }
         }
         return out
     }
@@ -107,7 +107,7 @@ public enum GGUFBlockEncoder {
                                           into: destination + r * rowBytes)
                     }
                 }
-                if chunks == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: work) }
+                if chunks == 1 { work(0) } else { Parallel.perform(iterations: chunks, work) }
             }
         }
         return out

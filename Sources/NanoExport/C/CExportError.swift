@@ -16,6 +16,8 @@ public enum CExportError: Error, Equatable, CustomStringConvertible {
     case accumulatorOverflow(layer: String, channel: Int, bound: Int64)
     /// The prefix is not a C identifier.
     case invalidPrefix(String)
+    /// A layer of a Keras graph that the integer kernels do not run (`file`: the model's file or name).
+    case unsupportedLayer(layer: String, kind: String, file: String, reason: String)
 
     public var description: String {
         switch self {
@@ -32,6 +34,8 @@ public enum CExportError: Error, Equatable, CustomStringConvertible {
             return "C export: \(layer) channel \(channel) needs an output multiplier of \(value), outside what a Q31 multiplier with a shift in [-30, 31] holds"
         case .accumulatorOverflow(let layer, let channel, let bound):
             return "C export: \(layer) channel \(channel) can accumulate up to \(bound), past the int32 range (bias too large for its scale)"
+        case let .unsupportedLayer(layer, kind, file, reason):
+            return "C export of \(file): layer '\(layer)' (\(kind)) has no integer form: \(reason)"
         case .invalidPrefix(let prefix):
             return "C export: prefix '\(prefix)' is not a C identifier (letters, digits and '_', not starting with a digit)"
         }

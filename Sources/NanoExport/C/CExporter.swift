@@ -31,11 +31,14 @@ public struct CExportSummary: Equatable, Sendable {
 public enum CExporter {
     /// Writes `model.h` and `model.c` into `folder` (created if needed; each file atomically).
     /// `calibration` holds feature rows that set the activation ranges (a few hundred training rows
-    /// do); `prefix` names the public functions (`<prefix>_predict`, `<prefix>_logits`,
+    /// do; for a Keras graph, NHWC images as rows, see `exportCNN`); `file` names the model in errors; `prefix` names the public functions (`<prefix>_predict`, `<prefix>_logits`,
     /// `<prefix>_quantize_input`) and macros (`<PREFIX>_INPUTS`, `<PREFIX>_CLASSES`).
     @discardableResult
     public static func export(_ source: ExportSource, calibration: [[Float]], to folder: String,
-                              prefix: String = "nanoforge_model") throws -> CExportSummary {
+                              prefix: String = "nanoforge_model", file: String? = nil, evaluation: [[Float]]? = nil) throws -> CExportSummary {
+        if let graph = source.model.as(KerasGraphModel.self) {
+            return try exportCNN(graph, source: source, calibration: calibration, to: folder, prefix: prefix, file: file, evaluation: evaluation)
+        }
         let model = try integerModel(source, calibration: calibration)
         let (header, body, rendered) = try render(model, provenance: source.provenance, prefix: prefix)
         let headerPath = (folder as NSString).appendingPathComponent("model.h")
@@ -55,7 +58,7 @@ public enum CExporter {
     /// The integer model `export` writes: `source` must be a ReLU MLP classifier.
     public static func integerModel(_ source: ExportSource, calibration: [[Float]]) throws -> IntegerMLP {
         guard let mlp = source.model.as(MLPClassifier.self) else {
-            throw CExportError.unsupportedModel(family: source.model.architecture.tasks.first?.kindName ?? source.model.architecture.name, reason: "only MLP classifiers have a C export")
+            throw CExportError.unsupportedModel(family: source.model.architecture.tasks.first?.kindName ?? source.model.architecture.name, reason: "only MLP classifiers and Keras convolutional graphs have a C export")
         }
         return try IntegerMLP(calibrating: mlp, features: calibration, quantized: source.quantized)
     }

@@ -125,7 +125,10 @@ public enum FixedPoint {
     /// The C99 twins of the functions above (`static` in `model.c`). Only `>>` of a negative int32
     /// is implementation-defined in C99; every compiler nanoforge targets (gcc, clang, armcc)
     /// shifts arithmetically, as CMSIS-NN and gemmlowp also assume.
-    static let cSource = """
+    static let cSource = cArithmetic + "\n\n" + cFullyConnected
+
+    /// The requantization and input quantization every exported model uses.
+    static let cArithmetic = """
     /* gemmlowp SaturatingRoundingDoublingHighMul: high 32 bits of 2*a*b, rounded. */
     static int32_t nf_srdhm(int32_t a, int32_t b)
     {
@@ -194,7 +197,10 @@ public enum FixedPoint {
         }
         return (int8_t)q;
     }
+    """
 
+    /// The MLP's fully connected layer.
+    static let cFullyConnected = """
     /* One fully connected layer: y = clamp(requantize(bias + sum((x - x_zp) * w)) + y_zp). */
     static void nf_fully_connected(const int8_t *x, int8_t *y, const int8_t *weights, const int32_t *bias,
                                    const int32_t *multipliers, const int8_t *shifts, int32_t input_zero_point,

@@ -7,7 +7,8 @@ extension LanguageModelTokenizer {
     /// chunk when the tokenizer asks for it (`add_bos_token`), as llama.cpp's `llama-perplexity` does.
     public static func byteLevelBPE(_ tokenizer: ByteLevelBPETokenizer) -> LanguageModelTokenizer {
         LanguageModelTokenizer(beginningOfSequence: tokenizer.addsBOS ? tokenizer.bosID : nil,
-                               encode: { tokenizer.encode($0, allowSpecial: false, addBOS: false) })
+                               encode: { tokenizer.encode($0, allowSpecial: false, addBOS: false) },
+                               byteCount: { tokenizer.bytes(ofToken: $0).count })
     }
 }
 

@@ -13,6 +13,9 @@ public enum MetricKey: String, CaseIterable, Codable, Sendable {
     case perplexity
     /// llama.cpp's standard error of the perplexity (llama.cpp's chunks only).
     case perplexityStandardError = "perplexity_stderr"
+    /// Mean NLL (nats) per UTF-8 byte of the scored tokens' text: comparable across tokenizers
+    /// (llama.cpp's chunks only).
+    case nllPerByte = "nll_per_byte"
     case klMean = "kl_mean"
     case klMedian = "kl_median"
     case klP99 = "kl_p99"
@@ -23,7 +26,7 @@ public enum MetricKey: String, CaseIterable, Codable, Sendable {
     /// Whether a larger value is better: not for perplexity, its error, KL or Δ perplexity.
     public var higherIsBetter: Bool {
         switch self {
-        case .perplexity, .perplexityStandardError, .klMean, .klMedian, .klP99, .klMax, .deltaPerplexity: return false
+        case .perplexity, .perplexityStandardError, .nllPerByte, .klMean, .klMedian, .klP99, .klMax, .deltaPerplexity: return false
         default: return true
         }
     }
@@ -39,7 +42,7 @@ public enum MetricKey: String, CaseIterable, Codable, Sendable {
 /// | `retrieval` | `query<TAB>target` | sentence encoder | `retrieval_top1`, `retrieval_mrr` |
 /// | `classification` | `label<TAB>text`, train and test | sentence encoder (nearest centroid), classifier (argmax) | `accuracy`, `macro_f1` |
 /// | `similarity` | `a<TAB>b<TAB>score` | sentence encoder | `spearman` |
-/// | `perplexity` | plain text | decoder | `perplexity` (`perplexity_stderr`) |
+/// | `perplexity` | plain text | decoder | `perplexity` (`perplexity_stderr`, `nll_per_byte`) |
 /// | `kl_divergence` | plain text | decoder; needs the reference | `kl_mean`, `kl_median`, `kl_p99`, `kl_max`, `same_top`, `delta_perplexity` |
 ///
 /// `context` (tokens a chunk) selects llama.cpp's chunked scoring for the language-model tasks;
@@ -71,7 +74,7 @@ public enum EvaluationTask: Equatable, Sendable {
         case .retrieval: return [.retrievalTop1, .retrievalMRR]
         case .classification: return [.accuracy, .macroF1]
         case .similarity: return [.spearman]
-        case .perplexity: return [.perplexity, .perplexityStandardError]
+        case .perplexity: return [.perplexity, .perplexityStandardError, .nllPerByte]
         case .klDivergence: return [.klMean, .klMedian, .klP99, .klMax, .sameTop, .deltaPerplexity]
         }
     }

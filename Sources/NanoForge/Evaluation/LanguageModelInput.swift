@@ -8,15 +8,21 @@ public struct LanguageModelTokenizer {
     public var beginningOfSequence: Int?
     /// The text's token ids, without BOS.
     public var encode: (String) -> [Int]
+    /// The UTF-8 bytes of text a token id stands for (per-byte metrics compare models whose
+    /// tokenizers cut the same text differently, such as a trimmed vocabulary's).
+    public var byteCount: (Int) -> Int
 
-    public init(beginningOfSequence: Int?, encode: @escaping (String) -> [Int]) {
+    public init(beginningOfSequence: Int?, encode: @escaping (String) -> [Int], byteCount: @escaping (Int) -> Int) {
         self.beginningOfSequence = beginningOfSequence
         self.encode = encode
+        self.byteCount = byteCount
     }
 
     /// A character vocabulary: one token a Unicode scalar, no BOS; scalars outside it are dropped.
     public static func characters(_ vocabulary: CharacterVocabulary) -> LanguageModelTokenizer {
-        LanguageModelTokenizer(beginningOfSequence: nil, encode: vocabulary.encode)
+        LanguageModelTokenizer(beginningOfSequence: nil, encode: vocabulary.encode, byteCount: { id in
+            vocabulary.scalars.indices.contains(id) ? String(vocabulary.scalars[id]).utf8.count : 0
+        })
     }
 }
 

@@ -8,7 +8,10 @@ import NanoTensor
 /// decoders when a `context` is given: the whole file is tokenized once, cut into chunks of
 /// `context` tokens (default min(512, the model's context length)), and only each chunk's second
 /// half is scored (see `LanguageModelChunks`); `limit` keeps the first N chunks. Reports
-/// `perplexity` and `perplexity_stderr` (llama.cpp's "PPL = x +/- y").
+/// `perplexity` and `perplexity_stderr` (llama.cpp's "PPL = x +/- y"), and `nll_per_byte`: the
+/// scored tokens' total NLL over their text's UTF-8 bytes. Per byte, models whose tokenizers cut
+/// the text differently (a trimmed vocabulary) compare; exp(nll_per_byte × B / T) puts it back on
+/// a tokenizer that cuts B bytes into T tokens.
 ///
 /// **Character windows**, nanoforge's earlier convention, for a character-level decoder without
 /// a `context` (kept so earlier figures stay comparable): the first `limit` non-blank lines are
@@ -23,7 +26,13 @@ public enum PerplexityEvaluation {
             let chunks = try LanguageModelData.chunks(try LanguageModelData.input(model, task: "perplexity"), data: data, limit: limit,
                                                       context: context, task: "perplexity")
             let result = LanguageModelEvaluation.perplexity(input.model, chunks: chunks, batchSize: batchSize)
-            return [.perplexity: result.perplexity, .perplexityStandardError: result.standardError]
+            // The scored tokens are those after each scored position (LanguageModelChunks).
+            let bytes = chunks.sequences.reduce(0) { sum, chunk in
+                sum + chunks.scoredPositions.reduce(0) { $0 + input.tokenizer.byteCount(chunk[$1 + 1]) }
+            }
+            var metrics: [MetricKey: Double] = [.perplexity: result.perplexity, .perplexityStandardError: result.standardError]
+            if bytes > 0 { metrics[.nllPerByte] = result.meanNegativeLogLikelihood * Double(result.tokens) / Double(bytes) }
+            return metrics
         }
         guard let (decoder, vocabulary) = model.decoder else {
             throw EvaluationError.unsupported(task: "perplexity", model: model.kindName, hint: "it needs a decoder")

@@ -17,6 +17,11 @@ public struct DistillPass: CompressionPass {
     public enum LossKind: String, RecipeChoice {
         case logitKL = "logit_kl", hiddenMSE = "hidden_mse", attentionKL = "attention_kl"
         case embeddingCosine = "embedding_cosine", embeddingMSE = "embedding_mse", task
+        /// KL(student ‖ teacher) of next-token distributions (language models).
+        case reverseKL = "reverse_kl"
+
+        /// Whether `temperature` applies.
+        var tempered: Bool { self == .logitKL || self == .attentionKL || self == .reverseKL }
     }
 
     /// One weighted loss term; `temperature` applies to the KL losses.
@@ -36,8 +41,14 @@ public struct DistillPass: CompressionPass {
     /// A fresh student configuration file instead of a shrunk teacher.
     public var config: String?
     public var losses: [Loss]
-    /// An HDF5 file caching the teachers' sentence embeddings over `data` (`TeacherCache`).
+    /// An HDF5 file caching the teachers' outputs over `data`: sentence embeddings for encoders
+    /// (`TeacherCache`), top-k next-token distributions for language models (`TeacherTopKCache`).
     public var teacherCache: String?
+    /// Language models: tokens per training window.
+    public var sequenceLength = 256
+    /// Language models: how many of the teacher's most likely next tokens the losses see (the
+    /// rest is one bucket); also what the teacher cache stores per position.
+    public var teacherTopK = 64
     public var training: TrainingOptions
 
     public init(losses: [Loss], training: TrainingOptions) {
@@ -55,7 +66,7 @@ public struct DistillPass: CompressionPass {
     static let lossFields: [RecipeField] = [
         RecipeField("loss", "string", required: true, allowed: RecipeField.choices(LossKind.self), "The loss term."),
         RecipeField("weight", "number", default: "1", allowed: "> 0", "Its weight in the sum."),
-        RecipeField("temperature", "number", default: "1", allowed: "> 0", "Softmax temperature, for logit_kl and attention_kl only."),
+        RecipeField("temperature", "number", default: "1", allowed: "> 0", "Softmax temperature, for logit_kl, reverse_kl and attention_kl only."),
     ]
 
     public static let fields: [RecipeField] = [
@@ -68,7 +79,10 @@ public struct DistillPass: CompressionPass {
         RecipeField("config", "string", allowed: "a file path", "A fresh student configuration; excludes layers/hidden/intermediate/heads."),
         RecipeField("losses", "list of mappings", required: true, allowed: "[{loss, weight, temperature}]", "Loss terms, summed with weights."),
         RecipeField("teacher_cache", "string", allowed: "a file path (HDF5)",
-                    "Caches the teachers' sentence embeddings over `data`, keyed by the teachers' weights and the data file; a mismatching file is an error (delete it to rebuild)."),
+                    "Caches the teachers' outputs over `data` (sentence embeddings; for language models the top-k next-token distributions), keyed by the teachers' weights and the data file; a mismatching file is an error (delete it to rebuild)."),
+        RecipeField("sequence_length", "integer", default: "256", allowed: "≥ 2", "Language models: tokens per training window (capped at the model's context)."),
+        RecipeField("teacher_top_k", "integer", default: "64", allowed: "≥ 1",
+                    "Language models: the teacher's most likely next tokens the KL losses compare; the rest of its mass is one bucket."),
     ] + TrainingOptions.fields
 
     public static func decode(_ node: RecipeNode) throws -> DistillPass {
@@ -82,8 +96,8 @@ public struct DistillPass: CompressionPass {
             var loss = Loss(kind: try sub.required("loss").choice(LossKind.self))
             loss.weight = try sub.optional("weight", default: 1) { try $0.number(.greaterThan(0)) }
             if let temperature = sub.optional("temperature") {
-                guard loss.kind == .logitKL || loss.kind == .attentionKL else {
-                    throw RecipeError.conflict(temperature.location, problem: "temperature applies to logit_kl and attention_kl, not \(loss.kind.rawValue)",
+                guard loss.kind.tempered else {
+                    throw RecipeError.conflict(temperature.location, problem: "temperature applies to logit_kl, reverse_kl and attention_kl, not \(loss.kind.rawValue)",
                                                hint: "remove temperature")
                 }
                 loss.temperature = try temperature.number(.greaterThan(0))
@@ -107,6 +121,8 @@ public struct DistillPass: CompressionPass {
             options.layers = layers
         }
         options.teacherCache = try map.optional("teacher_cache").map { try $0.string() }
+        options.sequenceLength = try map.optional("sequence_length", default: 256) { try $0.int(atLeast: 2) }
+        options.teacherTopK = try map.optional("teacher_top_k", default: 64) { try $0.int(atLeast: 1) }
         options.hidden = try map.optional("hidden").map { try $0.int(atLeast: 1) }
         options.intermediate = try map.optional("intermediate").map { try $0.int(atLeast: 1) }
         options.heads = try map.optional("heads").map { try $0.int(atLeast: 1) }
@@ -134,10 +150,12 @@ public struct DistillPass: CompressionPass {
                 RecipeEncoding.mapping { l in
                     l.set("loss", loss.kind)
                     l.set("weight", loss.weight)
-                    if loss.kind == .logitKL || loss.kind == .attentionKL { l.set("temperature", loss.temperature) }
+                    if loss.kind.tempered { l.set("temperature", loss.temperature) }
                 }
             }))
             e.set("teacher_cache", teacherCache)
+            if sequenceLength != 256 { e.set("sequence_length", sequenceLength) }
+            if teacherTopK != 64 { e.set("teacher_top_k", teacherTopK) }
             training.encode(into: &e)
         }
     }
@@ -166,7 +184,8 @@ public struct DistillPass: CompressionPass {
             context.log("\(label): eval_every is set but the recipe has no evaluation task; the final state is kept")
         }
         pass.progress = context.trainingProgress(label)
-        let teacherParameters = state.model.container.parameterCount
+        pass.log = { [log = context.log] in log("\(label): \($0)") }
+        let teacherParameters = teacherModels[0].model.container.parameterCount
         let result = try context.train(pass, state, teachers: teacherModels)
         if let resumed = result.training.resumedFrom { context.log("\(label): resumed from the checkpoint at step \(resumed)") }
         state.model = result.student
@@ -178,6 +197,7 @@ public struct DistillPass: CompressionPass {
         state.activationQuantization = [:]
         var summary = "student \(result.parameterCount) parameters (teacher \(teacherParameters))"
         if let e = result.student.sentenceEncoder { summary += ", \(e.encoder.configuration.layers) layers" }
+        if let bytes = result.teacherTopKBytes { summary += ", teacher top-\(teacherTopK) distributions \(String(format: "%.1f", Double(bytes) / 1_048_576)) MiB" }
         summary += ", \(result.training.steps) steps on \(result.examples) examples, final loss \(String(format: "%.5f", result.training.finalLoss))"
         if let score = result.training.bestScore, let step = result.training.bestStep {
             summary += ", best score \(String(format: "%.4f", score)) at step \(step)"

@@ -186,7 +186,7 @@ public enum GPTQ {
                     let count = i2 - i1, rest = columns - i2
                     let chunks = rows * rest * count >= 1 << 20 ? max(1, min(Parallel.workers, rows / 64)) : 1
                     let chunk = (rows + chunks - 1) / chunks
-                    DispatchQueue.concurrentPerform(iterations: chunks) { k in
+                    Parallel.perform(iterations: chunks) { k in
                         let start = k * chunk, m = min(chunk, rows - start)
                         guard m > 0 else { return }
                         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(rest), Int32(count),

@@ -9,7 +9,7 @@ import NanoTensor
 /// in the text of `data` (unlabelled; characters outside the vocabulary are dropped).
 extension DistillationPass {
     func distillDecoder(_ base: GPTDecoder, _ vocabulary: CharacterVocabulary, _ teachers: [Teacher]) throws -> Result {
-        try refuse([.embeddingCosine, .embeddingMSE, .hiddenMSE, .attentionKL]) { _ in "decoders are distilled with logit_kl and task" }
+        try refuse([.embeddingCosine, .embeddingMSE, .hiddenMSE, .attentionKL, .reverseKL]) { _ in "character decoders are distilled with logit_kl and task" }
         if let key = [("layers", options.layers != nil), ("hidden", options.hidden != nil), ("intermediate", options.intermediate != nil),
                       ("heads", options.heads != nil)].first(where: \.1)?.0 {
             throw TrainingError.unsupported(option: key, reason: "applies to BERT students; describe a decoder student with `config`")
@@ -51,7 +51,7 @@ extension DistillationPass {
                                                        temperature: Float(loss.temperature), tape: tape),
                             Float(loss.weight) * teacherWeights[t])
                     }
-                case .embeddingCosine, .embeddingMSE, .hiddenMSE, .attentionKL: continue   // refused above
+                case .embeddingCosine, .embeddingMSE, .hiddenMSE, .attentionKL, .reverseKL: continue   // refused above
                 }
             }
             return sum.value

@@ -24,6 +24,8 @@ public struct DistillationPass {
         public var examples: Int
         /// Batches served from / missing in the teacher cache (nil without `teacher_cache`).
         public var teacherCache: (hits: Int, misses: Int)?
+        /// Bytes of the language-model teachers' top-k distributions (nil for other families).
+        public var teacherTopKBytes: Int?
         public var parameterCount: Int { student.container.parameterCount }
     }
 
@@ -32,6 +34,8 @@ public struct DistillationPass {
     /// Scores a student (higher is better) every `eval_every` steps; the best is kept.
     public var evaluate: ((EvaluatedModel) throws -> Double)?
     public var progress: (TrainingLoop.Progress) -> Void = { _ in }
+    /// Lines about work outside the training steps (the language-model teachers' pass).
+    public var log: (String) -> Void = { _ in }
     /// Called with the student before training starts (QAT installs its fake quantization here);
     /// returns trainable parameters of its own that train beside the student's (LSQ's scales).
     public var prepareStudent: (EvaluatedModel) throws -> [(name: String, variable: Variable)] = { _ in [] }
@@ -57,6 +61,9 @@ public struct DistillationPass {
         if let decoder = model.as(GPTDecoder.self), let vocabulary = model.decoder?.vocabulary {
             return try distillDecoder(decoder, vocabulary, teachers)
         }
+        if case .byteLevelBPE(let tokenizer)? = model.input, let decoder = model.model?.container as? NextTokenLogitsModel {
+            return try distillLanguageModel(model, decoder, tokenizer, teachers)
+        }
         let reason = model.model == nil ? "the packed runtime's encoder has no trainable parameters"
             : "nanoforge builds no distillation student for a \(model.spec.architectureName) model"
         throw TrainingError.unsupported(option: "distill", reason: reason)
@@ -76,7 +83,7 @@ public struct DistillationPass {
     // MARK: sentence encoders
 
     func distillEncoder(_ base: SentenceEncoder, _ teachers: [Teacher]) throws -> Result {
-        try refuse([.logitKL, .task]) { _ in "sentence encoders have no logits or labels; use embedding_cosine, embedding_mse or hidden_mse" }
+        try refuse([.logitKL, .task, .reverseKL]) { _ in "sentence encoders have no logits or labels; use embedding_cosine, embedding_mse or hidden_mse" }
         let teacherEncoders = try teachers.enumerated().map { i, t -> SentenceEncoder in
             guard let e = t.model.sentenceEncoder else {
                 throw TrainingError.unsupported(option: "teachers[\(i)]", reason: "a sentence-encoder student needs sentence-encoder teachers, found a \(t.model.kindName)")
@@ -146,7 +153,7 @@ public struct DistillationPass {
                     case .attentionKL:
                         term = DistillationLosses.attentionKL(student: studentScores!, teacher: attention!.teacherScores[t]!,
                                                               attentionMask: b.attentionMask, temperature: Float(loss.temperature), tape: tape)
-                    case .logitKL, .task: continue   // refused above
+                    case .logitKL, .task, .reverseKL: continue   // refused above
                     }
                     sum.add(term, weight: teacherWeights[t] * Float(loss.weight), tape: tape)
                 }
@@ -188,7 +195,7 @@ public struct DistillationPass {
     // MARK: classifiers
 
     func distillClassifier(_ base: MLPClassifier, _ teachers: [Teacher]) throws -> Result {
-        try refuse([.embeddingCosine, .embeddingMSE, .hiddenMSE, .attentionKL]) { _ in "classifiers are distilled with logit_kl and task" }
+        try refuse([.embeddingCosine, .embeddingMSE, .hiddenMSE, .attentionKL, .reverseKL]) { _ in "classifiers are distilled with logit_kl and task" }
         if let key = [("layers", options.layers != nil), ("hidden", options.hidden != nil), ("intermediate", options.intermediate != nil),
                       ("heads", options.heads != nil), ("teacher_cache", options.teacherCache != nil)].first(where: \.1)?.0 {
             throw TrainingError.unsupported(option: key, reason: "applies to BERT students; describe a classifier student with `config`")
@@ -238,7 +245,7 @@ public struct DistillationPass {
                         add(DistillationLosses.logitKL(student: logits, teacher: teacherLogits, temperature: Float(loss.temperature), tape: tape),
                             Float(loss.weight) * teacherWeights[t])
                     }
-                case .embeddingCosine, .embeddingMSE, .hiddenMSE, .attentionKL: continue   // refused above
+                case .embeddingCosine, .embeddingMSE, .hiddenMSE, .attentionKL, .reverseKL: continue   // refused above
                 }
             }
             return sum.value

@@ -33,6 +33,9 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "For --format c: calibration inputs (one feature line, or label<TAB>features, per line) that fix the int8 activation ranges.")
     var calibration: String?
 
+    @Option(help: "For --format c with a Keras CNN: images (feature lines, or label<TAB>features) on which the int8 model, the integer reference the C code computes bit for bit, is compared with the float model: top-1 agreement and mean KL, printed as a note.")
+    var evaluate: String?
+
     func run() throws {
         try CLIErrors.reporting {
             guard let kind = ModelExporter.Format(rawValue: format) else {
@@ -42,8 +45,9 @@ struct ExportCommand: ParsableCommand {
                 throw CLIErrors.BadInput("--gguf-type: '\(ggufType)' is not one of \(GGUFExporter.exportTypes.map { $0.name.lowercased() }.joined(separator: ", "))")
             }
             let rows = try kind == .c ? calibration.map(EvaluationData.featureRows) : nil
+            let evaluation = try kind == .c ? evaluate.map(EvaluationData.featureRows) : nil
             let notes = try ModelExporter.export(path: model, format: kind, to: output, ggufType: type, ggufReference: ggufReference,
-                                                 gzip: gzip, calibration: rows)
+                                                 gzip: gzip, calibration: rows, evaluation: evaluation)
             for note in notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
             let bytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
             print("wrote \(output) (\(kind.rawValue), \(String(format: "%.1f", Double(bytes) / 1e6)) MB)")

@@ -3,8 +3,8 @@ import NanoTensor
 /// Shape inference over a `KerasGraphConfiguration`: each layer's output shape without the batch
 /// axis, checking on the way what the layers need of their inputs (an image for a convolution,
 /// equal shapes for Add, …). A bad graph is a `ConfigError` naming the layer.
-enum KerasGraphShapes {
-    static func infer(_ c: KerasGraphConfiguration, file: String) throws -> [String: [Int]] {
+public enum KerasGraphShapes {
+    public static func infer(_ c: KerasGraphConfiguration, file: String) throws -> [String: [Int]] {
         var shapes: [String: [Int]] = [:]
         for (index, layer) in c.layers.enumerated() {
             let field = "model_config.config.layers[\(index)]"

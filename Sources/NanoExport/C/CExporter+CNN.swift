@@ -1,0 +1,52 @@
+import Foundation
+import NanoCheckpoint
+import NanoModels
+
+extension CExporter {
+    /// Writes `model.h` and `model.c` for a Keras convolutional graph (`IntegerCNN`: BatchNorm
+    /// folded, int8 per-channel weights, int8 activations calibrated on `calibration` images,
+    /// their clipping chosen by `IntegerCNN.calibrated`).
+    /// `file` names the model in errors. With `evaluation` images, the notes end with the int8
+    /// model's top-1 agreement and mean KL against the float model (`IntegerCNN.fidelity`: the
+    /// integer reference, which the C code computes bit for bit).
+    @discardableResult
+    public static func exportCNN(_ graph: KerasGraphModel, source: ExportSource, calibration: [[Float]], to folder: String,
+                                 prefix: String = "nanoforge_model", file: String? = nil, evaluation: [[Float]]? = nil) throws -> CExportSummary {
+        let (model, percentile, calibrationKL) = try IntegerCNN.calibrated(graph, features: calibration, file: file ?? graph.configuration.name)
+        var (header, body, rendered) = try render(model, provenance: source.provenance, prefix: prefix)
+        rendered.notes.append("activation ranges: " + (percentile.map { "percentile \($0)" } ?? "min/max")
+                              + String(format: " (lowest mean KL on the %d calibration images, %.5f, of min/max and percentiles ", calibration.count, calibrationKL)
+                              + IntegerCNN.clippingCandidates.compactMap { $0.map { "\($0)" } }.joined(separator: ", ") + ")")
+        let headerPath = (folder as NSString).appendingPathComponent("model.h")
+        let sourcePath = (folder as NSString).appendingPathComponent("model.c")
+        try AtomicFile.write(Data(header.utf8), to: headerPath)
+        try AtomicFile.write(Data(body.utf8), to: sourcePath)
+        var summary = rendered
+        summary.files = [headerPath, sourcePath]
+        if let evaluation {
+            guard evaluation.allSatisfy({ $0.count == model.inputCount }) else {
+                throw CExportError.invalidCalibration(reason: "evaluation rows must have \(model.inputCount) values each")
+            }
+            let f = model.fidelity(to: graph, images: evaluation)
+            summary.notes.append("int8 vs fp32 on \(f.images) images (the integer reference the C code computes): top-1 agreement "
+                                 + String(format: "%.2f %%, mean KL %.5f", 100 * f.agreement, f.meanKL))
+        }
+        return summary
+    }
+
+    /// The text of `model.h` and `model.c` for `model`, and the sizes (`files` left empty); the
+    /// notes say which BatchNormalization layers were folded.
+    public static func render(_ model: IntegerCNN, provenance: Provenance,
+                              prefix: String = "nanoforge_model") throws -> (header: String, source: String, summary: CExportSummary) {
+        guard CSyntax.isIdentifier(prefix) else { throw CExportError.invalidPrefix(prefix) }
+        let plan = ArenaPlan(model)
+        let bytes = model.constantBytes
+        var summary = CExportSummary(files: [], weightBytes: bytes.weights, biasBytes: bytes.biases, multiplierBytes: bytes.multipliers,
+                                     shiftBytes: bytes.shifts, ramBytes: plan.size, notes: [])
+        summary.notes.append("folded \(model.folds.count) BatchNormalization layers into the layers before them"
+                             + (model.folds.isEmpty ? "" : " (\(model.folds.joined(separator: ", ")))"))
+        let header = CSource.cnnHeader(model, provenance: provenance, prefix: prefix, summary: summary)
+        let source = CSource.cnnBody(model, plan: plan, prefix: prefix)
+        return (header, source, summary)
+    }
+}
