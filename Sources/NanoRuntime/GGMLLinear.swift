@@ -80,7 +80,7 @@ public final class GGMLLinear: RowProjection {
         var out = [Float](repeating: 0, count: m * outFeatures)
         let path = reference ? Int32(NF_DOT_REFERENCE) : Self.path(kernels)
         let (n, rows, rowBytes, type, inputBytes) = (inFeatures, outFeatures, rowBytes, Int32(type.rawValue), inputRowBytes)
-        // Enough work per thread to pay for waking the second one (~10 µs): 64 K weights.
+        // Enough work per thread to pay for handing half to the spinning pool: 64 K weights.
         let workers = max(1, min(Parallel.workers, rows * n * m / (1 << 16), rows / 8))
         blocks.withUnsafeBytes { w in
             quantized.withUnsafeBytes { y in
@@ -91,7 +91,7 @@ public final class GGMLLinear: RowProjection {
                         _ = nf_ggml_dot_rows(type, path, n, w + first * rowBytes, rowBytes, last - first,
                                              y, inputBytes, m, o + first, rows)
                     }
-                    if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+                    Parallel.perform(iterations: workers, work)
                 }
             }
         }

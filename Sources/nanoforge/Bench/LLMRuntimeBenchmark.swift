@@ -88,7 +88,7 @@ struct LLMRuntimeBenchmark {
             entry["load_s"] = loads
             rows.append(entry)
         }
-        return ["llm_runtime": ["threads": threads, "cpu": MeasuredProcess.cpuName(), "load_average": load,
+        return ["llm_runtime": ["threads": threads, "kernels": KernelSet.current.name, "cpu": MeasuredProcess.cpuName(), "load_average": load,
                                 "runs": Self.runs, "files": rows]]
     }
 
