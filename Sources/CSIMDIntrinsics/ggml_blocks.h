@@ -76,5 +76,13 @@ void nf_dot4_q4_1_avx2(long n, const void *vx, const void *const vy[4], float ou
 void nf_dot4_q4_1_vnni(long n, const void *vx, const void *const vy[4], float out[4]);
 void nf_dot4_q8_0_avx2(long n, const void *vx, const void *const vy[4], float out[4]);
 void nf_dot4_q8_0_vnni(long n, const void *vx, const void *const vy[4], float out[4]);
+// Two weight rows × four input rows (ggml_dot_x4.c): out0[r] = dot(vx0, vy[r]), out1[r] = dot(vx1, vy[r]).
+typedef void (*nf_dot24_fn)(long n, const void *vx0, const void *vx1, const void *const vy[4], float out0[4], float out1[4]);
+void nf_dot24_q4_0_avx2(long n, const void *vx0, const void *vx1, const void *const vy[4], float out0[4], float out1[4]);
+void nf_dot24_q4_0_vnni(long n, const void *vx0, const void *vx1, const void *const vy[4], float out0[4], float out1[4]);
+void nf_dot24_q4_1_avx2(long n, const void *vx0, const void *vx1, const void *const vy[4], float out0[4], float out1[4]);
+void nf_dot24_q4_1_vnni(long n, const void *vx0, const void *vx1, const void *const vy[4], float out0[4], float out1[4]);
+void nf_dot24_q8_0_avx2(long n, const void *vx0, const void *vx1, const void *const vy[4], float out0[4], float out1[4]);
+void nf_dot24_q8_0_vnni(long n, const void *vx0, const void *vx1, const void *const vy[4], float out0[4], float out1[4]);
 
 #endif

@@ -239,15 +239,44 @@ static nf_dot4_fn nf_dot4_kernel(int type, int path) {
     }
 }
 
+/// The 2×4 tile kernel of `type` on `path`, or 0.
+static nf_dot24_fn nf_dot24_kernel(int type, int path) {
+    const int vnni = path == NF_DOT_AVX512VNNI;
+    if (path == NF_DOT_REFERENCE) return 0;
+    switch (type) {
+    case NF_GGML_Q4_0: return vnni ? nf_dot24_q4_0_vnni : nf_dot24_q4_0_avx2;
+    case NF_GGML_Q4_1: return vnni ? nf_dot24_q4_1_vnni : nf_dot24_q4_1_avx2;
+    case NF_GGML_Q8_0: return vnni ? nf_dot24_q8_0_vnni : nf_dot24_q8_0_avx2;
+    default: return 0;
+    }
+}
+
 int nf_ggml_dot_rows(int type, int path, long n, const void *w, size_t wRowBytes, long rows,
                      const void *y, size_t yRowBytes, long m, float *out, long ldo) {
     int exact;
     const nf_dot_fn dot = nf_dot_kernel(type, path, &exact);
     if (!dot) return -1;
     const nf_dot4_fn dot4 = m >= 4 ? nf_dot4_kernel(type, path) : 0;
+    const nf_dot24_fn dot24 = m >= 4 ? nf_dot24_kernel(type, path) : 0;
     const uint8_t *yb = y;
-    // Weight row outer: its blocks stay in L1 while every input row passes (the prompt's GEMM).
-    for (long r = 0; r < rows; ++r) {
+    // Weight rows outer, in pairs: their blocks stay in L1 while every input row passes (the prompt's GEMM).
+    long r = 0;
+    if (dot24)
+        for (; r + 2 <= rows; r += 2) {
+            const uint8_t *w0 = (const uint8_t *)w + r * wRowBytes, *w1 = w0 + wRowBytes;
+            long i = 0;
+            for (; i + 4 <= m; i += 4) {
+                const void *const ys[4] = {yb + i * yRowBytes, yb + (i + 1) * yRowBytes, yb + (i + 2) * yRowBytes, yb + (i + 3) * yRowBytes};
+                float o0[4], o1[4];
+                dot24(n, w0, w1, ys, o0, o1);
+                for (int k = 0; k < 4; ++k) { out[(i + k) * ldo + r] = o0[k]; out[(i + k) * ldo + r + 1] = o1[k]; }
+            }
+            for (; i < m; ++i) {
+                out[i * ldo + r] = dot(n, w0, yb + i * yRowBytes);
+                out[i * ldo + r + 1] = dot(n, w1, yb + i * yRowBytes);
+            }
+        }
+    for (; r < rows; ++r) {
         const uint8_t *wr = (const uint8_t *)w + r * wRowBytes;
         long i = 0;
         if (dot4)
