@@ -66,6 +66,9 @@ bench:
 	$(NANOFORGE) bench llm
 	scripts/interop/build_llama_cpp.sh
 	$(NANOFORGE) bench llm-quant $(LLM_QUANT_ROWS)
+	@for t in Q8_0 Q4_0; do f=.cache/models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.$$t.gguf; test -f $$f || \
+	  .cache/tools/llama.cpp/bin/llama-quantize --allow-requantize .cache/models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf $$f $$t; done
+	$(NANOFORGE) bench llm-runtime
 
 # Coverage-guided fuzzing (docs/robustness.md); its own build folder, .build-fuzz.
 fuzz:

@@ -72,7 +72,7 @@ for name in tiny-llama-mixed smollm2-mixed; do
         | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["perplexity"])'; }
     # Compared: nanoforge with llama.cpp's input rounding (--llama-cpp-arithmetic), the file and
     # the folder it came from; the Float32 figure is printed beside them.
-    ppl_plain="$(ppl "$file")"
+    ppl_plain="$(ppl "$file" --engine dense)"
     ppl_ours="$(ppl "$file" --llama-cpp-arithmetic)"
     ppl_folder="$(ppl "$folder" --llama-cpp-arithmetic)"
     echo "== $name: perplexity (c=$context, $TEXT_BYTES bytes): llama-perplexity $ppl_llama; nanoforge eval --llama-cpp-arithmetic of the file $ppl_ours, of the folder $ppl_folder; Float32 activations $ppl_plain"

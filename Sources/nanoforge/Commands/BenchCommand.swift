@@ -10,7 +10,8 @@ struct BenchCommand: ParsableCommand {
         abstract: "Run a benchmark suite against its reference in the same run and write bench/results/SUITE.json.")
 
     enum Suite: String, ExpressibleByArgument, CaseIterable { case core, minilm, quantize, distill, memory, runtime, llm
-        case llmQuant = "llm-quant" }
+        case llmQuant = "llm-quant"
+        case llmRuntime = "llm-runtime" }
 
     @Argument(help: "The suite to run: \(Suite.allCases.map(\.rawValue).joined(separator: ", ")).")
     var suite: Suite
@@ -82,6 +83,11 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "llm-quant: evaluation chunks of 512 tokens (the first ones of the text; 0: all 98).")
     var chunks = 16
 
+    @Option(help: "llm-runtime: GGUF files run by both engines; repeat the option for each.")
+    var runtimeGGUF = [".cache/models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf",
+                       ".cache/models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q8_0.gguf",
+                       ".cache/models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_0.gguf"]
+
     @Option(help: "Threads for the timed work (ours and the references).")
     var threads = 2
 
@@ -149,6 +155,18 @@ struct BenchCommand: ParsableCommand {
                     previous = earlier
                 }
                 try BenchmarkOutput.write(try result.run(previous: previous), to: path)
+            }
+        case .llmRuntime:
+            try CLIErrors.reporting {
+                if let engineModel {
+                    // One engine in this process: the suite measures each in its own process.
+                    let row = try LLMRuntimeBenchmark.engine(model: engineModel, dense: engineKernel == "dense", threads: threads)
+                    print(String(decoding: try JSONSerialization.data(withJSONObject: row), as: UTF8.self))
+                    return
+                }
+                let result = try LLMRuntimeBenchmark(files: runtimeGGUF, llamaCpp: llamaCpp, nanoforge: MemoryBenchmark.ownExecutable(),
+                                                     threads: threads, workDir: "out/bench-llm-runtime").run()
+                try BenchmarkOutput.write(result, to: output + "/llm-runtime.json")
             }
         case .memory:
             try CLIErrors.reporting {

@@ -15,7 +15,7 @@ enum EngineOption: String, ExpressibleByArgument, CaseIterable {
     /// The fp32 model (`PackedModel` dequantizes packed layers).
     case dense
 
-    static let help = ArgumentHelp("Engine: auto (the packed int8/int4 runtime for models with packed layers, else fp32), runtime, dense.")
+    static let help = ArgumentHelp("Engine: auto (the packed int8/int4 runtime for models with packed layers, else fp32; for perplexity and kl_divergence, a GGUF file's quantized matrices or a folder's ggml codes on their packed blocks), runtime, dense.")
 
     /// The sentence encoder at `path` on this engine, and the evaluation form of it. An
     /// approximate `kernel` is announced on stderr; it needs the runtime.

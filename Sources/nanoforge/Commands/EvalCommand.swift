@@ -76,6 +76,9 @@ struct EvalCommand: ParsableCommand {
                     let types = try LlamaCppArithmetic.weightTypes(modelPath: path, layerTypes: loaded.ggmlQuantized.mapValues(\.type))
                     let summary = LlamaCppArithmetic.install(on: container, weightTypes: types)
                     if !json { print("\(path): llama.cpp's input rounding (\(summary))") }
+                } else if let llama = loaded.model.model?.container as? LlamaModel,
+                          let report = try GGMLDecodingOption.install(on: llama, path: path, codes: loaded.ggmlQuantized, engine: engine) {
+                    if !json { print("\(path): \(report)") }
                 }
                 return loaded.model
             }

@@ -4,6 +4,7 @@ import NanoCheckpoint
 import NanoForge
 import NanoModels
 import NanoQuant
+import NanoRuntime
 import NanoTensor
 
 /// `nanoforge generate`: continues a prompt with a Llama-family model through its KV cache.
@@ -47,6 +48,9 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Wrap --prompt in the model's chat template as the user's turn.")
     var chat = false
 
+    @Option(help: "Engine: auto (a GGUF file's quantized matrices decode on their packed ggml blocks, llama.cpp's arithmetic), runtime (the same, required), dense (Float32 weights dequantized at load).")
+    var engine: EngineOption = .auto
+
     func validate() throws {
         guard (prompt == nil) != (promptIDs == nil) else { throw ValidationError("give exactly one of --prompt and --prompt-ids") }
         guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive, got \(maxTokens)") }
@@ -69,9 +73,11 @@ struct GenerateCommand: ParsableCommand {
         try CLIErrors.reporting {
             let loadStart = Date()
             // Packed or not: a `nanoforge compress` output folder loads as its source did.
-            guard let llama = try PackedModel.load(path: model).model.as(LlamaModel.self) else {
+            let packed = try PackedModel.load(path: model)
+            guard let llama = packed.model.as(LlamaModel.self) else {
                 throw CLIErrors.BadInput("\(model): not a Llama-family model; generate runs LlamaModel only")
             }
+            if let report = try GGMLDecodingOption.install(on: llama, path: model, codes: packed.ggmlQuantized, engine: engine) { Self.log("engine: \(report)") }
             let c = llama.configuration
             let tokenizer = try GenerationTokenizer.load(model: model)
             let promptTokens: [Int]

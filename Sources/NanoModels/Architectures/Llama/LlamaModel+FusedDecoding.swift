@@ -20,7 +20,8 @@ extension LlamaModel {
     /// projections' outputs are rotated in place and read by the causal attention as they are
     /// (no split into heads, no mask, no copy of the cache), the output and down projections
     /// accumulate straight into the residual stream, SiLU·mul is one loop, and no tape is kept.
-    /// Same arithmetic as the layers' forwards up to the order of float additions.
+    /// Same arithmetic as the layers' forwards up to the order of float additions, except where
+    /// `decodingProjections` replaces a matrix (the packed runtime's ggml block arithmetic).
     func decodeFused(_ tokens: [Int], cache: LlamaKVCache, lastPositionOnly: Bool) -> Tensor {
         let c = configuration
         let t = tokens.count
@@ -30,24 +31,23 @@ extension LlamaModel {
             let attention = block.attention, ff = block.feedForward
             let rope = attention.rotary ?? rotary
             let h = Self.normalize(x, block.attentionNorm)
-            var q = Self.projectRows(h, attention.query), k = Self.projectRows(h, attention.key)
+            var q = decodingRows(h, attention.query), k = decodingRows(h, attention.key)
             rope.rotateRows(&q, offset: start)
             rope.rotateRows(&k, offset: start)
-            cache.store(layer: layer, keys: k, values: Self.projectRows(h, attention.value))
+            cache.store(layer: layer, keys: k, values: decodingRows(h, attention.value))
             let (keys, values) = cache.storage(layer: layer)
             let context = Tensor.causalAttention(queries: q, keys: keys, values: values, heads: attention.heads, length: start + t)
-            Tensor.addLinear(context, weight: attention.output.weight.value, bias: attention.output.bias?.value, into: &x)
+            addDecodingRows(context, attention.output, into: &x)
 
             let f = Self.normalize(x, block.feedForwardNorm)
-            var hidden = Self.projectRows(f, ff.gate!)
-            Tensor.siluMultiply(&hidden, by: Self.projectRows(f, ff.up))
-            Tensor.addLinear(hidden, weight: ff.down.weight.value, bias: ff.down.bias?.value, into: &x)
+            var hidden = decodingRows(f, ff.gate!)
+            Tensor.siluMultiply(&hidden, by: decodingRows(f, ff.up))
+            addDecodingRows(hidden, ff.down, into: &x)
         }
         cache.advance(by: t)
         if lastPositionOnly && t > 1 { x = x.slice(axis: 0, range: (t - 1)..<t) }
         let normalized = x.rmsNorm(gamma: finalNorm.weight.value, epsilon: finalNorm.epsilon)
-        return head.map { Self.projectRows(normalized, $0) }
-            ?? Self.projectRows(normalized, weight: tokenEmbedding.weight.value, bias: nil)
+        return decodingLogits(normalized)
     }
 
     /// A plain Linear on rows [n, in] (sgemv for few rows, the GEMM otherwise).

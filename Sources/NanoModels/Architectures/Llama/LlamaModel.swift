@@ -24,6 +24,10 @@ public final class LlamaModel: ParameterContainer {
     /// does for a head of its own): evaluation with llama.cpp's input rounding. Read by the full
     /// forward pass only; the KV-cache decoding paths of `generate` do not apply it.
     public var tiedHeadInputTransform: ((Tensor) -> Tensor)?
+    /// Matrices the KV-cache decoding (`decodeFused`) computes through another implementation
+    /// (NanoRuntime's packed ggml blocks); empty: the Float32 weights. The full forward pass and the
+    /// layers' own forwards never read it.
+    public var decodingProjections = LlamaDecodingProjections()
 
     public init(configuration c: LlamaConfiguration, tokenEmbedding: Embedding, blocks: [TransformerBlock],
                 finalNorm: RMSNorm, head: Linear?, rotary: RotaryEmbedding) {
