@@ -1,5 +1,3 @@
-import NanoQuant
-
 /// A Keras convolutional graph in full-integer int8 arithmetic, TFLite Micro / CMSIS-NN style, and
 /// exactly what its C export computes (`IntegerKernels`, `FixedPoint`):
 ///
@@ -66,6 +64,8 @@ public struct IntegerCNN: Sendable {
     public var output: Int
     /// The BatchNormalization layers folded, as `bn → conv`.
     public var folds: [String]
+    /// The percentile each activation range was clipped to (nil: min/max), as calibrated.
+    public var activationPercentile: Double? = nil
 
     public var inputGrid: QuantizationParameters { tensors[input].grid }
     public var outputGrid: QuantizationParameters { tensors[output].grid }

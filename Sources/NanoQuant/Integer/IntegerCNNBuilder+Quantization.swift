@@ -1,5 +1,4 @@
 import NanoModels
-import NanoQuant
 import NanoTensor
 
 extension IntegerCNNBuilder {
@@ -14,7 +13,7 @@ extension IntegerCNNBuilder {
             guard let r = ranges[name] else {
                 throw CExportError.invalidCalibration(reason: "layer \(name) was not reached by the calibration run")
             }
-            return IntegerMLP.int8Grid(min: r.min, max: r.max)
+            return FixedPoint.int8Grid(min: r.min, max: r.max)
         }
         func add(_ name: String, shape: [Int], grid: QuantizationParameters) -> Int {
             tensors.append(.init(name: name, shape: shape, grid: grid))
