@@ -75,6 +75,11 @@ import TestSupport
             let bytes = expected.constantBytes
             #expect(int8.sizeBytes == bytes.weights + bytes.biases + bytes.multipliers + bytes.shifts)
             #expect(int8.sizeBytes * 2 < base.sizeBytes, "int8 tables beside fp32 weights")
+            // One layer row per integer convolution, a separable's two halves apart.
+            #expect(report.layers.map(\.name) == ["conv", "depthwise", "separable/depthwise", "separable", "shortcut", "dense"])
+            #expect(report.layers.allSatisfy { $0.bits == 8 && $0.activationBits == 8 })
+            #expect(report.layers.allSatisfy { ($0.relativeWeightError ?? 1) > 0 && ($0.relativeWeightError ?? 1) < 0.02 },
+                    "\(report.layers.map { $0.relativeWeightError ?? -1 })")
 
             // The C written beside the model, compiled, gives IntegerCNN's logits bit for bit.
             let c = dir + "/out/c"

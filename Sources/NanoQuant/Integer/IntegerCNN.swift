@@ -34,6 +34,8 @@ public struct IntegerCNN: Sendable {
         public var depthMultiplier: Int
         public var activationMinimum: Int32
         public var activationMaximum: Int32
+        /// ‖W − codes·scales‖ / ‖W‖ of the (folded) float weights, for the report.
+        public var relativeWeightError: Double = 0
     }
 
     /// What an operation computes.

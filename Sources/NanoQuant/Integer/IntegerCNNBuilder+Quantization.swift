@@ -164,8 +164,14 @@ extension IntegerCNNBuilder {
             guard bound <= UInt64(Int32.max) else { throw CExportError.accumulatorOverflow(layer: name, channel: o, bound: Int64(bound)) }
         }
         let (lo, hi) = Self.clampRange(activation, output.grid)
+        var difference = 0.0, norm = 0.0
+        for i in 0..<(outputs * inner) {
+            let w = Double(rows.scalars[i]), d = w - Double(codes[i]) * Double(scales[i / inner])
+            difference += d * d; norm += w * w
+        }
         return IntegerCNN.Convolution(window: Self.window(geometry, input.shape, output.shape), weights: codes, weightScales: scales,
                                       bias: biasQ, multipliers: multipliers, depthMultiplier: depthMultiplier,
-                                      activationMinimum: lo, activationMaximum: hi)
+                                      activationMinimum: lo, activationMaximum: hi,
+                                      relativeWeightError: norm > 0 ? (difference / norm).squareRoot() : 0)
     }
 }
