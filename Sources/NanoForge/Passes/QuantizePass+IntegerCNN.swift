@@ -27,10 +27,8 @@ extension QuantizePass {
         } catch let error as CExportError {
             throw context.failure("\(error)")
         }
-        // The working model becomes the folded float graph (what `model.safetensors` stores);
-        // evaluation runs the integer model.
-        let folded = KerasBatchNormFolding.fold(graph).model
-        state.model = EvaluatedModel(.kerasGraph(folded), input: .features)
+        // The float graph stays as loaded (what `model.safetensors` stores: folding adds biases,
+        // and the pass keeps shapes, as it declares); evaluation runs the integer model.
         state.model.integerClassifier = IntegerCNNClassifier(integer)
         state.integerCNN = integer
         let convolutions = integer.operations.filter { if case .convolution = $0.kind { return true } else { return false } }.count
