@@ -38,7 +38,8 @@ let package = Package(
         .target(name: "CSIMDIntrinsics", path: "Sources/CSIMDIntrinsics", cSettings: [.unsafeFlags(["-march=x86-64-v3"])]),
         // File formats (safetensors, HDF5, GGUF, JSON) and ModelLoader.
         .target(name: "NanoCheckpoint", dependencies: ["NanoTensor", "NanoModels", "CHDF5"], swiftSettings: fastMath),
-        // Quantization numerics (grids, rounding, bit packing) and the packed checkpoint format:
+        // Quantization numerics (grids, rounding, bit packing), the packed checkpoint format and the
+        // full-integer CNN reference (IntegerCNN, built by `quantize`, written by the C export):
         // what the compressor, the exporters and the runtime share (docs/architecture.md "Layering").
         .target(name: "NanoQuant", dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint"], swiftSettings: fastMath),
         // Compression: recipes, passes and their algorithms (RTN, GPTQ, pruning, training), evaluation, the report.

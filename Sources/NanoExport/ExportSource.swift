@@ -21,6 +21,9 @@ public struct ExportSource {
     public var tokenizer: ByteLevelBPETokenizer?
     /// Static int8 input quantization of Linear layers, keyed like `quantized`.
     public var activations: [String: ActivationQuantization]
+    /// The full-integer form of a Keras graph that a recipe's `quantize` stage built and measured
+    /// (`CompressedModel.integerCNN`); the C export writes it as it is instead of calibrating anew.
+    public var integerCNN: IntegerCNN?
     public var provenance: Provenance
 
     public init(model: LoadedModel, vocabulary: [String]? = nil, quantized: [String: QuantizedTensor] = [:],

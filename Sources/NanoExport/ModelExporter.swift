@@ -47,8 +47,9 @@ public enum ModelExporter {
             throw CheckpointError.invalidConfig(file: compressed.packed.store.source, field: "nanoforge.source_sha256",
                                                 reason: "a compressed model records the digest of its source checkpoint")
         }
-        return (exportSource(compressed.packed, vocabulary: compressed.vocabulary, tokenizer: compressed.tokenizer, sourceSHA256: digest),
-                compressed.packed.store)
+        var source = exportSource(compressed.packed, vocabulary: compressed.vocabulary, tokenizer: compressed.tokenizer, sourceSHA256: digest)
+        source.integerCNN = compressed.integerCNN
+        return (source, compressed.packed.store)
     }
 
     /// The exporters' view of a packed model: its provenance from the store's metadata.
@@ -104,7 +105,7 @@ public enum ModelExporter {
             let summary = try GGUFExporter.export(source, to: output, type: ggufType)
             return summary.notes + summary.typeTable.map { "tensor type \($0)" }
         case .c:
-            guard let calibration else {
+            guard let calibration = calibration ?? (source.integerCNN == nil ? nil : []) else {
                 throw ExportError.unsupportedFormat("c", reason: "needs calibration inputs for the activation ranges (--calibration FILE, or the recipe's data.calibration)")
             }
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)

@@ -1,3 +1,5 @@
+import NanoQuant
+
 /// Offsets of activation tensors in one static arena, planned by lifetimes (TFLite Micro's greedy
 /// memory planner): tensors are placed largest first, each at the lowest offset where it overlaps
 /// no placed tensor that is alive at the same time. An operation's inputs and output are alive

@@ -1,3 +1,4 @@
+import NanoQuant
 import Foundation
 import NanoCheckpoint
 import NanoModels
@@ -31,6 +32,22 @@ extension CExporter {
             summary.notes.append("int8 vs fp32 on \(f.images) images (the integer reference the C code computes): top-1 agreement "
                                  + String(format: "%.2f %%, mean KL %.5f", 100 * f.agreement, f.meanKL))
         }
+        return summary
+    }
+
+    /// Writes `model.h` and `model.c` for an integer CNN built before (a recipe's `quantize`
+    /// stage, which measured it): exactly that model, without calibrating anew.
+    @discardableResult
+    public static func exportCNN(_ model: IntegerCNN, source: ExportSource, to folder: String,
+                                 prefix: String = "nanoforge_model") throws -> CExportSummary {
+        var (header, body, summary) = try render(model, provenance: source.provenance, prefix: prefix)
+        summary.notes.append("the int8 model of the recipe's quantize stage (activation ranges: "
+                             + (model.activationPercentile.map { "percentile \($0)" } ?? "min/max") + "), as its report measured it")
+        let headerPath = (folder as NSString).appendingPathComponent("model.h")
+        let sourcePath = (folder as NSString).appendingPathComponent("model.c")
+        try AtomicFile.write(Data(header.utf8), to: headerPath)
+        try AtomicFile.write(Data(body.utf8), to: sourcePath)
+        summary.files = [headerPath, sourcePath]
         return summary
     }
 

@@ -36,6 +36,9 @@ public enum CExporter {
     @discardableResult
     public static func export(_ source: ExportSource, calibration: [[Float]], to folder: String,
                               prefix: String = "nanoforge_model", file: String? = nil, evaluation: [[Float]]? = nil) throws -> CExportSummary {
+        if let integer = source.integerCNN {
+            return try exportCNN(integer, source: source, to: folder, prefix: prefix)
+        }
         if let graph = source.model.as(KerasGraphModel.self) {
             return try exportCNN(graph, source: source, calibration: calibration, to: folder, prefix: prefix, file: file, evaluation: evaluation)
         }

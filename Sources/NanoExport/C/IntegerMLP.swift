@@ -114,11 +114,7 @@ public struct IntegerMLP: Sendable {
 
     /// An int8 grid [−128, 127] over [min, max] widened to contain 0: the asymmetric 8-bit grid of
     /// `QuantizationNumerics` ([0, 255]) with its zero point moved down by 128.
-    static func int8Grid(min: Float, max: Float) -> QuantizationParameters {
-        var p = QuantizationNumerics.parameters(min: min, max: max, bits: 8, symmetric: false)
-        p.zeroPoint -= 128
-        return p
-    }
+    static func int8Grid(min: Float, max: Float) -> QuantizationParameters { FixedPoint.int8Grid(min: min, max: max) }
 
     /// The min/max of the input features and of every layer's output (after ReLU for hidden
     /// layers), from the float model's own forward pass.

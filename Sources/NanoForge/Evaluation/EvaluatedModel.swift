@@ -24,6 +24,9 @@ public struct EvaluatedModel {
     public let input: Input?
     private let packedEmbedder: (any SentenceEmbedding)?
     private let packedSpec: ModelSpec?
+    /// What computes the class logits in place of the model's float forward: the full-integer
+    /// int8 model a `quantize` stage built from a Keras graph (`IntegerCNNClassifier`).
+    var integerClassifier: (any ClassLogitsModel)?
 
     /// A built model and its input adapter.
     public init(_ model: LoadedModel, input: Input) {
@@ -81,7 +84,7 @@ public struct EvaluatedModel {
     /// The class-logits model, when the model is one (fed by feature rows).
     public var classifier: (any ClassLogitsModel)? {
         guard case .features? = input else { return nil }
-        return model?.container as? ClassLogitsModel
+        return integerClassifier ?? model?.container as? ClassLogitsModel
     }
 
     /// The next-token model and its character vocabulary, when the model is one.

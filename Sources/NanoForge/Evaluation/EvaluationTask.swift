@@ -38,7 +38,7 @@ public enum MetricKey: String, CaseIterable, Codable, Sendable {
 ///
 /// | task | data | models | metrics |
 /// | --- | --- | --- | --- |
-/// | `fidelity` | one sentence a line | all; needs the reference | `cosine_mean`, `cosine_min` |
+/// | `fidelity` | one sentence a line | all; needs the reference | `cosine_mean`, `cosine_min` (classifiers also `same_top`, `kl_mean`) |
 /// | `retrieval` | `query<TAB>target` | sentence encoder | `retrieval_top1`, `retrieval_mrr` |
 /// | `classification` | `label<TAB>text`, train and test | sentence encoder (nearest centroid), classifier (argmax) | `accuracy`, `macro_f1` |
 /// | `similarity` | `a<TAB>b<TAB>score` | sentence encoder | `spearman` |

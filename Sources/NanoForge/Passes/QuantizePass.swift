@@ -67,7 +67,7 @@ public struct QuantizePass: CompressionPass {
     public static let defaultGroupSize = 128
 
     public static let key = "quantize"
-    public static let summary = "Post-training weight quantization (RTN or GPTQ), 2–8 bits, per tensor, channel or group; optional static int8 activations."
+    public static let summary = "Post-training weight quantization (RTN or GPTQ), 2–8 bits, per tensor, channel or group; optional static int8 activations. On a Keras convolutional graph: full-integer int8, the C export's arithmetic (BatchNorm folded into the convolution before it, int8 weights per output channel, int8 activations per tensor calibrated on `data.calibration` by `activations.observer` minmax or percentile; other settings are refused), and evaluation runs that integer model."
     public static let shapeEffect = ShapeEffect.keepsShapes
     public static let quantizesWeights = true
     public var layerSelection: LayerSelector? { selector }
@@ -215,6 +215,7 @@ public struct QuantizePass: CompressionPass {
     // MARK: running
 
     public func run(on state: CompressionState, context: PassContext) throws -> String {
+        if let graph = state.model.as(KerasGraphModel.self) { return try runIntegerCNN(graph, on: state, context: context) }
         if let ggmlType { return try runGGML(ggmlType, on: state, context: context) }
         let label = context.label
         let weights = try context.selectedWeights(selector, in: state)

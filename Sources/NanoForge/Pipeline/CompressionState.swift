@@ -20,6 +20,9 @@ public final class CompressionState {
     public var weightErrors: [String: Double] = [:]
     /// Static int8 activation quantization of Linear inputs, by layer name.
     public var activationQuantization: [String: ActivationQuantization] = [:]
+    /// The full-integer int8 form of a Keras graph (a `quantize` stage on one): what evaluation
+    /// runs and the C export writes.
+    public var integerCNN: IntegerCNN?
     /// The decisions of a `mixed_precision` stage, for the report.
     public var mixedPrecision: MixedPrecisionReport?
     /// What the current stage's training did (training stages only), for the stage's report.
@@ -32,7 +35,13 @@ public final class CompressionState {
 
     /// Stored bytes: packed bytes for quantized layers (their biases stay F32), 4 bytes per
     /// element for everything else.
+    /// A full-integer CNN counts its constant tables as the C export stores them (int8 weights,
+    /// int32 biases and multipliers, int8 shifts).
     public var sizeBytes: Int {
+        if let integerCNN {
+            let c = integerCNN.constantBytes
+            return c.weights + c.biases + c.multipliers + c.shifts
+        }
         var bytes = 0
         let quantizedWeights = Set((Array(quantized.keys) + Array(ggmlQuantized.keys)).map { $0 + ".weight" })
         for (name, v) in model.container.namedParameters where !quantizedWeights.contains(name) { bytes += 4 * v.value.count }

@@ -110,6 +110,6 @@ struct ModelOutput {
         guard let model = state.model.model else { return nil }
         return CompressedModel(packed: PackedModel(model: model, quantized: state.quantized, ggmlQuantized: state.ggmlQuantized,
                                                    store: store, activations: state.activationQuantization),
-                               vocabulary: vocabulary, tokenizer: bpe)
+                               vocabulary: vocabulary, tokenizer: bpe, integerCNN: state.integerCNN)
     }
 }

@@ -153,8 +153,10 @@ public struct Pipeline {
         return calibration
     }
 
-    /// Every Linear layer, then every quantized embedding table.
+    /// Every Linear layer, then every quantized embedding table; for a full-integer CNN, its
+    /// convolutions (`IntegerCNN.layerReports`).
     func layerReports(_ state: CompressionState, outputErrors: [String: Double]) -> [LayerReport] {
+        if let integer = state.integerCNN { return integer.layerReports }
         let linear = state.linearLayers.map { (name: $0.name, kind: "Linear", weight: $0.layer.weight.value) }
         let embeddings = state.model.embeddingLayers.filter { state.quantized[$0.name] != nil || state.ggmlQuantized[$0.name] != nil }
             .map { (name: $0.name, kind: "Embedding", weight: $0.layer.weight.value) }

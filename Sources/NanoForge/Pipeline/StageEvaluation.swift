@@ -29,7 +29,11 @@ struct StageEvaluation {
                 let lines = try EvaluationData.inputs(data, limit: limit)
                 let key = "\(data)|\(limit.map(String.init) ?? "")"
                 if referenceOutputs[key] == nil { referenceOutputs[key] = try reference.outputs(for: lines, file: data) }
-                let compared = try FidelityEvaluation.compare(try state.model.outputs(for: lines, file: data), referenceOutputs[key]!)
+                let outputs = try state.model.outputs(for: lines, file: data)
+                var compared = try FidelityEvaluation.compare(outputs, referenceOutputs[key]!)
+                if state.model.classifier != nil {
+                    compared.merge(FidelityEvaluation.classAgreement(outputs, referenceOutputs[key]!)) { _, new in new }
+                }
                 values = Dictionary(uniqueKeysWithValues: compared.map { ($0.key.rawValue, $0.value) })
             } else {
                 values = try task.evaluate(state.model, reference: reference)

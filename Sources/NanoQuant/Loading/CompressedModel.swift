@@ -13,10 +13,14 @@ public struct CompressedModel {
     /// The byte-level BPE tokenizer of a Llama-family model (written as `tokenizer.json`); nil for
     /// other families.
     public let tokenizer: ByteLevelBPETokenizer?
+    /// The full-integer int8 form of a Keras convolutional graph that a `quantize` stage built and
+    /// evaluation measured; the C export writes exactly this model. Nil for other models.
+    public let integerCNN: IntegerCNN?
 
-    public init(packed: PackedModel, vocabulary: [String]?, tokenizer: ByteLevelBPETokenizer? = nil) {
+    public init(packed: PackedModel, vocabulary: [String]?, tokenizer: ByteLevelBPETokenizer? = nil, integerCNN: IntegerCNN? = nil) {
         self.packed = packed
         self.vocabulary = vocabulary
         self.tokenizer = tokenizer
+        self.integerCNN = integerCNN
     }
 }

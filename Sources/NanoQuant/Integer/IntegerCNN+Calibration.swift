@@ -1,5 +1,4 @@
 import NanoModels
-import NanoQuant
 import NanoTensor
 
 extension IntegerCNN {
@@ -14,6 +13,7 @@ extension IntegerCNN {
         try builder.calibrate(features, percentile: percentile)
         self = try builder.build()
         self.folds = folds.map { "\($0.batchNormalization) → \($0.into)" }
+        self.activationPercentile = percentile
     }
 }
 

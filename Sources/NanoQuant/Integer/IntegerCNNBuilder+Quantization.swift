@@ -1,5 +1,4 @@
 import NanoModels
-import NanoQuant
 import NanoTensor
 
 extension IntegerCNNBuilder {
@@ -14,7 +13,7 @@ extension IntegerCNNBuilder {
             guard let r = ranges[name] else {
                 throw CExportError.invalidCalibration(reason: "layer \(name) was not reached by the calibration run")
             }
-            return IntegerMLP.int8Grid(min: r.min, max: r.max)
+            return FixedPoint.int8Grid(min: r.min, max: r.max)
         }
         func add(_ name: String, shape: [Int], grid: QuantizationParameters) -> Int {
             tensors.append(.init(name: name, shape: shape, grid: grid))
@@ -165,8 +164,14 @@ extension IntegerCNNBuilder {
             guard bound <= UInt64(Int32.max) else { throw CExportError.accumulatorOverflow(layer: name, channel: o, bound: Int64(bound)) }
         }
         let (lo, hi) = Self.clampRange(activation, output.grid)
+        var difference = 0.0, norm = 0.0
+        for i in 0..<(outputs * inner) {
+            let w = Double(rows.scalars[i]), d = w - Double(codes[i]) * Double(scales[i / inner])
+            difference += d * d; norm += w * w
+        }
         return IntegerCNN.Convolution(window: Self.window(geometry, input.shape, output.shape), weights: codes, weightScales: scales,
                                       bias: biasQ, multipliers: multipliers, depthMultiplier: depthMultiplier,
-                                      activationMinimum: lo, activationMaximum: hi)
+                                      activationMinimum: lo, activationMaximum: hi,
+                                      relativeWeightError: norm > 0 ? (difference / norm).squareRoot() : 0)
     }
 }

@@ -21,9 +21,9 @@ extension IntegerCNN {
             let logits = model.classLogits(Variable(NanoTensor.Tensor(shape: [rows.count, inputCount], scalars: rows.flatMap { $0 })), tape: tape).value
             let classes = logits.shape[1]
             for (k, row) in rows.enumerated() {
-                let p = Self.softmax(Array(logits.scalars[k * classes..<(k + 1) * classes])), q = Self.softmax(dequantizedLogits(row))
-                if Self.argmax(p) == Self.argmax(q) { agree += 1 }
-                kl += zip(p, q).reduce(0) { $0 + ($1.0 > 0 ? $1.0 * log($1.0 / Swift.max($1.1, 1e-300)) : 0) }
+                let c = Self.compareLogits(Array(logits.scalars[k * classes..<(k + 1) * classes]), dequantizedLogits(row))
+                if c.sameTop { agree += 1 }
+                kl += c.kl
             }
         }
         let n = Swift.max(1, images.count)
@@ -45,6 +45,16 @@ extension IntegerCNN {
             if best == nil || kl < best!.calibrationKL { best = (candidate, p, kl) }
         }
         return best!
+    }
+
+    /// One image's comparison: whether the two softmaxes (in Double) have the same argmax (the
+    /// first index of the largest value), and KL(softmax(reference) ‖ softmax(logits)) in nats.
+    /// The pipeline's `fidelity` task compares class logits with this same function, so its
+    /// `same_top` and `kl_mean` are these numbers.
+    public static func compareLogits(_ reference: [Float], _ logits: [Float]) -> (sameTop: Bool, kl: Double) {
+        let p = softmax(reference), q = softmax(logits)
+        let kl = zip(p, q).reduce(0) { $0 + ($1.0 > 0 ? $1.0 * log($1.0 / Swift.max($1.1, 1e-300)) : 0) }
+        return (argmax(p) == argmax(q), kl)
     }
 
     /// The first index of the largest value (as the C export's prediction breaks ties).

@@ -1,5 +1,3 @@
-import NanoQuant
-
 /// A Keras convolutional graph in full-integer int8 arithmetic, TFLite Micro / CMSIS-NN style, and
 /// exactly what its C export computes (`IntegerKernels`, `FixedPoint`):
 ///
@@ -36,6 +34,8 @@ public struct IntegerCNN: Sendable {
         public var depthMultiplier: Int
         public var activationMinimum: Int32
         public var activationMaximum: Int32
+        /// ‖W − codes·scales‖ / ‖W‖ of the (folded) float weights, for the report.
+        public var relativeWeightError: Double = 0
     }
 
     /// What an operation computes.
@@ -66,6 +66,8 @@ public struct IntegerCNN: Sendable {
     public var output: Int
     /// The BatchNormalization layers folded, as `bn → conv`.
     public var folds: [String]
+    /// The percentile each activation range was clipped to (nil: min/max), as calibrated.
+    public var activationPercentile: Double? = nil
 
     public var inputGrid: QuantizationParameters { tensors[input].grid }
     public var outputGrid: QuantizationParameters { tensors[output].grid }
