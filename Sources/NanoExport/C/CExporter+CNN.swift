@@ -18,12 +18,8 @@ extension CExporter {
         rendered.notes.append("activation ranges: " + (percentile.map { "percentile \($0)" } ?? "min/max")
                               + String(format: " (lowest mean KL on the %d calibration images, %.5f, of min/max and percentiles ", calibration.count, calibrationKL)
                               + IntegerCNN.clippingCandidates.compactMap { $0.map { "\($0)" } }.joined(separator: ", ") + ")")
-        let headerPath = (folder as NSString).appendingPathComponent("model.h")
-        let sourcePath = (folder as NSString).appendingPathComponent("model.c")
-        try AtomicFile.write(Data(header.utf8), to: headerPath)
-        try AtomicFile.write(Data(body.utf8), to: sourcePath)
         var summary = rendered
-        summary.files = [headerPath, sourcePath]
+        summary.files = try writeSources(header: header, body: body, into: folder)
         if let evaluation {
             guard evaluation.allSatisfy({ $0.count == model.inputCount }) else {
                 throw CExportError.invalidCalibration(reason: "evaluation rows must have \(model.inputCount) values each")
@@ -43,11 +39,7 @@ extension CExporter {
         var (header, body, summary) = try render(model, provenance: source.provenance, prefix: prefix)
         summary.notes.append("the int8 model of the recipe's quantize stage (activation ranges: "
                              + (model.activationPercentile.map { "percentile \($0)" } ?? "min/max") + "), as its report measured it")
-        let headerPath = (folder as NSString).appendingPathComponent("model.h")
-        let sourcePath = (folder as NSString).appendingPathComponent("model.c")
-        try AtomicFile.write(Data(header.utf8), to: headerPath)
-        try AtomicFile.write(Data(body.utf8), to: sourcePath)
-        summary.files = [headerPath, sourcePath]
+        summary.files = try writeSources(header: header, body: body, into: folder)
         return summary
     }
 

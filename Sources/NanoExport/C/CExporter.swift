@@ -44,12 +44,8 @@ public enum CExporter {
         }
         let model = try integerModel(source, calibration: calibration)
         let (header, body, rendered) = try render(model, provenance: source.provenance, prefix: prefix)
-        let headerPath = (folder as NSString).appendingPathComponent("model.h")
-        let sourcePath = (folder as NSString).appendingPathComponent("model.c")
-        try AtomicFile.write(Data(header.utf8), to: headerPath)
-        try AtomicFile.write(Data(body.utf8), to: sourcePath)
         var summary = rendered
-        summary.files = [headerPath, sourcePath]
+        summary.files = try writeSources(header: header, body: body, into: folder)
         for layer in model.layers where layer.weightSource == .requantized {
             if let q = source.quantized[layer.name] {
                 summary.notes.append("\(layer.name): packed as \(q.scheme), re-quantized to int8 symmetric per channel from its dequantized weights")
@@ -84,5 +80,16 @@ public enum CExporter {
         return CExportSummary(files: [], weightBytes: model.layers.reduce(0) { $0 + $1.weights.count },
                               biasBytes: 4 * channels, multiplierBytes: 4 * channels, shiftBytes: channels,
                               ramBytes: buffers[0] + buffers[1], notes: [])
+    }
+}
+
+extension CExporter {
+    /// Writes `model.h` and `model.c` into `folder` (each atomically); returns their paths.
+    static func writeSources(header: String, body: String, into folder: String) throws -> [String] {
+        let headerPath = (folder as NSString).appendingPathComponent("model.h")
+        let sourcePath = (folder as NSString).appendingPathComponent("model.c")
+        try AtomicFile.write(Data(header.utf8), to: headerPath)
+        try AtomicFile.write(Data(body.utf8), to: sourcePath)
+        return [headerPath, sourcePath]
     }
 }
