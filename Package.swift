@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "NanoQuant", dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint"], swiftSettings: fastMath),
         // Compression: recipes, passes and their algorithms (RTN, GPTQ, pruning, training), evaluation, the report.
         .target(name: "NanoForge",
-                dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", "NanoQuant", .product(name: "Yams", package: "Yams")],
+                dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", "NanoQuant", "NanoRuntime", .product(name: "Yams", package: "Yams")],
                 swiftSettings: fastMath),
         // Deployable formats (ONNX, GGUF, C): built from a compressed model and its packed weights.
         .target(name: "NanoExport", dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", "NanoQuant"],

@@ -5,6 +5,7 @@ import NanoCheckpoint
 import NanoForge
 import NanoModels
 import NanoQuant
+import NanoRuntime
 import NanoTensor
 import TestSupport
 
@@ -31,7 +32,20 @@ import TestSupport
             """
             var pipeline = Pipeline(recipe: try Recipe(yaml: yaml, file: "tiny.yaml"))
             pipeline.exporter = ModelExporterTests.exporter
-            try pipeline.run()
+            let report = try pipeline.run()
+
+            // The report measured the stage as `nanoforge eval` runs the output folder: the coded
+            // layers on the packed runtime (GGMLDecoding), the rest in Float32. Not the dense path.
+            let reported = try #require(report.stages.last?.metrics["perplexity"])
+            let folder = try PackedModel.load(path: dir + "/out")
+            let llama = try #require(folder.model.as(LlamaModel.self))
+            let evaluated = EvaluatedModel(.llama(llama), input: .byteLevelBPE(try TinyLlamaCodes.tokenizer()))
+            let dense = try #require(try EvaluationTask.perplexity(data: dir + "/text.txt", context: 32).evaluate(evaluated)["perplexity"])
+            try GGMLDecoding.install(on: llama, codes: folder.ggmlQuantized, folder: dir + "/out")
+            let deployed = try #require(try EvaluationTask.perplexity(data: dir + "/text.txt", context: 32).evaluate(evaluated)["perplexity"])
+            print("tiny Llama with ggml codes: report \(reported), packed runtime \(deployed), dense \(dense)")
+            #expect(reported == deployed)
+            #expect(reported != dense, "the packed arithmetic differs from Float32 (input rounding), so the check tells them apart")
 
             let out = try PackedModel.load(path: dir + "/out")
             #expect(out.ggmlQuantized == codes)

@@ -1,4 +1,5 @@
 import NanoModels
+import NanoRuntime
 import NanoTensor
 
 /// Measures the model after each stage: the recipe's metrics, size, parameters, sparsity,
@@ -22,6 +23,8 @@ struct StageEvaluation {
 
     mutating func measure(_ state: CompressionState, name: String, pass: String?, seconds: Double) throws -> StageReport {
         log("measuring \(name)")
+        let restore = pass == nil ? nil : packedDecoding(state)
+        defer { restore?() }
         var metrics: [String: Double] = [:]
         for task in tasks {
             let values: [String: Double]
@@ -46,5 +49,23 @@ struct StageEvaluation {
         return StageReport(name: name, pass: pass, metrics: metrics, sizeBytes: state.sizeBytes, parameters: state.parameterCount,
                            sparsity: state.linearSparsity, latencyMs: .init(batch1: batch1, batch32: batch32),
                            peakMemoryBytes: Measurement.peakMemoryBytes(), seconds: seconds, training: state.training)
+    }
+
+    /// A stage whose Llama matrices are ggml codes is measured on the packed runtime, as `eval` and
+    /// `generate` run the output folder by default (`GGMLDecoding`: llama.cpp's arithmetic), so the
+    /// report's figures are the deployed engine's. Returns the undo (the next stages and the
+    /// writing of the output read the Float32 weights). The baseline stays Float32: it is the
+    /// reference every stage is compared with. Codes the runtime cannot take (a shape the model no
+    /// longer has) leave the stage on Float32, with a line saying so.
+    func packedDecoding(_ state: CompressionState) -> (() -> Void)? {
+        guard !state.ggmlQuantized.isEmpty, let llama = state.model.as(LlamaModel.self), llama.fusedDecodingApplies else { return nil }
+        do {
+            let report = try GGMLDecoding.install(on: llama, codes: state.ggmlQuantized, folder: "the stage's ggml codes")
+            log("engine: \(report)")
+            return { llama.decodingProjections = LlamaDecodingProjections() }
+        } catch {
+            log("engine: Float32 (\(error))")
+            return nil
+        }
     }
 }
