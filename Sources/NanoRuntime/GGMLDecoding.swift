@@ -60,7 +60,7 @@ public enum GGMLDecoding {
         }
         if model.head == nil, let name = model.layers(of: Embedding.self).first(where: { $0.layer === model.tokenEmbedding })?.name,
            let info = file.tensorInfo(map.stored(forParameter: name + ".weight")) {
-            let table = model.tokenEmbedding.weight.value.shape
+            let table = [model.configuration.vocabularySize, model.configuration.width]
             if GGMLLinear.supports(info.type) {
                 projections.tiedHead = try matrix(info, in: file, expected: table, kernels: kernels)
                 report.packed[info.type.name, default: 0] += 1

@@ -60,6 +60,24 @@ public final class GGMLLinear: RowProjection {
         nf_ggml_dot_has_path(Int32(type.rawValue), path(kernels)) != 0
     }
 
+    /// The stored rows at `indices` decoded to Float32, [indices.count, inFeatures]: the values
+    /// `GGUFBlocks.decode` gives for the whole matrix (the token lookup of a tied embedding).
+    public func rows(_ indices: [Int]) -> Tensor {
+        var out = [Float](repeating: 0, count: indices.count * inFeatures)
+        blocks.withUnsafeBytes { raw in
+            for (i, row) in indices.enumerated() {
+                precondition(row >= 0 && row < outFeatures, "GGMLLinear.rows: row \(row) outside 0..<\(outFeatures)")
+                let source = UnsafeRawBufferPointer(rebasing: raw[(row * rowBytes)..<((row + 1) * rowBytes)])
+                out.withUnsafeMutableBufferPointer { o in
+                    // The type was checked at init (a block kernel exists, so it decodes).
+                    let values = GGUFBlocks.decode(source, type: type, count: inFeatures)!
+                    (o.baseAddress! + i * inFeatures).update(from: values, count: inFeatures)
+                }
+            }
+        }
+        return Tensor(shape: [indices.count, inFeatures], scalars: out)
+    }
+
     /// Bytes of one quantized input row.
     var inputRowBytes: Int { nf_ggml_input_row_bytes(inputType, inFeatures) }
 

@@ -24,10 +24,7 @@ struct LLMRuntimeBenchmark {
     static func engine(model: String, dense: Bool, threads: Int) throws -> [String: Any] {
         Parallel.workers = threads
         let start = ContinuousClock.now
-        guard let llama = try PackedModel.load(path: model).model.as(LlamaModel.self) else {
-            throw CLIErrors.BadInput("\(model): not a Llama-family model")
-        }
-        let report = dense ? nil : try GGMLDecoding.install(on: llama, file: try GGUFFile.read(path: model))
+        let (llama, report) = try GGMLDecodingOption.load(path: model, engine: dense ? .dense : .runtime)
         let load = (ContinuousClock.now - start).seconds
         let c = llama.configuration
         let prompt = LLMBenchmark.ids(promptTokens, vocabulary: c.vocabularySize)

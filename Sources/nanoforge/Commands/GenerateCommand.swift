@@ -73,11 +73,8 @@ struct GenerateCommand: ParsableCommand {
         try CLIErrors.reporting {
             let loadStart = Date()
             // Packed or not: a `nanoforge compress` output folder loads as its source did.
-            let packed = try PackedModel.load(path: model)
-            guard let llama = packed.model.as(LlamaModel.self) else {
-                throw CLIErrors.BadInput("\(model): not a Llama-family model; generate runs LlamaModel only")
-            }
-            if let report = try GGMLDecodingOption.install(on: llama, path: model, codes: packed.ggmlQuantized, engine: engine) { Self.log("engine: \(report)") }
+            let (llama, report) = try GGMLDecodingOption.load(path: model, engine: engine)
+            if let report { Self.log("engine: \(report)") }
             let c = llama.configuration
             let tokenizer = try GenerationTokenizer.load(model: model)
             let promptTokens: [Int]

@@ -15,11 +15,15 @@ public protocol RowProjection: AnyObject {
 public struct LlamaDecodingProjections {
     public var linears: [ObjectIdentifier: any RowProjection] = [:]
     public var tiedHead: (any RowProjection)?
+    /// The token embedding's rows for a list of tokens, [tokens, width], when something other
+    /// than the Float32 table holds them (the packed runtime decodes them from the tied head's
+    /// blocks, as llama.cpp's row lookup does); nil: the table.
+    public var tokenRows: (([Int]) -> Tensor)?
 
     public init() {}
 
     /// Whether any projection is installed.
-    public var isEmpty: Bool { linears.isEmpty && tiedHead == nil }
+    public var isEmpty: Bool { linears.isEmpty && tiedHead == nil && tokenRows == nil }
 
     /// The projection installed for `layer`, if any.
     public subscript(layer: Linear) -> (any RowProjection)? {

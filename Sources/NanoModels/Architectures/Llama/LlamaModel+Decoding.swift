@@ -19,6 +19,7 @@ extension LlamaModel {
                      "Llama.decode: the cache was made for another model")
         precondition(t <= cache.remaining, "Llama.decode: \(t) tokens do not fit the cache (\(cache.count) of \(cache.capacity) used)")
         if fusedDecodingApplies { return decodeFused(tokens, cache: cache, lastPositionOnly: lastPositionOnly) }
+        precondition(!requiresDecodingProjections, "Llama.decode: loaded for the packed runtime only, but a layer carries a hook the fused decoding cannot run")
         return decodeOnTape(tokens, cache: cache, lastPositionOnly: lastPositionOnly)
     }
 

@@ -26,7 +26,8 @@ extension LlamaModel {
         let c = configuration
         let t = tokens.count
         let start = cache.count
-        var x = tokenEmbedding(tokens, shape: [1, t], tape: Tape(recording: false)).value.reshaped([t, c.width])
+        var x = decodingProjections.tokenRows?(tokens)
+            ?? tokenEmbedding(tokens, shape: [1, t], tape: Tape(recording: false)).value.reshaped([t, c.width])
         for (layer, block) in blocks.enumerated() {
             let attention = block.attention, ff = block.feedForward
             let rope = attention.rotary ?? rotary

@@ -28,6 +28,10 @@ public final class LlamaModel: ParameterContainer {
     /// (NanoRuntime's packed ggml blocks); empty: the Float32 weights. The full forward pass and the
     /// layers' own forwards never read it.
     public var decodingProjections = LlamaDecodingProjections()
+    /// Set by the packed runtime's lean loader (`GGMLDecoding.loadModel`): the Linears under
+    /// `decodingProjections` hold no Float32 weights of their own, so only `decodeFused` with those
+    /// projections may run this model; any other pass stops with a precondition.
+    public var requiresDecodingProjections = false
 
     public init(configuration c: LlamaConfiguration, tokenEmbedding: Embedding, blocks: [TransformerBlock],
                 finalNorm: RMSNorm, head: Linear?, rotary: RotaryEmbedding) {
@@ -43,25 +47,37 @@ public final class LlamaModel: ParameterContainer {
     /// A freshly initialised model (N(0, 0.02) weights, unit norms, as Hugging Face's
     /// `initializer_range` default); loaders overwrite every parameter.
     public convenience init(_ c: LlamaConfiguration, rng: inout RandomGenerator) {
+        self.init(c, linear: { Linear($0, $1, bias: $2, std: 0.02, rng: &rng) },
+                  embedding: { Embedding($0, $1, rng: &rng) })
+    }
+
+    /// The model's layer tree with each Linear made by `linear(in, out, bias)` and the token
+    /// table by `embedding(vocabulary, width)`, in a fixed order (per block: query, key, value,
+    /// output, gate, up, down; then the embedding and an untied head), with unit norms. The
+    /// packed runtime's loader builds its shell this way, without Float32 copies of the matrices
+    /// it computes on their ggml blocks.
+    public convenience init(_ c: LlamaConfiguration, linear: (Int, Int, Bool) -> Linear, embedding: (Int, Int) -> Embedding) {
         precondition(c.inconsistency == nil, "Llama: \(c.inconsistency!.field): \(c.inconsistency!.reason)")
         let rope = RotaryEmbedding(headDimension: c.headDimension, maxLength: c.contextLength, base: c.ropeBase)
         let (w, d) = (c.width, c.headDimension)
         var blocks: [TransformerBlock] = []
         for _ in 0..<c.layers {
             let attention = MultiHeadAttention(
-                query: Linear(w, c.heads * d, bias: c.attentionBias, std: 0.02, rng: &rng),
-                key: Linear(w, c.kvHeads * d, bias: c.attentionBias, std: 0.02, rng: &rng),
-                value: Linear(w, c.kvHeads * d, bias: c.attentionBias, std: 0.02, rng: &rng),
-                output: Linear(c.heads * d, w, bias: false, std: 0.02, rng: &rng),
+                query: linear(w, c.heads * d, c.attentionBias),
+                key: linear(w, c.kvHeads * d, c.attentionBias),
+                value: linear(w, c.kvHeads * d, c.attentionBias),
+                output: linear(c.heads * d, w, false),
                 heads: c.heads, kvHeads: c.kvHeads, rotary: rope)
+            let gate = linear(w, c.feedForwardWidth, false)
+            let up = linear(w, c.feedForwardWidth, false)
             blocks.append(TransformerBlock(
                 attentionNorm: .rms(RMSNorm(w, epsilon: c.rmsEpsilon)), attention: attention,
                 feedForwardNorm: .rms(RMSNorm(w, epsilon: c.rmsEpsilon)),
-                feedForward: FeedForward(kind: .swiglu, width: w, hidden: c.feedForwardWidth, bias: false, std: 0.02, rng: &rng)))
+                feedForward: FeedForward(up: up, gate: gate, down: linear(c.feedForwardWidth, w, false), activation: .silu)))
         }
-        self.init(configuration: c, tokenEmbedding: Embedding(c.vocabularySize, w, rng: &rng), blocks: blocks,
+        self.init(configuration: c, tokenEmbedding: embedding(c.vocabularySize, w), blocks: blocks,
                   finalNorm: RMSNorm(w, epsilon: c.rmsEpsilon),
-                  head: c.tiedEmbeddings ? nil : Linear(w, c.vocabularySize, bias: false, std: 0.02, rng: &rng),
+                  head: c.tiedEmbeddings ? nil : linear(w, c.vocabularySize, false),
                   rotary: rope)
     }
 
@@ -69,6 +85,7 @@ public final class LlamaModel: ParameterContainer {
     /// to itself and the positions before it. The full forward pass, on `tape` (training, evaluation).
     public func callAsFunction(_ tokens: [Int], batch: Int, length: Int, tape: Tape) -> Variable {
         precondition(tokens.count == batch * length, "Llama: \(tokens.count) tokens for batch \(batch) × length \(length)")
+        precondition(!requiresDecodingProjections, "Llama: loaded for the packed runtime only (no Float32 matrices); the full forward pass cannot run")
         precondition(length <= configuration.contextLength, "Llama: length \(length) exceeds the context \(configuration.contextLength)")
         var x = tokenEmbedding(tokens, shape: [batch, length], tape: tape)
         let mask = Masks.causal(length)
