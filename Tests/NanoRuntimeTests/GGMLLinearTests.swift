@@ -85,6 +85,27 @@ import Testing
     func avxVNNISetMatchesThePlainLoops() throws { try Self.check(.avxVNNI) }
 
     /// Which types have a kernel of their own per path (the others run the next path down).
+    /// A prompt's rows (the 4×4, 2×4 and four-row tiles) give each row's outputs bit for bit as
+    /// that row alone does (the one-row and 4×1 kernels): a token's logits do not depend on
+    /// whether it was decoded in a prompt or by itself, on every kernel set this CPU has.
+    @Test func rowsComputeAsAlone() throws {
+        var seed: UInt64 = 900
+        for kernels in KernelSet.available {
+            for type in Self.types {
+                for (rows, blocks, m) in [(37, 3, 9), (256, 9, 8), (6, 2, 5)] {
+                    seed += 1
+                    let (q, x) = try Self.case_(type, rows: rows, blocks: blocks, m: m, seed: seed)
+                    let layer = try GGMLLinear(type: type, rows: rows, columns: q.columns, blocks: q.blocks, kernels: kernels)
+                    let together = layer.project(x).scalars
+                    for i in 0..<m {
+                        let alone = layer.project(x.slice(axis: 0, range: i..<(i + 1))).scalars
+                        #expect(Array(together[(i * rows)..<((i + 1) * rows)]) == alone, "\(type.name) \(kernels.name) [\(rows)×\(q.columns)]: row \(i) of \(m)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func kernelCoverage() {
         for type in Self.types { #expect(GGMLLinear.usesOwnKernel(type, kernels: .avx2) == ![.q5_0, .q5_1].contains(type), "\(type.name)") }
         for type in [GGUFTensorType.q4_0, .q4_1, .q8_0, .iq4_nl] { #expect(GGMLLinear.usesOwnKernel(type, kernels: .avx512VNNI)) }
