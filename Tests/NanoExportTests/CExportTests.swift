@@ -79,10 +79,10 @@ import TestSupport
     """
 
     /// Exports `source`, compiles it with a driver over `rows`, runs it: per row the C prediction and int8 logits.
-    static func runCompiled(_ source: ExportSource, calibration: [[Float]], rows: [[Float]])
+    static func runCompiled(_ source: ExportSource, calibration: [[Float]], rows: [[Float]], activations: CExporter.ActivationLayout = .smallest)
         throws -> (summary: CExportSummary, predictions: [Int], logits: [[Int8]], header: String) {
         try withTemporaryDirectory { folder in
-            let summary = try CExporter.export(source, calibration: calibration, to: folder)
+            let summary = try CExporter.export(source, calibration: calibration, to: folder, activations: activations)
             try mainSource.write(toFile: folder + "/main.c", atomically: true, encoding: .utf8)
             try dataHeader(rows).write(toFile: folder + "/data.h", atomically: true, encoding: .utf8)
             let binary = folder + "/model-test"

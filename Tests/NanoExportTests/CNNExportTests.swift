@@ -60,7 +60,10 @@ import TestSupport
         return (0..<n).map { _ in rng.uniform(shape: [width], low: -1, high: 1).scalars }
     }
 
-    @Test(arguments: [UInt64(5), 6]) func tinyGraphCompiledMatchesSwift(_ seed: UInt64) throws {
+    /// Both activation layouts (whole tensors, and row streaming with its rings) compile to the
+    /// same integer outputs as `IntegerCNN`.
+    @Test(arguments: [(UInt64(5), CExporter.ActivationLayout.smallest), (6, .smallest), (5, .streamed), (6, .wholeTensors)])
+    func tinyGraphCompiledMatchesSwift(_ seed: UInt64, _ layout: CExporter.ActivationLayout) throws {
         let model = Self.tinyGraph(seed: seed)
         let calibration = Self.rows(24, width: 11 * 9 * 3, seed: seed + 1), test = Self.rows(12, width: 11 * 9 * 3, seed: seed + 2)
         let integer = try IntegerCNN.calibrated(model, features: calibration, file: "tiny.h5").model
@@ -68,7 +71,7 @@ import TestSupport
         // conv(+relu), depthwise(+relu6), separable = depthwise + pointwise, shortcut, add, pool, clamp, gap, dense.
         #expect(integer.operations.map(\.layer) == ["conv", "depthwise", "separable", "separable", "shortcut", "add", "pool", "relu_2", "gap", "dense"])
         let source = ExportSource(model: .kerasGraph(model), provenance: CExportTests.provenance)
-        let compiled = try CExportTests.runCompiled(source, calibration: calibration, rows: test)
+        let compiled = try CExportTests.runCompiled(source, calibration: calibration, rows: test, activations: layout)
         try #require(compiled.logits.count == test.count, "one line per test row")
         let swiftLogits = test.map { integer.logits(integer.quantizeInput($0)) }
         #expect(compiled.logits == swiftLogits, "the C program and IntegerCNN do the same integer operations")
@@ -77,6 +80,7 @@ import TestSupport
         #expect(compiled.header.contains("_INPUT_ZERO_POINT") && compiled.header.contains("_OUTPUT_SCALE"))
         #expect(compiled.summary.notes.first == "folded 2 BatchNormalization layers into the layers before them (bn_conv → conv, bn_separable → separable)")
 
+        #expect(compiled.summary.notes[1].contains(layout == .streamed ? "streamed row by row" : layout == .wholeTensors ? "as whole tensors" : "activations:"))
         let f = integer.fidelity(to: model, images: test)
         print("C export, tiny CNN seed \(seed): int8 vs float top-1 agreement \(f.agreement), mean KL \(f.meanKL)")
         // Measured: agreement 12/12 for both seeds, mean KL 1.3e-5 (seed 5) and 1.1e-4 (seed 6).
@@ -99,6 +103,41 @@ import TestSupport
                 #expect(apart, "tensors \(i) and \(j) are alive together but overlap")
             } }
             #expect(plan.size <= sizes.reduce(0, +) && plan.size >= sizes.max()!)
+        }
+    }
+
+    /// Replaying a row schedule with each tensor's ring (row q in slot q mod ring) never reads a
+    /// row that is not there: every row an operation's output row reads was written and not yet
+    /// overwritten; every operation produces each of its rows exactly once, in order.
+    @Test(arguments: [UInt64(5), 6]) func rowScheduleKeepsEveryRowItReads(_ seed: UInt64) throws {
+        let calibration = Self.rows(8, width: 11 * 9 * 3, seed: seed + 1)
+        var models = [try IntegerCNN.calibrated(Self.tinyGraph(seed: seed), features: calibration, file: "tiny.h5").model]
+        if FileManager.default.fileExists(atPath: Self.ferPath) {
+            let fer = try ModelLoader.load(path: Self.ferPath, as: KerasGraphModel.self)
+            models.append(try IntegerCNN.calibrated(fer, features: [[Float](repeating: 0.5, count: 64 * 64)], file: Self.ferPath).model)
+        }
+        for model in models {
+            let schedule = RowSchedule(model)
+            let heights = model.tensors.map(RowSchedule.height)
+            var slots = model.tensors.indices.map { [Int](repeating: -1, count: max(1, schedule.ringRows[$0])) }
+            for r in 0..<heights[model.input] { slots[model.input][r % slots[model.input].count] = r }
+            var done = [Int](repeating: 0, count: model.operations.count)
+            for step in schedule.steps {
+                let op = model.operations[step.operation]
+                for r in done[step.operation]..<(done[step.operation] + step.rows) {
+                    for k in op.inputs.indices {
+                        let (first, last) = RowSchedule.inputRows(model, op, output: r, input: k)
+                        let ring = slots[op.inputs[k]]
+                        for q in first...last {
+                            #expect(ring[q % ring.count] == q, "\(op.layer) row \(r) reads row \(q) of \(model.tensors[op.inputs[k]].name), slot holds \(ring[q % ring.count])")
+                        }
+                    }
+                    slots[op.output][r % slots[op.output].count] = r
+                }
+                done[step.operation] += step.rows
+            }
+            for (i, op) in model.operations.enumerated() { #expect(done[i] == heights[op.output], "\(op.layer): \(done[i]) rows of \(heights[op.output])") }
+            #expect(zip(schedule.ringRows, heights).allSatisfy { $0 <= $1 })
         }
     }
 

@@ -31,19 +31,4 @@ struct ArenaPlan: Equatable {
         self.offsets = offsets
         size = sizes.indices.map { offsets[$0] + sizes[$0] }.max() ?? 0
     }
-
-    /// For an `IntegerCNN`: the input is live from before the first operation, the output until
-    /// after the last; every other tensor from the operation that writes it to the last that reads it.
-    init(_ model: IntegerCNN) {
-        var lifetimes = [(first: Int, last: Int)](repeating: (0, 0), count: model.tensors.count)
-        for (i, op) in model.operations.enumerated() {
-            lifetimes[op.output] = (i, i)
-        }
-        lifetimes[model.input] = (-1, -1)
-        for (i, op) in model.operations.enumerated() {
-            for t in op.inputs { lifetimes[t].last = Swift.max(lifetimes[t].last, i) }
-        }
-        lifetimes[model.output].last = model.operations.count
-        self.init(sizes: model.tensors.map(\.count), lifetimes: lifetimes)
-    }
 }

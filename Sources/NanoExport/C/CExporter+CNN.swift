@@ -4,6 +4,10 @@ import NanoCheckpoint
 import NanoModels
 
 extension CExporter {
+    /// How a CNN's activations are laid out in the arena: row streaming (`RowSchedule`), whole
+    /// tensors one operation after another, or whichever of the two needs fewer bytes.
+    public enum ActivationLayout: Sendable { case smallest, streamed, wholeTensors }
+
     /// Writes `model.h` and `model.c` for a Keras convolutional graph (`IntegerCNN`: BatchNorm
     /// folded, int8 per-channel weights, int8 activations calibrated on `calibration` images,
     /// their clipping chosen by `IntegerCNN.calibrated`).
@@ -12,9 +16,10 @@ extension CExporter {
     /// integer reference, which the C code computes bit for bit).
     @discardableResult
     public static func exportCNN(_ graph: KerasGraphModel, source: ExportSource, calibration: [[Float]], to folder: String,
-                                 prefix: String = "nanoforge_model", file: String? = nil, evaluation: [[Float]]? = nil) throws -> CExportSummary {
+                                 prefix: String = "nanoforge_model", file: String? = nil, evaluation: [[Float]]? = nil,
+                                 activations: ActivationLayout = .smallest) throws -> CExportSummary {
         let (model, percentile, calibrationKL) = try IntegerCNN.calibrated(graph, features: calibration, file: file ?? graph.configuration.name)
-        var (header, body, rendered) = try render(model, provenance: source.provenance, prefix: prefix)
+        var (header, body, rendered) = try render(model, provenance: source.provenance, prefix: prefix, activations: activations)
         rendered.notes.append("activation ranges: " + (percentile.map { "percentile \($0)" } ?? "min/max")
                               + String(format: " (lowest mean KL on the %d calibration images, %.5f, of min/max and percentiles ", calibration.count, calibrationKL)
                               + IntegerCNN.clippingCandidates.compactMap { $0.map { "\($0)" } }.joined(separator: ", ") + ")")
@@ -35,8 +40,8 @@ extension CExporter {
     /// stage, which measured it): exactly that model, without calibrating anew.
     @discardableResult
     public static func exportCNN(_ model: IntegerCNN, source: ExportSource, to folder: String,
-                                 prefix: String = "nanoforge_model") throws -> CExportSummary {
-        var (header, body, summary) = try render(model, provenance: source.provenance, prefix: prefix)
+                                 prefix: String = "nanoforge_model", activations: ActivationLayout = .smallest) throws -> CExportSummary {
+        var (header, body, summary) = try render(model, provenance: source.provenance, prefix: prefix, activations: activations)
         summary.notes.append("the int8 model of the recipe's quantize stage (activation ranges: "
                              + (model.activationPercentile.map { "percentile \($0)" } ?? "min/max") + "), as its report measured it")
         summary.files = try writeSources(header: header, body: body, into: folder)
@@ -45,17 +50,25 @@ extension CExporter {
 
     /// The text of `model.h` and `model.c` for `model`, and the sizes (`files` left empty); the
     /// notes say which BatchNormalization layers were folded.
-    public static func render(_ model: IntegerCNN, provenance: Provenance,
-                              prefix: String = "nanoforge_model") throws -> (header: String, source: String, summary: CExportSummary) {
+    public static func render(_ model: IntegerCNN, provenance: Provenance, prefix: String = "nanoforge_model",
+                              activations: ActivationLayout = .smallest) throws -> (header: String, source: String, summary: CExportSummary) {
         guard CSyntax.isIdentifier(prefix) else { throw CExportError.invalidPrefix(prefix) }
-        let plan = ArenaPlan(model)
+        // Row streaming where it saves memory; a small model's rings can cost more than its tensors.
+        let streamed = RowSchedule(model), whole = RowSchedule(wholeTensorsOf: model)
+        let streamedPlan = ArenaPlan(sizes: streamed.sizes, lifetimes: streamed.lifetimes)
+        let wholePlan = ArenaPlan(sizes: whole.sizes, lifetimes: whole.lifetimes)
+        let streaming = activations == .streamed || (activations == .smallest && streamedPlan.size < wholePlan.size)
+        let (schedule, plan) = streaming ? (streamed, streamedPlan) : (whole, wholePlan)
         let bytes = model.constantBytes
         var summary = CExportSummary(files: [], weightBytes: bytes.weights, biasBytes: bytes.biases, multiplierBytes: bytes.multipliers,
                                      shiftBytes: bytes.shifts, ramBytes: plan.size, notes: [])
         summary.notes.append("folded \(model.folds.count) BatchNormalization layers into the layers before them"
                              + (model.folds.isEmpty ? "" : " (\(model.folds.joined(separator: ", ")))"))
+        summary.notes.append("activations: \(plan.size) bytes " + (streaming
+            ? "streamed row by row (\(streamed.steps.count) steps; whole tensors would take \(wholePlan.size))"
+            : "as whole tensors (row streaming would take \(streamedPlan.size))"))
         let header = CSource.cnnHeader(model, provenance: provenance, prefix: prefix, summary: summary)
-        let source = CSource.cnnBody(model, plan: plan, prefix: prefix)
+        let source = CSource.cnnBody(model, schedule: schedule, plan: plan, prefix: prefix)
         return (header, source, summary)
     }
 }

@@ -35,12 +35,14 @@ public enum CExporter {
     /// `<prefix>_quantize_input`) and macros (`<PREFIX>_INPUTS`, `<PREFIX>_CLASSES`).
     @discardableResult
     public static func export(_ source: ExportSource, calibration: [[Float]], to folder: String,
-                              prefix: String = "nanoforge_model", file: String? = nil, evaluation: [[Float]]? = nil) throws -> CExportSummary {
+                              prefix: String = "nanoforge_model", file: String? = nil, evaluation: [[Float]]? = nil,
+                              activations: ActivationLayout = .smallest) throws -> CExportSummary {
         if let integer = source.integerCNN {
-            return try exportCNN(integer, source: source, to: folder, prefix: prefix)
+            return try exportCNN(integer, source: source, to: folder, prefix: prefix, activations: activations)
         }
         if let graph = source.model.as(KerasGraphModel.self) {
-            return try exportCNN(graph, source: source, calibration: calibration, to: folder, prefix: prefix, file: file, evaluation: evaluation)
+            return try exportCNN(graph, source: source, calibration: calibration, to: folder, prefix: prefix, file: file, evaluation: evaluation,
+                                 activations: activations)
         }
         let model = try integerModel(source, calibration: calibration)
         let (header, body, rendered) = try render(model, provenance: source.provenance, prefix: prefix)

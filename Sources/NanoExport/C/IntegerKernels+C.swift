@@ -40,16 +40,19 @@ extension IntegerKernels {
     }
 
     static let cConvolution = """
-    /* Convolution; depth_multiplier 0: weights [out][kh][kw][in], else depthwise [out][kh][kw]. */
+    /* Convolution of output rows [y0, y1); depth_multiplier 0: weights [out][kh][kw][in], else
+       depthwise [out][kh][kw]. Input row iy lives in slot iy % in_ring, output row oy in slot
+       oy % out_ring (a ring of rows; the tensor's height when it is kept whole). */
     static void nf_convolution(const int8_t *x, int8_t *y, const nf_window *g, const int8_t *w, const int32_t *bias,
                                const int32_t *multipliers, const int8_t *shifts, int32_t depth_multiplier,
-                               int32_t input_zp, int32_t output_zp, int32_t act_min, int32_t act_max)
+                               int32_t input_zp, int32_t output_zp, int32_t act_min, int32_t act_max,
+                               int32_t y0, int32_t y1, int32_t in_ring, int32_t out_ring)
     {
         const int32_t taps = g->k_h * g->k_w;
         int32_t oy, ox, o, ky, kx, c;
-        for (oy = 0; oy < g->out_h; ++oy) {
+        for (oy = y0; oy < y1; ++oy) {
             for (ox = 0; ox < g->out_w; ++ox) {
-                int8_t *out = y + ((size_t)oy * (size_t)g->out_w + (size_t)ox) * (size_t)g->out_c;
+                int8_t *out = y + ((size_t)(oy % out_ring) * (size_t)g->out_w + (size_t)ox) * (size_t)g->out_c;
                 for (o = 0; o < g->out_c; ++o) {
                     int32_t acc = bias[o];
                     for (ky = 0; ky < g->k_h; ++ky) {
@@ -63,7 +66,7 @@ extension IntegerKernels {
                             if (ix < 0 || ix >= g->in_w) {
                                 continue;
                             }
-                            pixel = x + ((size_t)iy * (size_t)g->in_w + (size_t)ix) * (size_t)g->in_c;
+                            pixel = x + ((size_t)(iy % in_ring) * (size_t)g->in_w + (size_t)ix) * (size_t)g->in_c;
                             if (depth_multiplier > 0) {
                                 acc += ((int32_t)pixel[o / depth_multiplier] - input_zp) * (int32_t)w[o * taps + ky * g->k_w + kx];
                             } else {
@@ -82,11 +85,12 @@ extension IntegerKernels {
     """
 
     static let cMaxPool = """
-    /* Max pooling on the input's grid; padding positions are skipped. */
-    static void nf_max_pool(const int8_t *x, int8_t *y, const nf_window *g)
+    /* Max pooling of output rows [y0, y1) on the input's grid (rows in rings as for
+       nf_convolution); padding positions are skipped. */
+    static void nf_max_pool(const int8_t *x, int8_t *y, const nf_window *g, int32_t y0, int32_t y1, int32_t in_ring, int32_t out_ring)
     {
         int32_t oy, ox, c, ky, kx;
-        for (oy = 0; oy < g->out_h; ++oy) {
+        for (oy = y0; oy < y1; ++oy) {
             for (ox = 0; ox < g->out_w; ++ox) {
                 for (c = 0; c < g->out_c; ++c) {
                     int8_t m = INT8_MIN;
@@ -101,13 +105,13 @@ extension IntegerKernels {
                             if (ix < 0 || ix >= g->in_w) {
                                 continue;
                             }
-                            v = x[((size_t)iy * (size_t)g->in_w + (size_t)ix) * (size_t)g->in_c + (size_t)c];
+                            v = x[((size_t)(iy % in_ring) * (size_t)g->in_w + (size_t)ix) * (size_t)g->in_c + (size_t)c];
                             if (v > m) {
                                 m = v;
                             }
                         }
                     }
-                    y[((size_t)oy * (size_t)g->out_w + (size_t)ox) * (size_t)g->out_c + (size_t)c] = m;
+                    y[((size_t)(oy % out_ring) * (size_t)g->out_w + (size_t)ox) * (size_t)g->out_c + (size_t)c] = m;
                 }
             }
         }
@@ -131,26 +135,37 @@ extension IntegerKernels {
     """
 
     static let cAdd = """
-    /* TFLite int8 Add: both inputs shifted left by 20, rescaled to a common scale, summed, requantized. */
-    static void nf_add(const int8_t *a, const int8_t *b, int8_t *y, int32_t count, const int32_t *params)
+    /* TFLite int8 Add of rows [y0, y1) (row_len values each; rings: slot counts of a, b, y): both
+       inputs shifted left by 20, rescaled to a common scale, summed, requantized. */
+    static void nf_add(const int8_t *a, const int8_t *b, int8_t *y, int32_t row_len, int32_t y0, int32_t y1,
+                       const int32_t *rings, const int32_t *params)
     {
         /* params: a_zp, b_zp, y_zp, a_mult, a_shift, b_mult, b_shift, y_mult, y_shift, act_min, act_max */
-        int32_t i;
-        for (i = 0; i < count; ++i) {
-            const int32_t sa = nf_multiply(((int32_t)a[i] - params[0]) * (1 << 20), params[3], params[4]);
-            const int32_t sb = nf_multiply(((int32_t)b[i] - params[1]) * (1 << 20), params[5], params[6]);
-            y[i] = nf_clamp8(nf_multiply(sa + sb, params[7], params[8]) + params[2], params[9], params[10]);
+        int32_t r, i;
+        for (r = y0; r < y1; ++r) {
+            const int8_t *ar = a + (size_t)(r % rings[0]) * (size_t)row_len, *br = b + (size_t)(r % rings[1]) * (size_t)row_len;
+            int8_t *yr = y + (size_t)(r % rings[2]) * (size_t)row_len;
+            for (i = 0; i < row_len; ++i) {
+                const int32_t sa = nf_multiply(((int32_t)ar[i] - params[0]) * (1 << 20), params[3], params[4]);
+                const int32_t sb = nf_multiply(((int32_t)br[i] - params[1]) * (1 << 20), params[5], params[6]);
+                yr[i] = nf_clamp8(nf_multiply(sa + sb, params[7], params[8]) + params[2], params[9], params[10]);
+            }
         }
     }
     """
 
     static let cClamp = """
-    /* ReLU / ReLU6 on the tensor's own grid. */
-    static void nf_clamp(const int8_t *x, int8_t *y, int32_t count, int32_t lo, int32_t hi)
+    /* ReLU / ReLU6 of rows [y0, y1) (row_len values each, rings as for nf_add) on the tensor's own grid. */
+    static void nf_clamp(const int8_t *x, int8_t *y, int32_t row_len, int32_t y0, int32_t y1, int32_t x_ring, int32_t y_ring,
+                         int32_t lo, int32_t hi)
     {
-        int32_t i;
-        for (i = 0; i < count; ++i) {
-            y[i] = nf_clamp8((int32_t)x[i], lo, hi);
+        int32_t r, i;
+        for (r = y0; r < y1; ++r) {
+            const int8_t *xr = x + (size_t)(r % x_ring) * (size_t)row_len;
+            int8_t *yr = y + (size_t)(r % y_ring) * (size_t)row_len;
+            for (i = 0; i < row_len; ++i) {
+                yr[i] = nf_clamp8((int32_t)xr[i], lo, hi);
+            }
         }
     }
     """
