@@ -8,13 +8,12 @@ struct TFLiteGraph {
     /// schema.fbs `BuiltinOperator`, with the operator version nanoforge's int8 use needs
     /// (the converter's `op_version.cc` for int8 inputs and per-channel weights).
     enum BuiltinOperator: Int32 {
-        case add = 0, conv2d = 3, depthwiseConv2d = 4, fullyConnected = 9, maxPool2d = 17, relu = 19, relu6 = 21,
+        case add = 0, conv2d = 3, depthwiseConv2d = 4, maxPool2d = 17, relu = 19, relu6 = 21,
              reshape = 22, softmax = 25
 
         var version: Int32 {
             switch self {
             case .conv2d, .depthwiseConv2d: return 3
-            case .fullyConnected: return 4
             case .reshape: return 1
             case .add, .maxPool2d, .relu, .relu6, .softmax: return 2
             }
@@ -50,7 +49,6 @@ struct TFLiteGraph {
         case depthwiseConv2d(padding: Padding, strideW: Int32, strideH: Int32, depthMultiplier: Int32, activation: Activation,
                              dilationW: Int32, dilationH: Int32)
         case pool2d(padding: Padding, strideW: Int32, strideH: Int32, filterWidth: Int32, filterHeight: Int32, activation: Activation)
-        case fullyConnected(activation: Activation)
         case softmax(beta: Float)
         case add(activation: Activation)
         case reshape(newShape: [Int32])
@@ -61,7 +59,6 @@ struct TFLiteGraph {
             case .conv2d: return 1
             case .depthwiseConv2d: return 2
             case .pool2d: return 5
-            case .fullyConnected: return 8
             case .softmax: return 9
             case .add: return 11
             case .reshape: return 17
@@ -236,10 +233,6 @@ struct TFLiteGraph {
             b.field(3, filterWidth)
             b.field(4, filterHeight)
             b.field(5, activation.rawValue)
-            return b.endTable()
-        case let .fullyConnected(activation):
-            b.startTable()                               // FullyConnectedOptions (weights_format DEFAULT, keep_num_dims false)
-            b.field(0, activation.rawValue)
             return b.endTable()
         case let .softmax(beta):
             b.startTable()                               // SoftmaxOptions
