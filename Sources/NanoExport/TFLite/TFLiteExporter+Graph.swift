@@ -70,10 +70,11 @@ extension TFLiteExporter {
                     throw ExportError.unsupportedFormat("tflite", reason: "layer \(op.layer) pools a tensor of shape \(x.shape)")
                 }
                 let (h, w, channels) = (x.shape[0], x.shape[1], x.shape[2])
-                let (weightScale, exact) = poolingWeightScale(pixels: h * w, multiplier: multiplier, input: x.grid, output: y.grid)
-                if !exact {
-                    notes.append("\(op.layer): no float32 weight scale makes LiteRT's multiplier sIn·sW/sOut equal nanoforge's sIn/(\(h * w)·sOut) "
-                                 + "(\(multiplier)); the nearest differs by less than 2^-23 relative, which can move a pooled value by one step")
+                let (weightScale, pooledScale) = try poolingScales(pixels: h * w, multiplier: multiplier, input: x.grid, output: y.grid, layer: op.layer)
+                if pooledScale != y.grid.scale {
+                    notes.append("\(op.layer): the pooled tensor before the RESHAPE has scale \(pooledScale), not \(y.grid.scale), so that LiteRT derives "
+                                 + "nanoforge's multiplier sIn/(\(h * w)·sOut) from float scales exactly; the two scales differ by "
+                                 + String(format: "%.1e", abs(Double(pooledScale) / Double(y.grid.scale) - 1)) + " relative")
                 }
                 let filter = g.add(.init(name: y.name + "/ones", shape: [1, Int32(h), Int32(w), Int32(channels)], type: .int8,
                                          data: [UInt8](repeating: 1, count: h * w * channels),
@@ -81,7 +82,7 @@ extension TFLiteExporter {
                 let bias = g.add(biasTensor([Int32](repeating: 0, count: channels), weightScales: [Float](repeating: weightScale, count: channels),
                                             input: x.grid, name: y.name + "/bias"))
                 let pooled = g.add(.init(name: y.name + "/pooled", shape: [1, 1, 1, Int32(channels)], type: .int8, data: nil,
-                                         quantization: quantization(y.grid)))
+                                         quantization: quantization(QuantizationParameters(scale: pooledScale, zeroPoint: y.grid.zeroPoint))))
                 g.operators.append(.init(code: .depthwiseConv2d, inputs: [xi, filter, bias], outputs: [pooled], options: .depthwiseConv2d(
                     padding: .valid, strideW: 1, strideH: 1, depthMultiplier: 1, activation: .none, dilationW: 1, dilationH: 1)))
                 reshape(&g, pooled, into: yi, shape: [1, Int32(channels)], name: y.name)
@@ -214,24 +215,28 @@ extension TFLiteExporter {
         }
     }
 
-    /// The weight scale of global average pooling's all-ones depthwise kernel: 1/pixels when
-    /// LiteRT then derives nanoforge's multiplier (always for a power-of-two pixel count), else
-    /// the float32 near it whose derived multiplier comes closest (`exact` false).
-    static func poolingWeightScale(pixels: Int, multiplier: FixedPoint.Multiplier, input: QuantizationParameters,
-                                   output: QuantizationParameters) -> (scale: Float, exact: Bool) {
-        func derived(_ s: Float) -> FixedPoint.Multiplier? { FixedPoint.quantizeMultiplier(Double(input.scale) * Double(s) / Double(output.scale)) }
-        var best = Float(1.0 / Double(pixels)), bestError = Double.infinity
-        var candidate = best
-        for _ in 0..<8 { candidate = candidate.nextDown }
-        for _ in 0..<17 {
-            if let d = derived(candidate) {
-                if d == multiplier { return (candidate, true) }
-                let error = abs(d.value - multiplier.value)
-                if error < bestError { (best, bestError) = (candidate, error) }
-            }
-            candidate = candidate.nextUp
+    /// The scales of global average pooling's all-ones depthwise kernel and of its output, from
+    /// which LiteRT derives exactly nanoforge's multiplier sIn/(pixels·sOut): 1/pixels and sOut
+    /// when they do (always for a power-of-two pixel count), else the nearest float32 pair that does
+    /// (a few ulps away: the pooled codes are then the same numbers on a grid 1e-7 apart).
+    static func poolingScales(pixels: Int, multiplier: FixedPoint.Multiplier, input: QuantizationParameters,
+                              output: QuantizationParameters, layer: String) throws -> (weight: Float, pooled: Float) {
+        func neighbours(_ x: Float, _ n: Int) -> [Float] {
+            var (up, down, all) = (x, x, [x])
+            for _ in 0..<n { up = up.nextUp; down = down.nextDown; all += [up, down] }
+            return all                                   // nearest first
         }
-        return (best, false)
+        let weights = neighbours(Float(1.0 / Double(pixels)), 32), pooled = neighbours(output.scale, 32)
+        var best: (distance: Int, weight: Float, pooled: Float)?
+        for (i, w) in weights.enumerated() {
+            for (j, p) in pooled.enumerated() where FixedPoint.quantizeMultiplier(Double(input.scale) * Double(w) / Double(p)) == multiplier {
+                if best == nil || i + j < best!.distance { best = (i + j, w, p) }
+            }
+        }
+        guard let best else {
+            throw ExportError.unsupportedFormat("tflite", reason: "layer \(layer): no float32 scales near 1/\(pixels) and the output's give LiteRT nanoforge's pooling multiplier \(multiplier)")
+        }
+        return (best.weight, best.pooled)
     }
 
     /// SAME or VALID, whichever gives the window's output size and leading padding (TFLite's
