@@ -47,6 +47,9 @@ struct ExportCommand: ParsableCommand {
             guard let type = GGUFTensorType(name: ggufType), GGUFExporter.exportTypes.contains(type) else {
                 throw CLIErrors.BadInput("--gguf-type: '\(ggufType)' is not one of \(GGUFExporter.exportTypes.map { $0.name.lowercased() }.joined(separator: ", "))")
             }
+            if tfliteReference != nil && (kind != .tflite || evaluate == nil) {
+                throw CLIErrors.BadInput("--tflite-reference: needs --format tflite and --evaluate FILE (the inputs it is computed on)")
+            }
             let integer = kind == .c || kind == .tflite
             let rows = try integer ? calibration.map(EvaluationData.featureRows) : nil
             let evaluation = try integer ? evaluate.map(EvaluationData.featureRows) : nil
