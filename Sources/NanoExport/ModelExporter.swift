@@ -8,7 +8,7 @@ import NanoQuant
 /// the pipeline hands over in memory behind a recipe's `output.formats`.
 public enum ModelExporter {
     public enum Format: String, CaseIterable, Sendable {
-        case safetensors, hdf5, onnx, gguf, c
+        case safetensors, hdf5, onnx, gguf, c, tflite
 
         /// The file name a recipe's output folder gets for this format.
         public var fileName: String {
@@ -18,6 +18,7 @@ public enum ModelExporter {
             case .onnx: return "model.onnx"
             case .gguf: return "model.gguf"
             case .c: return "c"
+            case .tflite: return "model.tflite"
             }
         }
     }
@@ -68,10 +69,12 @@ public enum ModelExporter {
     /// user (fallbacks, the GGUF tensor types). `c` writes `model.h` and `model.c` into the folder
     /// `output` and needs `calibration` inputs (feature rows) for the integer activation ranges;
     /// for a Keras CNN, `evaluation` rows add the int8 model's agreement with the float one to the notes.
+    /// `tflite` writes `model.tflite` (`TFLiteExporter`: the same integer models as `c`, calibrated
+    /// the same way); with `tfliteReference`, also the integer reference's outputs on `evaluation`.
     @discardableResult
     public static func export(path: String, format: Format, to output: String, ggufType: GGUFTensorType = GGUFExporter.defaultType,
                               ggufReference: String? = nil, gzip: Int? = nil, calibration: [[Float]]? = nil,
-                              evaluation: [[Float]]? = nil) throws -> [String] {
+                              evaluation: [[Float]]? = nil, tfliteReference: String? = nil) throws -> [String] {
         // A GGUF file to GGUF is re-encoded tensor by tensor, as llama-quantize does: its metadata
         // (tokenizer, hyper-parameters) carries over whatever the architecture.
         if format == .gguf, path.hasSuffix(".gguf") {
@@ -80,6 +83,10 @@ public enum ModelExporter {
         let (source, store) = try self.source(path: path)
         if format == .gguf, let ggufReference {
             try SafetensorsWriter.write(try GGUFExporter.referenceWeights(source, type: ggufType, path: output), to: ggufReference)
+        }
+        if format == .tflite {
+            return try TFLiteExporter.export(source, calibration: calibration ?? [], to: output, file: path, evaluation: evaluation,
+                                             reference: tfliteReference)
         }
         return try export(source, store: store, format: format, to: output, ggufType: ggufType, gzip: gzip, calibration: calibration,
                           file: path, evaluation: evaluation)
@@ -111,6 +118,8 @@ public enum ModelExporter {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
             let summary = try CExporter.export(source, calibration: calibration, to: output, file: file, evaluation: evaluation)
             return summary.notes + ["flash \(summary.flashBytes) bytes, RAM \(summary.ramBytes) bytes"]
+        case .tflite:
+            return try TFLiteExporter.export(source, calibration: calibration ?? [], to: output, file: file, evaluation: evaluation)
         }
     }
 
@@ -118,7 +127,7 @@ public enum ModelExporter {
     /// memory: writes each of `formats` (a recipe's `output.formats`) other than safetensors beside
     /// `model.safetensors` (`model.h5`, `model.onnx`, `model.gguf` with each layer's ggml codes as
     /// they are and the other matrices as Q8_0, `c/model.h` +
-    /// `c/model.c` calibrated on `calibration`), without reading the folder back.
+    /// `c/model.c` and `model.tflite` calibrated on `calibration`), without reading the folder back.
     public static func write(_ compressed: CompressedModel, formats: [String], calibration: [[Float]]?, into folder: String) throws {
         let kinds = try formats.filter { $0 != Format.safetensors.rawValue }.map { name in
             guard let kind = Format(rawValue: name) else { throw ExportError.unsupportedFormat(name, reason: "no exporter of that name") }

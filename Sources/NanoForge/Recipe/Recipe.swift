@@ -4,7 +4,7 @@
 /// checked by the pipeline. Strings become enums and typed options here, at the YAML edge.
 public struct Recipe: Equatable {
     /// Export formats a recipe may ask for (issue 6).
-    public enum ExportFormat: String, RecipeChoice { case safetensors, hdf5, onnx, gguf, c }
+    public enum ExportFormat: String, RecipeChoice { case safetensors, hdf5, onnx, gguf, c, tflite }
 
     /// Calibration sentences for passes that observe activations.
     public struct Calibration: Equatable {
@@ -43,7 +43,7 @@ public struct Recipe: Equatable {
         RecipeField("evaluation", "list of mappings", default: "[]", allowed: "tasks (below)", "Tasks measured on the baseline and after each stage."),
         RecipeField("stages", "list of mappings", required: true, allowed: "one pass per item", "The passes, in order: `- <pass>: {options}`."),
         RecipeField("output", "mapping", required: true, allowed: "{dir, formats}",
-                    "`dir`: output folder; `formats` (default [safetensors]): any of " + ExportFormat.allCases.map(\.rawValue).joined(separator: ", ") + ", written beside `model.safetensors` as `model.h5`, `model.onnx`, `model.gguf` (layers with ggml codes as they are, other matrices Q8_0) and `c/model.{h,c}` (MLP classifiers, int8 calibrated on `data.calibration`; Keras CNNs, the full-integer model of their `quantize` stage as measured). Layouts: docs/formats.md."),
+                    "`dir`: output folder; `formats` (default [safetensors]): any of " + ExportFormat.allCases.map(\.rawValue).joined(separator: ", ") + ", written beside `model.safetensors` as `model.h5`, `model.onnx`, `model.gguf` (layers with ggml codes as they are, other matrices Q8_0) and `c/model.{h,c}` (MLP classifiers, int8 calibrated on `data.calibration`; Keras CNNs, the full-integer model of their `quantize` stage as measured) and `model.tflite` (the same integer models, int8 TFLite that LiteRT runs). Layouts: docs/formats.md."),
     ]
 
     /// A recipe built in code (tests, tools); ``load(contentsOf:)`` and ``init(yaml:file:)`` validate, this does not.

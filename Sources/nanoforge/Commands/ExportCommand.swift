@@ -9,7 +9,7 @@ import NanoForge
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write a model folder as safetensors (packed), HDF5, ONNX or GGUF, with its provenance.",
+        abstract: "Write a model folder as safetensors (packed), HDF5, ONNX, GGUF, C or TFLite, with its provenance.",
         discussion: "Formats and their layouts: docs/formats.md. Exit codes: 0 success, 2 bad input, 1 anything else.")
 
     @Argument(help: "A `nanoforge compress` output folder, or any checkpoint folder/file nanoforge loads.")
@@ -30,11 +30,14 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "gzip level 0–9 for HDF5 datasets (default: none).")
     var gzip: Int?
 
-    @Option(help: "For --format c: calibration inputs (one feature line, or label<TAB>features, per line) that fix the int8 activation ranges.")
+    @Option(help: "For --format c and tflite: calibration inputs (one feature line, or label<TAB>features, per line) that fix the int8 activation ranges.")
     var calibration: String?
 
     @Option(help: "For --format c with a Keras CNN: images (feature lines, or label<TAB>features) on which the int8 model, the integer reference the C code computes bit for bit, is compared with the float model: top-1 agreement and mean KL, printed as a note.")
     var evaluate: String?
+
+    @Option(help: "For --format tflite: also write, per --evaluate input, the int8 input codes and the int8 logits of nanoforge's integer reference as TSV (for scripts/interop/check_tflite.sh).")
+    var tfliteReference: String?
 
     func run() throws {
         try CLIErrors.reporting {
@@ -44,10 +47,15 @@ struct ExportCommand: ParsableCommand {
             guard let type = GGUFTensorType(name: ggufType), GGUFExporter.exportTypes.contains(type) else {
                 throw CLIErrors.BadInput("--gguf-type: '\(ggufType)' is not one of \(GGUFExporter.exportTypes.map { $0.name.lowercased() }.joined(separator: ", "))")
             }
-            let rows = try kind == .c ? calibration.map(EvaluationData.featureRows) : nil
-            let evaluation = try kind == .c ? evaluate.map(EvaluationData.featureRows) : nil
+            if tfliteReference != nil && (kind != .tflite || evaluate == nil) {
+                throw CLIErrors.BadInput("--tflite-reference: needs --format tflite and --evaluate FILE (the inputs it is computed on)")
+            }
+            let integer = kind == .c || kind == .tflite
+            let rows = try integer ? calibration.map(EvaluationData.featureRows) : nil
+            let evaluation = try integer ? evaluate.map(EvaluationData.featureRows) : nil
             let notes = try ModelExporter.export(path: model, format: kind, to: output, ggufType: type, ggufReference: ggufReference,
-                                                 gzip: gzip, calibration: rows, evaluation: evaluation)
+                                                 gzip: gzip, calibration: rows, evaluation: evaluation,
+                                                 tfliteReference: tfliteReference)
             for note in notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
             let bytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
             print("wrote \(output) (\(kind.rawValue), \(String(format: "%.1f", Double(bytes) / 1e6)) MB)")
