@@ -38,14 +38,17 @@ extension ServedModel {
     /// Loads the model at `path` as an encoder (BERT sentence encoders, on `RuntimeEncoder`) or a
     /// decoder (Llama family; a GGUF file's quantized matrices, or a compressed folder's ggml
     /// codes, run on the packed runtime as `generate --engine auto` runs them). A decoder needs its
-    /// tokenizer (GGUF metadata or tokenizer.json).
-    public static func load(name: String, path: String, maxConcurrency: Int = 64) throws -> ServedModel {
+    /// tokenizer (GGUF metadata or tokenizer.json). `kernel`, `maxBatch` and `batchWindow` apply
+    /// to encoders (`RuntimeKernel`, `EmbeddingBatcher`).
+    public static func load(name: String, path: String, maxConcurrency: Int = 64, kernel: RuntimeKernel = .standard,
+                            maxBatch: Int = 32, batchWindow: Duration = .milliseconds(2)) throws -> ServedModel {
         if try !ModelLoader.isGGUF(path) {
             let (weights, configPath) = try ModelLoader.locateWeights(path)
             let store = try CheckpointReader.read(path: weights)
             let spec = try ModelLoader.spec(of: store, configPath: configPath)
             if spec.configuration(as: BertEncoder.Configuration.self) != nil {
-                return .encoder(ServedEncoder(name: name, encoder: try RuntimeEncoder.load(path: path), maxConcurrency: maxConcurrency))
+                return .encoder(ServedEncoder(name: name, encoder: try RuntimeEncoder.load(path: path, kernel: kernel), maxConcurrency: maxConcurrency,
+                                              window: batchWindow, maxBatch: maxBatch))
             }
             guard spec.configuration(as: LlamaConfiguration.self) != nil else {
                 throw ServeError.unsupported(path: path, reason: "architecture '\(spec.architectureName)': serve runs BERT sentence encoders and Llama-family decoders")

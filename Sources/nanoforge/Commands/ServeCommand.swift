@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import NanoModels
+import NanoRuntime
 import NanoServe
 
 /// `nanoforge serve`: models behind an OpenAI-compatible HTTP endpoint (docs/serve.md).
@@ -33,11 +34,24 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body; larger ones are refused with 413.")
     var maxBodyBytes = 4 << 20
 
+    @Option(name: .customLong("max-batch"), help: "Encoders: most sentences in one forward pass, across clients (1 runs each sentence alone).")
+    var maxBatch = 32
+
+    @Option(name: .customLong("batch-window-ms"), help: "Encoders: how long the first waiting request collects others before its batch runs.")
+    var batchWindowMilliseconds = 2.0
+
+    @Option(help: RuntimeKernel.help)
+    var kernel: RuntimeKernel = .standard
+
     func validate() throws {
         guard !models.isEmpty else { throw ValidationError("give at least one MODEL") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must lie in 0...65535, got \(port)") }
         guard maxConcurrency > 0 else { throw ValidationError("--max-concurrency must be positive, got \(maxConcurrency)") }
         guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive, got \(maxBodyBytes)") }
+        guard maxBatch > 0 else { throw ValidationError("--max-batch must be positive, got \(maxBatch)") }
+        guard batchWindowMilliseconds >= 0 && batchWindowMilliseconds <= 10_000 else {
+            throw ValidationError("--batch-window-ms must lie in [0, 10000], got \(batchWindowMilliseconds)")
+        }
         if let apiKey, apiKey.isEmpty { throw ValidationError("--api-key must not be empty") }
     }
 
@@ -49,7 +63,8 @@ struct ServeCommand: ParsableCommand {
                 let name: String, path: String, model: ServedModel
                 do {
                     (name, path) = try ServedModel.parseArgument(argument)
-                    model = try ServedModel.load(name: name, path: path, maxConcurrency: maxConcurrency)
+                    model = try ServedModel.load(name: name, path: path, maxConcurrency: maxConcurrency, kernel: kernel, maxBatch: maxBatch,
+                                                 batchWindow: .microseconds(Int64(batchWindowMilliseconds * 1000)))
                 } catch let e as ServeError {
                     throw CLIErrors.BadInput(e.description)
                 } catch let e as BPETokenizerError {
