@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 
 /// `nanoforge serve`'s settings.
 public struct ServeConfiguration: Sendable {
@@ -46,14 +47,40 @@ public struct NanoServer: Sendable {
                            logger: logger)
     }
 
-    /// Serves until the task is cancelled (in-flight requests are finished first).
-    public func run(onListening: @escaping @Sendable (String, Int) async -> Void) async throws {
-        try await application(onListening: onListening).run()
+    /// Serves until `stop()` on the returned handle, or SIGTERM/SIGINT when `signals`: then it
+    /// stops accepting connections, finishes the requests in flight and ends (ServiceLifecycle's
+    /// graceful shutdown). Returns once the server accepts connections.
+    public func start(signals: Bool = false) async throws -> RunningServer {
+        let (bound, continuation) = AsyncStream<(String, Int)>.makeStream()
+        let app = application { host, port in continuation.yield((host, port)) }
+        var logger = Logger(label: "nanoforge.serve")
+        logger.logLevel = .warning
+        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: signals ? [.sigterm, .sigint] : [], logger: logger))
+        let task = Task {
+            defer { continuation.finish() }
+            try await group.run()
+        }
+        for await (host, port) in bound { return RunningServer(host: host, port: port, group: group, task: task) }
+        // The server ended before it listened: its error.
+        try await task.value
+        throw ServeError.unsupported(path: "\(configuration.host):\(configuration.port)", reason: "the server stopped before it listened")
+    }
+}
+
+/// A started `NanoServer`.
+public struct RunningServer: Sendable {
+    public let host: String
+    /// The bound port (the one picked when asked for port 0).
+    public let port: Int
+    let group: ServiceGroup
+    let task: Task<Void, Error>
+
+    /// Graceful shutdown: no new connections, the requests in flight finish; returns when it is done.
+    public func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await task.value
     }
 
-    /// Serves until SIGTERM or SIGINT: then it stops accepting connections, finishes the requests
-    /// in flight and returns (ServiceLifecycle's graceful shutdown).
-    public func runUntilSignalled(onListening: @escaping @Sendable (String, Int) async -> Void) async throws {
-        try await application(onListening: onListening).runService()
-    }
+    /// Waits until the server ends (after `stop()` or a signal).
+    public func wait() async throws { try await task.value }
 }

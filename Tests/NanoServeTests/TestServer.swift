@@ -9,10 +9,11 @@ import NanoCheckpoint
 final class TestServer: @unchecked Sendable {
     let port: Int
     let client: TestClient
-    private let task: Task<Void, Error>
+    let running: RunningServer
 
-    private init(port: Int, task: Task<Void, Error>) {
-        self.port = port; self.task = task
+    private init(_ running: RunningServer) {
+        self.running = running
+        port = running.port
         client = TestClient(port: port)
     }
 
@@ -26,29 +27,19 @@ final class TestServer: @unchecked Sendable {
         try await client.post(path, json, headers: headers)
     }
 
-    /// Starts a server for `models`; fails after 30 s without a port.
+    /// Starts a server for `models` on a free port.
     static func start(_ models: [ServedModel], apiKey: String? = nil, maxBodyBytes: Int = 1 << 20) async throws -> TestServer {
         var configuration = ServeConfiguration()
         configuration.port = 0
         configuration.apiKey = apiKey
         configuration.maxBodyBytes = maxBodyBytes
         let server = try NanoServer(models: models, configuration: configuration)
-        let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let task = Task { try await server.run { _, port in continuation.yield(port) } }
-        let timeout = Task { try await Task.sleep(for: .seconds(30)); continuation.finish() }
-        var port: Int?
-        for await p in ports { port = p; break }
-        timeout.cancel()
-        guard let port, port > 0 else {
-            task.cancel()
-            throw APIError(status: 0, message: "the test server did not start")
-        }
-        return TestServer(port: port, task: task)
+        return TestServer(try await server.start())
     }
 
+    /// Graceful shutdown (requests in flight finish first).
     func stop() async {
-        task.cancel()
-        _ = try? await task.value
+        try? await running.stop()
     }
 }
 

@@ -85,10 +85,10 @@ struct ServeCommand: ParsableCommand {
             let outcome = Outcome(), done = DispatchSemaphore(value: 0)
             Task {
                 do {
-                    try await server.runUntilSignalled { host, port in
-                        print("listening on http://\(host):\(port)")
-                        fflush(stdout)
-                    }
+                    let running = try await server.start(signals: true)
+                    print("listening on http://\(running.host):\(running.port)")
+                    fflush(stdout)
+                    try await running.wait()
                 } catch { outcome.error = error }
                 done.signal()
             }
