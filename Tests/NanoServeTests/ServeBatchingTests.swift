@@ -53,4 +53,40 @@ import NanoRuntime
         #expect(stats.mostRequestsInOneCollection == sentences.count, "\(stats)")
         #expect(stats.batches == 1, "eight rows, one forward pass: \(stats)")
     }
+
+    /// Concurrent completions (queued one at a time) and embeddings (batched) on two models at
+    /// once give what each gives alone.
+    @Test func decodersAndEncodersRunSideBySide() async throws {
+        let (decoder, encoder) = try ServeFixtures.models()
+        let server = try await TestServer.start([.decoder(decoder), .encoder(encoder)])
+        let prompts = ["one", "two words", "three more words", "four"]
+        let sentences = ["the cat sat", "a dog ran far away", "fox", "quick brown fox jumps over"]
+        let results = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            for (i, p) in prompts.enumerated() {
+                group.addTask {
+                    let r = try await server.post("/v1/completions", "{\"model\": \"tiny-llama\", \"prompt\": \"\(p)\", \"max_tokens\": 10, \"temperature\": 0}")
+                    return (i, r.json["choices"]?.array?.first?["text"]?.string ?? "<\(r.status)>")
+                }
+            }
+            for (i, s) in sentences.enumerated() {
+                group.addTask {
+                    let r = try await server.post("/v1/embeddings", "{\"model\": \"tiny-bert\", \"input\": \"\(s)\"}")
+                    return (100 + i, r.json["data"]?.array?.first?["embedding"]?.array?.map { String($0.number ?? .nan) }.joined(separator: ",") ?? "<\(r.status)>")
+                }
+            }
+            var out: [Int: String] = [:]
+            for try await (i, v) in group { out[i] = v }
+            return out
+        }
+        await server.stop()
+        for (i, p) in prompts.enumerated() {
+            #expect(results[i] == ServeEndpointTests.reference(decoder, prompt: decoder.codec.encode(p), maxTokens: 10).text, "prompt \(i)")
+        }
+        let runtime = encoder.encoder
+        for (i, s) in sentences.enumerated() {
+            let got = (results[100 + i] ?? "").split(separator: ",").compactMap { Float(String($0)) }
+            let alone = runtime.embeddings(tokenIds: [runtime.tokenizer.encode(s, maxLength: runtime.maxLength)]).scalars
+            #expect(got.count == alone.count && zip(got, alone).allSatisfy { abs($0 - $1) <= 1e-6 }, "sentence \(i)")
+        }
+    }
 }
