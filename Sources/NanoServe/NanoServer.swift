@@ -56,9 +56,17 @@ public struct NanoServer: Sendable {
         var logger = Logger(label: "nanoforge.serve")
         logger.logLevel = .warning
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: signals ? [.sigterm, .sigint] : [], logger: logger))
-        let task = Task {
-            defer { continuation.finish() }
-            try await group.run()
+        let task: Task<Void, Error>
+        if #available(macOS 15.0, *) {
+            task = Task(executorPreference: ServeExecutor.shared) {
+                defer { continuation.finish() }
+                try await group.run()
+            }
+        } else {
+            task = Task {
+                defer { continuation.finish() }
+                try await group.run()
+            }
         }
         for await (host, port) in bound { return RunningServer(host: host, port: port, group: group, task: task) }
         // The server ended before it listened: its error.

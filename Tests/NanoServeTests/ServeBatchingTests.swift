@@ -10,7 +10,7 @@ import NanoRuntime
 /// for another row count).
 @Suite(.serialized, .timeLimit(.minutes(3))) struct ServeBatchingTests {
     @Test(arguments: [true, false])
-    func concurrentRequestsShareABatchAndMatchOneAtATime(integer: Bool) async throws {
+    func concurrentRequestsShareABatchAndMatchOneAtATime(integer: Bool) async throws { try await onTestExecutor {
         let runtime: RuntimeEncoder
         if integer {
             let folder = try ServeFixtures.temporaryFolder()
@@ -52,11 +52,11 @@ import NanoRuntime
         let stats = encoder.batchStatistics
         #expect(stats.mostRequestsInOneCollection == sentences.count, "\(stats)")
         #expect(stats.batches == 1, "eight rows, one forward pass: \(stats)")
-    }
+    } }
 
     /// Concurrent completions (queued one at a time) and embeddings (batched) on two models at
     /// once give what each gives alone.
-    @Test func decodersAndEncodersRunSideBySide() async throws {
+    @Test func decodersAndEncodersRunSideBySide() async throws { try await onTestExecutor {
         let (decoder, encoder) = try ServeFixtures.models()
         let server = try await TestServer.start([.decoder(decoder), .encoder(encoder)])
         let prompts = ["one", "two words", "three more words", "four"]
@@ -88,5 +88,5 @@ import NanoRuntime
             let alone = runtime.embeddings(tokenIds: [runtime.tokenizer.encode(s, maxLength: runtime.maxLength)]).scalars
             #expect(got.count == alone.count && zip(got, alone).allSatisfy { abs($0 - $1) <= 1e-6 }, "sentence \(i)")
         }
-    }
+    } }
 }

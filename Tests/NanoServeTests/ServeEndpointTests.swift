@@ -11,15 +11,17 @@ import NanoTensor
 /// own logits, streams equal to whole replies.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct ServeEndpointTests {
     static func withServer<T>(_ body: (TestServer, ServedDecoder, ServedEncoder) async throws -> T) async throws -> T {
-        let (decoder, encoder) = try ServeFixtures.models()
-        let server = try await TestServer.start([.decoder(decoder), .encoder(encoder)])
-        do {
-            let result = try await body(server, decoder, encoder)
-            await server.stop()
-            return result
-        } catch {
-            await server.stop()
-            throw error
+        try await onTestExecutor {
+            let (decoder, encoder) = try ServeFixtures.models()
+            let server = try await TestServer.start([.decoder(decoder), .encoder(encoder)])
+            do {
+                let result = try await body(server, decoder, encoder)
+                await server.stop()
+                return result
+            } catch {
+                await server.stop()
+                throw error
+            }
         }
     }
 

@@ -53,7 +53,7 @@ import NanoCheckpoint
         #expect(reply.headers["content-type"] == "application/json", "\(row)")
     }
 
-    @Test func everyBadRequestGetsItsStatusAndErrorJSON() async throws {
+    @Test func everyBadRequestGetsItsStatusAndErrorJSON() async throws { try await onTestExecutor {
         let (decoder, encoder) = try ServeFixtures.models()
         let server = try await TestServer.start([.decoder(decoder), .encoder(encoder)], maxBodyBytes: 1000)
         for row in Self.rows {
@@ -65,9 +65,9 @@ import NanoCheckpoint
         let ok = try await server.post("/v1/completions", "{\"model\": \"tiny-llama\", \"prompt\": \"hi\", \"max_tokens\": 2}")
         #expect(ok.status == 200, "\(ok.text)")
         await server.stop()
-    }
+    } }
 
-    @Test func apiKeyIsRequiredWhenSet() async throws {
+    @Test func apiKeyIsRequiredWhenSet() async throws { try await onTestExecutor {
         let (decoder, encoder) = try ServeFixtures.models()
         let server = try await TestServer.start([.decoder(decoder), .encoder(encoder)], apiKey: "s3cret")
         let body = "{\"model\": \"tiny-bert\", \"input\": \"the cat\"}"
@@ -82,10 +82,10 @@ import NanoCheckpoint
         let health = try await server.request("GET", "/health")
         #expect(health.status == 200, "/health needs no key")
         await server.stop()
-    }
+    } }
 
     /// A decoder with `--max-concurrency 1` busy with one request refuses the next with 429.
-    @Test func aFullQueueIsA429() async throws {
+    @Test func aFullQueueIsA429() async throws { try await onTestExecutor {
         let (decoder, _) = try ServeFixtures.models(maxConcurrency: 1)
         let server = try await TestServer.start([.decoder(decoder)])
         // Hold the decoder's only slot with a job that waits for the test.
@@ -99,5 +99,5 @@ import NanoCheckpoint
         let ok = try await server.post("/v1/completions", body)
         #expect(ok.status == 200, "\(ok.text)")
         await server.stop()
-    }
+    } }
 }

@@ -51,7 +51,7 @@ import TestSupport
     }
 
     @Test(arguments: [SIGTERM, SIGINT])
-    func servesThenStopsCleanlyOnASignal(signal: Int32) async throws {
+    func servesThenStopsCleanlyOnASignal(signal: Int32) async throws { try await onTestExecutor {
         try #require(FileManager.default.isExecutableFile(atPath: CommandRunner.executable), "build the CLI first")
         let folder = try ServeFixtures.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -70,7 +70,7 @@ import TestSupport
         #expect(status == 0, "exit status after signal \(signal)")
         let log = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(log.contains("stopped"), "\(log)")
-    }
+    } }
 
     @Test func badArgumentsAreClearErrors() throws {
         try #require(FileManager.default.isExecutableFile(atPath: CommandRunner.executable), "build the CLI first")

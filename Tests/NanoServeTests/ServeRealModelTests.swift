@@ -16,7 +16,7 @@ import TestSupport
     }
 
     @Test(.enabled(if: available, "needs SmolLM2-135M-Instruct.Q4_1.gguf and all-MiniLM-L6-v2 in .cache (scripts/setup.sh)"))
-    func smolLM2AndMiniLMBehindOneServer() async throws {
+    func smolLM2AndMiniLMBehindOneServer() async throws { try await onTestExecutor {
         let (smolName, smolPath) = try ServedModel.parseArgument(Self.smolLM2)
         let (miniName, miniPath) = try ServedModel.parseArgument(Self.miniLM)
         #expect(smolName == "SmolLM2-135M-Instruct.Q4_1" && miniName == "all-MiniLM-L6-v2")
@@ -62,5 +62,5 @@ import TestSupport
             #expect(got.count == 384 && zip(got, alone).allSatisfy { abs($0 - $1) <= 1e-6 }, "sentence \(i)")
         }
         await server.stop()
-    }
+    } }
 }

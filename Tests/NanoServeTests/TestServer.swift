@@ -5,6 +5,19 @@ import FoundationNetworking
 import NanoCheckpoint
 @testable import NanoServe
 
+/// Runs `body` on a dispatch queue of its own rather than on Swift's cooperative threads: in a
+/// full `swift test` run other suites keep those threads busy with long synchronous work, and a
+/// test waiting on HTTP replies would wait for them (`ServeExecutor`).
+func onTestExecutor<T>(_ body: () async throws -> T) async throws -> T {
+    if #available(macOS 15.0, *) {
+        return try await withTaskExecutorPreference(testExecutor) { try await body() }
+    }
+    return try await body()
+}
+
+@available(macOS 15.0, *)
+private let testExecutor = ServeExecutor(label: "nanoforge.serve.tests")
+
 /// A `NanoServer` running in this process on 127.0.0.1 and a free port, with a client.
 final class TestServer: @unchecked Sendable {
     let port: Int
