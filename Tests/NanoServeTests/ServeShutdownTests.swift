@@ -23,7 +23,7 @@ import Testing
             guard decoder.queue.admission.inFlight == 2 else {
                 release.signal()
                 Issue.record("the request did not reach the decoder")
-                return nil
+                return TestClient.Reply?.none
             }
             group.addTask { try await server.running.stop(); return nil }
             // Shutdown has begun once a new connection is refused; only then does the request run.
