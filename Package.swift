@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // Numeric kernels need AVX2/FMA/F16C code generation: Swift's default x86-64 target is SSE2,
@@ -19,10 +19,14 @@ let package = Package(
         .library(name: "NanoForge", targets: ["NanoForge"]),
         .library(name: "NanoExport", targets: ["NanoExport"]),
         .library(name: "NanoRuntime", targets: ["NanoRuntime"]),
+        .library(name: "NanoServe", targets: ["NanoServe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // `serve`'s HTTP server. No traits: they would add swift-configuration; only the
+        // `Hummingbird` product is linked (no TLS, HTTP/2 or HTTP client in the build).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
@@ -52,11 +56,16 @@ let package = Package(
         // Packed int8/int4 inference: kernels on the packed weights, BERT sentence encoder (docs/architecture.md).
         .target(name: "NanoRuntime", dependencies: ["CBLAS", "CSIMDIntrinsics", "NanoTensor", "NanoModels", "NanoCheckpoint", "NanoQuant"],
                 swiftSettings: fastMath),
+        // OpenAI-compatible HTTP server for encoders and decoders (`nanoforge serve`, docs/serve.md).
+        .target(name: "NanoServe",
+                dependencies: ["NanoTensor", "NanoModels", "NanoCheckpoint", "NanoQuant", "NanoRuntime",
+                               .product(name: "Hummingbird", package: "hummingbird")],
+                swiftSettings: fastMath),
         // The CLI: wires the pipeline to the exporters.
         .executableTarget(
             name: "nanoforge",
             dependencies: [
-                "NanoTensor", "NanoModels", "NanoCheckpoint", "NanoQuant", "NanoForge", "NanoExport", "NanoRuntime",
+                "NanoTensor", "NanoModels", "NanoCheckpoint", "NanoQuant", "NanoForge", "NanoExport", "NanoRuntime", "NanoServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: fastMath),
@@ -72,6 +81,9 @@ let package = Package(
                     swiftSettings: fastMath),
         .testTarget(name: "NanoRuntimeTests",
                     dependencies: ["NanoRuntime", "NanoForge", "NanoQuant", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
+                    swiftSettings: fastMath),
+        .testTarget(name: "NanoServeTests",
+                    dependencies: ["NanoServe", "NanoRuntime", "NanoQuant", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
                     swiftSettings: fastMath),
     ],
     swiftLanguageModes: [.v5]

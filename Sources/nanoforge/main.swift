@@ -20,7 +20,7 @@ struct Nanoforge: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nanoforge",
         abstract: "Compress a trained model into a nano model, with a report of what each step cost.",
-        subcommands: [CompressCommand.self, EvalCommand.self, CompareCommand.self, ExportCommand.self, DemoCommand.self, EmbedCommand.self, GenerateCommand.self, InspectCommand.self, BenchCommand.self])
+        subcommands: [CompressCommand.self, EvalCommand.self, CompareCommand.self, ExportCommand.self, DemoCommand.self, EmbedCommand.self, GenerateCommand.self, InspectCommand.self, BenchCommand.self, ServeCommand.self])
 }
 
 // Which compiled kernel set runs (KernelSet): read once here, at the edge; NANOFORGE_KERNELS=avx2

@@ -76,7 +76,8 @@ struct GenerateCommand: ParsableCommand {
             let (llama, report) = try GGMLDecodingOption.load(path: model, engine: engine)
             if let report { Self.log("engine: \(report)") }
             let c = llama.configuration
-            let tokenizer = try GenerationTokenizer.load(model: model)
+            let tokenizer: (any TokenCodec)?
+            do { tokenizer = try GenerationTokenizer.load(model: model) } catch let e as BPETokenizerError { throw CLIErrors.BadInput(e.description) }
             let promptTokens: [Int]
             if let promptIDs {
                 promptTokens = try Self.parseIDs(promptIDs)
@@ -117,81 +118,31 @@ struct GenerateCommand: ParsableCommand {
     static func log(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 }
 
-/// Text ↔ token ids for `generate`.
-protocol TokenCodec {
-    func encode(_ text: String) -> [Int]
-    func decode(_ ids: [Int]) -> String
-    /// The tokenizer's end-of-sequence id, when it names one.
-    var endOfSequence: Int? { get }
-    /// `text` as the user's turn in the model's chat template, ready for the assistant's reply.
-    func chatPrompt(_ text: String) throws -> String
-}
-
-/// The model's byte-level BPE tokenizer: special tokens in the prompt text (`<|im_start|>`)
-/// become their ids, BOS is added when the model asks for it, special tokens are left out of the
-/// printed text.
-struct BPECodec: TokenCodec {
-    let tokenizer: ByteLevelBPETokenizer
-    var endOfSequence: Int? { tokenizer.eosID }
-    func encode(_ text: String) -> [Int] { tokenizer.encode(text, allowSpecial: true, addBOS: tokenizer.addsBOS) }
-    func decode(_ ids: [Int]) -> String { tokenizer.decode(ids, skipSpecial: true) }
-    func chatPrompt(_ text: String) throws -> String {
-        try tokenizer.applyChatTemplate([ChatMessage(role: "user", content: text)], addGenerationPrompt: true)
-    }
-}
-
-enum GenerationTokenizer {
-    /// The tokenizer stored with `model`: a GGUF file's `tokenizer.ggml.*` metadata, or the
-    /// `tokenizer.json` in (or beside) a Hugging Face folder; nil when there is none.
-    static func load(model: String) throws -> TokenCodec? {
-        do {
-            if try ModelLoader.isGGUF(model) {
-                return BPECodec(tokenizer: try ByteLevelBPETokenizer(gguf: try GGUFFile.read(path: model)))
-            }
-            var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory)
-            let folder = isDirectory.boolValue ? model : (model as NSString).deletingLastPathComponent
-            let json = (folder as NSString).appendingPathComponent("tokenizer.json")
-            guard FileManager.default.fileExists(atPath: json) else { return nil }
-            return BPECodec(tokenizer: try ByteLevelBPETokenizer(tokenizerJSON: json))
-        } catch let e as BPETokenizerError {
-            throw CLIErrors.BadInput(e.description)
-        }
-    }
-}
-
 /// Writes generated tokens to stdout as they come: text through the tokenizer (decoding the whole
 /// continuation each time and printing what is new, so multi-byte characters split across tokens
 /// come out whole), or ids separated by commas.
 final class StreamPrinter {
-    let tokenizer: TokenCodec?
-    private var tokens: [Int] = []
-    private var printed = ""
+    private var detokenizer: IncrementalDetokenizer?
+    private var count = 0
 
-    init(tokenizer: TokenCodec?) { self.tokenizer = tokenizer }
+    init(tokenizer: (any TokenCodec)?) { detokenizer = tokenizer.map { IncrementalDetokenizer(codec: $0) } }
 
     func append(_ token: Int) {
-        tokens.append(token)
-        if let tokenizer {
-            let text = tokenizer.decode(tokens)
-            // Hold back a trailing replacement character: the next token may complete it.
-            guard !text.hasSuffix("\u{FFFD}"), text.hasPrefix(printed) else { return }
-            write(String(text.dropFirst(printed.count)))
-            printed = text
+        count += 1
+        if detokenizer != nil {
+            write(detokenizer!.append(token))
         } else {
-            write(tokens.count == 1 ? "\(token)" : ",\(token)")
+            write(count == 1 ? "\(token)" : ",\(token)")
         }
     }
 
     func finish() {
-        if let tokenizer {
-            let text = tokenizer.decode(tokens)
-            if text.hasPrefix(printed) { write(String(text.dropFirst(printed.count))) }
-        }
+        if detokenizer != nil { write(detokenizer!.finish()) }
         write("\n")
     }
 
     private func write(_ s: String) {
+        guard !s.isEmpty else { return }
         FileHandle.standardOutput.write(Data(s.utf8))
     }
 }
