@@ -54,25 +54,16 @@ extension ServedModel {
                 throw ServeError.unsupported(path: path, reason: "architecture '\(spec.architectureName)': serve runs BERT sentence encoders and Llama-family decoders")
             }
         }
-        let packed = try PackedModel.load(path: path)
-        guard let llama = packed.model.as(LlamaModel.self) else {
-            throw ServeError.unsupported(path: path, reason: "not a Llama-family decoder")
+        // As `generate --engine auto`: a GGUF file's block-coded matrices load lean and run packed
+        // (no Float32 copies), a compressed folder's ggml codes run packed.
+        let llama: LlamaModel
+        do { llama = try LlamaRuntimeLoader.load(path: path, engine: .auto).model } catch let e as RuntimeError {
+            throw ServeError.unsupported(path: path, reason: e.description)
         }
-        try installPackedRuntime(on: llama, path: path, codes: packed.ggmlQuantized)
         guard let codec = try GenerationTokenizer.load(model: path) else {
             throw ServeError.unsupported(path: path, reason: "no tokenizer (GGUF tokenizer.ggml.* metadata or tokenizer.json) to serve text with")
         }
         let stops = try ModelLoader.endOfSequenceTokens(path: path)
         return .decoder(ServedDecoder(name: name, model: llama, codec: codec, stopTokens: stops, maxConcurrency: maxConcurrency))
-    }
-
-    /// `generate --engine auto`'s choice: packed ggml blocks where the file or folder holds them.
-    private static func installPackedRuntime(on llama: LlamaModel, path: String, codes: [String: GGMLQuantizedTensor]) throws {
-        if try ModelLoader.isGGUF(path) {
-            let file = try GGUFFile.read(path: path)
-            if GGMLDecoding.holdsPackedMatrices(file) { _ = try GGMLDecoding.install(on: llama, file: file) }
-        } else if !codes.isEmpty {
-            _ = try GGMLDecoding.install(on: llama, codes: codes, folder: path)
-        }
     }
 }
