@@ -11,7 +11,8 @@ struct BenchCommand: ParsableCommand {
 
     enum Suite: String, ExpressibleByArgument, CaseIterable { case core, minilm, quantize, distill, memory, runtime, llm
         case llmQuant = "llm-quant"
-        case llmRuntime = "llm-runtime" }
+        case llmRuntime = "llm-runtime"
+        case serve }
 
     @Argument(help: "The suite to run: \(Suite.allCases.map(\.rawValue).joined(separator: ", ")).")
     var suite: Suite
@@ -87,6 +88,17 @@ struct BenchCommand: ParsableCommand {
     var runtimeGGUF = [".cache/models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf",
                        ".cache/models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q8_0.gguf",
                        ".cache/models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_0.gguf"]
+
+    @Option(help: "serve: the GGUF decoder both servers load.")
+    var serveGGUF = ".cache/models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
+    @Option(help: "serve: the sentence encoder nanoforge serve loads for the embeddings load ('' to skip).")
+    var serveEncoder = ".cache/models/all-MiniLM-L6-v2"
+    @Option(help: "serve: concurrent clients.")
+    var clients = 4
+    @Option(help: "serve: seconds of load per server.")
+    var seconds = 30.0
+    @Option(help: "serve: max_tokens of each completion.")
+    var serveMaxTokens = 32
 
     @Option(help: "Threads for the timed work (ours and the references).")
     var threads = 2
@@ -167,6 +179,16 @@ struct BenchCommand: ParsableCommand {
                 let result = try LLMRuntimeBenchmark(files: runtimeGGUF, llamaCpp: llamaCpp, nanoforge: MemoryBenchmark.ownExecutable(),
                                                      threads: threads, workDir: "out/bench-llm-runtime").run()
                 try BenchmarkOutput.write(result, to: output + "/llm-runtime.json")
+            }
+        case .serve:
+            try CLIErrors.reporting {
+                guard clients > 0, clients <= 64, seconds > 0, seconds <= 600 else {
+                    throw CLIErrors.BadInput("--clients must lie in 1…64 and --seconds in (0, 600]")
+                }
+                let result = try ServeBenchmark(decoder: serveGGUF, encoder: serveEncoder.isEmpty ? nil : serveEncoder, llamaCpp: llamaCpp,
+                                                nanoforge: MemoryBenchmark.ownExecutable(), clients: clients, duration: seconds,
+                                                maxTokens: serveMaxTokens, threads: threads, workDir: "out/bench-serve").run()
+                try BenchmarkOutput.write(result, to: output + "/serve.json")
             }
         case .memory:
             try CLIErrors.reporting {
