@@ -21,8 +21,8 @@ public final class ServedEncoder: @unchecked Sendable {
     public var batchStatistics: (batches: Int, collections: Int, mostRequestsInOneCollection: Int) { batcher.currentStatistics }
 }
 
-/// A Llama-family decoder behind `/v1/completions` and `/v1/chat/completions`: one request at a
-/// time, behind a queue of at most `maxConcurrency` requests.
+/// A Llama-family decoder behind `/v1/completions` and `/v1/chat/completions`: its completions
+/// batched across clients (`DecoderQueue`), at most `maxConcurrency` running or waiting.
 public final class ServedDecoder: @unchecked Sendable {
     public let name: String
     public let model: LlamaModel
@@ -40,10 +40,10 @@ public final class ServedDecoder: @unchecked Sendable {
     var contextLength: Int { model.configuration.contextLength }
     var vocabularySize: Int { model.configuration.vocabularySize }
 
-    /// Runs `request` in turn; the stream ends after `.finished` (or early when the consumer leaves).
+    /// Runs `request` in the batch loop; the stream ends after `.finished` (or early when the consumer leaves).
     func generate(_ request: GenerationRequest) throws -> AsyncStream<GenerationEvent> {
         let generation = TextGeneration(model: model, codec: codec, stopTokens: stopTokens)
-        return try queue.submit { emit, cancelled in generation.run(request, cancelled: cancelled, emit: emit) }
+        return try queue.submitGeneration(request, on: generation)
     }
 }
 

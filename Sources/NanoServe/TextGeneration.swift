@@ -40,22 +40,54 @@ public enum GenerationEvent: Sendable {
     case finished(FinishReason, completionTokens: Int)
 }
 
+/// One completion in progress: its cache, sampler, detokenizer and stop strings, the logits its
+/// next token is drawn from, and where its events go.
+final class GenerationState {
+    let request: GenerationRequest
+    let cache: LlamaKVCache
+    var sampler: TokenSampler
+    var detokenizer: IncrementalDetokenizer
+    var stops: StopMatcher
+    var count = 0
+    var logits: [Float] = []
+    let emit: (GenerationEvent) -> Void
+    let cancelled: () -> Bool
+
+    init(_ request: GenerationRequest, cache: LlamaKVCache, codec: any TokenCodec, emit: @escaping (GenerationEvent) -> Void,
+         cancelled: @escaping () -> Bool) {
+        self.request = request; self.cache = cache; self.emit = emit; self.cancelled = cancelled
+        sampler = TokenSampler(temperature: request.temperature, topP: request.topP, seed: request.seed)
+        detokenizer = IncrementalDetokenizer(codec: codec)
+        stops = StopMatcher(request.stop)
+    }
+}
+
 /// One completion on a Llama through its KV cache: the loop of `LlamaModel.generate`
 /// (prefill, then one token per pass, the same `TokenSampler`), with what a server adds:
 /// log-probabilities, stop strings on the decoded text, and an early end when the client leaves.
+/// `start` prefills and `sample` draws each token, so that `DecoderQueue` can advance several
+/// completions in one pass (`LlamaModel.decodeStep`); `run` is the loop for one.
 struct TextGeneration {
     let model: LlamaModel
     let codec: any TokenCodec
     let stopTokens: Set<Int>
 
     /// Runs `request`, reporting through `emit`; `cancelled` is asked before each new token.
-    func run(_ request: GenerationRequest, cancelled: () -> Bool, emit: (GenerationEvent) -> Void) {
+    func run(_ request: GenerationRequest, cancelled: @escaping () -> Bool, emit: @escaping (GenerationEvent) -> Void) {
+        guard let state = start(request, cancelled: cancelled, emit: emit) else { return }
+        while let next = sample(state) {
+            state.logits = model.decode([next], cache: state.cache).scalars
+        }
+    }
+
+    /// The prompt through a fresh cache (reporting its log-probabilities when asked); nil when
+    /// the request is already finished (`max_tokens` 0).
+    func start(_ request: GenerationRequest, cancelled: @escaping () -> Bool, emit: @escaping (GenerationEvent) -> Void) -> GenerationState? {
         let cache = LlamaKVCache(for: model, capacity: request.prompt.count + request.maxTokens)
         let vocabulary = model.configuration.vocabularySize
         // The prompt's own log-probabilities need every position's logits; otherwise the head runs
         // over the last position only, as `generate` runs it.
         let prefill = model.decode(request.prompt, cache: cache, lastPositionOnly: !request.echoLogprobs)
-        var logits = Array(prefill.scalars.suffix(vocabulary))
         if request.echoLogprobs {
             let k = request.logprobs ?? 0
             var entries: [TokenLogprob?] = [nil]
@@ -65,27 +97,30 @@ struct TextGeneration {
             }
             emit(.prompt(entries, tokens: request.prompt))
         }
-        guard request.maxTokens > 0 else { emit(.finished(.length, completionTokens: 0)); return }
-        var sampler = TokenSampler(temperature: request.temperature, topP: request.topP, seed: request.seed)
-        var detokenizer = IncrementalDetokenizer(codec: codec)
-        var stops = StopMatcher(request.stop)
-        var count = 0
-        while true {
-            let next = sampler.next(logits[...])
-            count += 1
-            let logprob = request.logprobs.map { TokenLogprob(token: next, logits: logits[...], top: $0) }
-            let (text, stopped) = stops.append(detokenizer.append(next))
-            emit(.token(next, text: text, logprob: logprob))
-            if stopped { emit(.finished(.stop, completionTokens: count)); return }
-            let endOfSequence = stopTokens.contains(next)
-            if endOfSequence || count == request.maxTokens || cancelled() {
-                let (tail, stoppedAtEnd) = stops.append(detokenizer.finish())
-                let rest = stoppedAtEnd ? tail : tail + stops.flush()
-                if !rest.isEmpty { emit(.text(rest)) }
-                emit(.finished(endOfSequence || stoppedAtEnd ? .stop : .length, completionTokens: count))
-                return
-            }
-            logits = model.decode([next], cache: cache).scalars
+        guard request.maxTokens > 0 else { emit(.finished(.length, completionTokens: 0)); return nil }
+        let state = GenerationState(request, cache: cache, codec: codec, emit: emit, cancelled: cancelled)
+        state.logits = Array(prefill.scalars.suffix(vocabulary))
+        return state
+    }
+
+    /// Draws the next token from `state.logits` and reports it; the token to feed next, or nil
+    /// once the completion has finished (and reported why).
+    func sample(_ state: GenerationState) -> Int? {
+        let request = state.request
+        let next = state.sampler.next(state.logits[...])
+        state.count += 1
+        let logprob = request.logprobs.map { TokenLogprob(token: next, logits: state.logits[...], top: $0) }
+        let (text, stopped) = state.stops.append(state.detokenizer.append(next))
+        state.emit(.token(next, text: text, logprob: logprob))
+        if stopped { state.emit(.finished(.stop, completionTokens: state.count)); return nil }
+        let endOfSequence = stopTokens.contains(next)
+        if endOfSequence || state.count == request.maxTokens || state.cancelled() {
+            let (tail, stoppedAtEnd) = state.stops.append(state.detokenizer.finish())
+            let rest = stoppedAtEnd ? tail : tail + state.stops.flush()
+            if !rest.isEmpty { state.emit(.text(rest)) }
+            state.emit(.finished(endOfSequence || stoppedAtEnd ? .stop : .length, completionTokens: state.count))
+            return nil
         }
+        return next
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import NanoCheckpoint
+import NanoModels
 import NanoRuntime
 @testable import NanoServe
 
@@ -54,8 +55,45 @@ import NanoRuntime
         #expect(stats.batches == 1, "eight rows, one forward pass: \(stats)")
     } }
 
-    /// Concurrent completions (queued one at a time) and embeddings (batched) on two models at
-    /// once give what each gives alone.
+    /// Completions from concurrent clients advance together (one decoding pass for all of them)
+    /// and each gets the tokens it gets alone: greedy and seeded sampling, prompts of different
+    /// lengths, log-probabilities. The queue is held busy while the requests arrive, so the four
+    /// start in one batch whatever the timing.
+    @Test func concurrentCompletionsBatchAndMatchOneAtATime() async throws { try await onTestExecutor {
+        let (decoder, _) = try ServeFixtures.models()
+        let server = try await TestServer.start([.decoder(decoder)])
+        let release = DispatchSemaphore(value: 0)
+        let holder: AsyncStream<Int> = try decoder.queue.submit { emit, _ in release.wait(); emit(1) }
+        let bodies = ["\"prompt\": \"one\", \"max_tokens\": 12, \"temperature\": 0",
+                      "\"prompt\": \"two words here and more\", \"max_tokens\": 7, \"temperature\": 0, \"logprobs\": 2",
+                      "\"prompt\": \"three\", \"max_tokens\": 12, \"temperature\": 0.9, \"seed\": 5",
+                      "\"prompt\": \"four more\", \"max_tokens\": 3, \"temperature\": 0"]
+        let replies = try await withThrowingTaskGroup(of: (Int, TestClient.Reply).self) { group in
+            for (i, b) in bodies.enumerated() {
+                group.addTask { (i, try await server.post("/v1/completions", "{\"model\": \"tiny-llama\", \(b)}")) }
+            }
+            // Every request admitted (waiting behind the holder) before the queue is released.
+            while decoder.queue.admission.inFlight < bodies.count + 1 { try await Task.sleep(for: .milliseconds(5)) }
+            release.signal()
+            var out: [Int: TestClient.Reply] = [:]
+            for try await (i, r) in group { out[i] = r }
+            return out
+        }
+        for await _ in holder {}
+        await server.stop()
+        let samplers = [TokenSampler(), TokenSampler(), TokenSampler(temperature: 0.9, topP: 1, seed: 5), TokenSampler()]
+        let prompts = ["one", "two words here and more", "three", "four more"], lengths = [12, 7, 12, 3]
+        for i in bodies.indices {
+            let text = replies[i]?.json["choices"]?.array?.first?["text"]?.string
+            let alone = ServeEndpointTests.reference(decoder, prompt: decoder.codec.encode(prompts[i]), maxTokens: lengths[i], sampler: samplers[i])
+            #expect(text == alone.text, "request \(i): \(replies[i]?.text ?? "no reply")")
+        }
+        let stats = decoder.queue.batchStatistics
+        #expect(stats.largestBatch == bodies.count, "\(stats)")
+    } }
+
+    /// Concurrent completions (batched) and embeddings (batched) on two models at once give what
+    /// each gives alone.
     @Test func decodersAndEncodersRunSideBySide() async throws { try await onTestExecutor {
         let (decoder, encoder) = try ServeFixtures.models()
         let server = try await TestServer.start([.decoder(decoder), .encoder(encoder)])
