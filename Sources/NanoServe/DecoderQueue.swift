@@ -42,11 +42,12 @@ final class DecoderQueue: @unchecked Sendable {
         let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .unbounded)
         continuation.onTermination = { reason in if case .cancelled = reason { flag.set() } }
         queue.async {
+            // The slot is free before the stream ends (see `submitGeneration`).
+            defer { continuation.finish() }
             defer { self.admission.release() }
             // A client that left while waiting costs nothing.
-            guard !flag.isSet else { continuation.finish(); return }
+            guard !flag.isSet else { return }
             body({ continuation.yield($0) }, { flag.isSet })
-            continuation.finish()
         }
         return stream
     }
@@ -61,7 +62,9 @@ extension DecoderQueue {
         let (stream, continuation) = AsyncStream<GenerationEvent>.makeStream(bufferingPolicy: .unbounded)
         continuation.onTermination = { reason in if case .cancelled = reason { flag.set() } }
         let item = PendingGeneration(request: request, emit: { continuation.yield($0) }, cancelled: { flag.isSet },
-                                     finish: { continuation.finish(); self.admission.release() })
+                                     // Released before the stream ends: the client may send its next request
+                                     // as soon as it has this reply, and must find the slot free.
+                                     finish: { self.admission.release(); continuation.finish() })
         let startLoop: Bool = lock.withLock {
             pending.append(item)
             defer { batching = true }
