@@ -38,6 +38,20 @@ static inline float nf_f16(uint16_t h) {
 }
 static inline uint16_t nf_to_f16(float f) { return _cvtss_sh(f, 0); }
 
+/// The sum of a vector's 8 floats (the tile kernels' final reduction; inlined into callers of any target).
+static inline __attribute__((always_inline)) float nf_hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/// A 4-bit block's 32 codes as bytes: low nibbles of the 16 bytes, then the high ones.
+static inline __attribute__((always_inline)) __m256i nf_nibbles32(const uint8_t *qs) {
+    const __m128i t = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
+}
+
 /// Q4_K's 6-bit scales and mins of the 8 sub-blocks (ggml's utmp unpacking).
 static inline void nf_q4_K_scales(const uint8_t s[12], uint8_t scales[8], uint8_t mins[8]) {
     uint32_t utmp[4];

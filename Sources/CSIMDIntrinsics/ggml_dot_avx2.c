@@ -3,19 +3,6 @@
 // plain loops up to the order of the float additions.
 #include "ggml_blocks.h"
 
-static inline float nf_hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-/// 32 nibbles → 32 bytes: the low nibbles (values 0..15) then the high ones (16..31).
-static inline __m256i nf_nibbles(const uint8_t *qs) {
-    const __m128i t = _mm_loadu_si128((const __m128i *)qs);
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
-}
-
 /// Σ of unsigned × signed byte pairs in 8 int32 lanes (no saturation for |u| ≤ 128, |s| ≤ 127).
 static inline __m256i nf_sum_us8(__m256i u, __m256i s) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
@@ -30,12 +17,12 @@ float nf_dot_q4_0_avx2(long n, const void *vx, const void *vy) {
     const nf_block_q4_0 *x = vx; const nf_block_q8_0 *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (long ib = 0; ib < n / NF_QK; ++ib) {
-        const __m256i qx = _mm256_sub_epi8(nf_nibbles(x[ib].qs), _mm256_set1_epi8(8));
+        const __m256i qx = _mm256_sub_epi8(nf_nibbles32(x[ib].qs), _mm256_set1_epi8(8));
         const __m256i qy = _mm256_loadu_si256((const __m256i *)y[ib].qs);
         const __m256 d = _mm256_set1_ps(nf_f16(x[ib].d) * nf_f16(y[ib].d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(nf_sum_ss8(qx, qy)), acc);
     }
-    return nf_hsum_ps(acc);
+    return nf_hsum8(acc);
 }
 
 float nf_dot_q4_1_avx2(long n, const void *vx, const void *vy) {
@@ -45,10 +32,10 @@ float nf_dot_q4_1_avx2(long n, const void *vx, const void *vy) {
     for (long ib = 0; ib < n / NF_QK; ++ib) {
         const __m256i qy = _mm256_loadu_si256((const __m256i *)y[ib].qs);
         const __m256 d = _mm256_set1_ps(nf_f16(x[ib].d) * nf_f16(y[ib].d));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(nf_sum_us8(nf_nibbles(x[ib].qs), qy)), acc);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(nf_sum_us8(nf_nibbles32(x[ib].qs), qy)), acc);
         mins += nf_f16(x[ib].m) * nf_f16(y[ib].s);
     }
-    return nf_hsum_ps(acc) + mins;
+    return nf_hsum8(acc) + mins;
 }
 
 float nf_dot_q8_0_avx2(long n, const void *vx, const void *vy) {
@@ -60,7 +47,7 @@ float nf_dot_q8_0_avx2(long n, const void *vx, const void *vy) {
         const __m256 d = _mm256_set1_ps(nf_f16(x[ib].d) * nf_f16(y[ib].d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(nf_sum_ss8(qx, qy)), acc);
     }
-    return nf_hsum_ps(acc);
+    return nf_hsum8(acc);
 }
 
 float nf_dot_iq4_nl_avx2(long n, const void *vx, const void *vy) {
@@ -69,12 +56,12 @@ float nf_dot_iq4_nl_avx2(long n, const void *vx, const void *vy) {
     const __m256i lut = _mm256_set_m128i(table, table);
     __m256 acc = _mm256_setzero_ps();
     for (long ib = 0; ib < n / NF_QK; ++ib) {
-        const __m256i qx = _mm256_shuffle_epi8(lut, nf_nibbles(x[ib].qs));
+        const __m256i qx = _mm256_shuffle_epi8(lut, nf_nibbles32(x[ib].qs));
         const __m256i qy = _mm256_loadu_si256((const __m256i *)y[ib].qs);
         const __m256 d = _mm256_set1_ps(nf_f16(x[ib].d) * nf_f16(y[ib].d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(nf_sum_ss8(qx, qy)), acc);
     }
-    return nf_hsum_ps(acc);
+    return nf_hsum8(acc);
 }
 
 float nf_dot_q4_K_avx2(long n, const void *vx, const void *vy) {
@@ -100,7 +87,7 @@ float nf_dot_q4_K_avx2(long n, const void *vx, const void *vy) {
         acc = _mm256_fmadd_ps(_mm256_set1_ps(nf_f16(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
         accMins += nf_f16(x[i].dmin) * y[i].d * summ;
     }
-    return nf_hsum_ps(acc) - accMins;
+    return nf_hsum8(acc) - accMins;
 }
 
 float nf_dot_q6_K_avx2(long n, const void *vx, const void *vy) {
@@ -131,5 +118,5 @@ float nf_dot_q6_K_avx2(long n, const void *vx, const void *vy) {
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(nf_f16(x[i].d) * y[i].d), _mm256_cvtepi32_ps(sumi), acc);
     }
-    return nf_hsum_ps(acc);
+    return nf_hsum8(acc);
 }

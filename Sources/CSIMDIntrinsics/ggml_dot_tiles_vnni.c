@@ -12,18 +12,6 @@
 
 #define NF_TILE_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
-static inline __attribute__((always_inline)) float nf_hsum_tile(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-static inline __attribute__((always_inline)) __m256i nf_nibbles_tile(const uint8_t *qs) {
-    const __m128i t = _mm_loadu_si128((const __m128i *)qs);
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
-}
-
 // R input rows (1 or 4) × 4 weight rows; out[w * R + r].
 #define NF_DEFINE_TILE_Q4_0(NAME, R)                                                                       \
     NF_TILE_VNNI void NAME(long n, const void *const vx[4], const void *const vy[R], float *out) {         \
@@ -34,7 +22,7 @@ static inline __attribute__((always_inline)) __m256i nf_nibbles_tile(const uint8
         for (int w = 0; w < 4; ++w) for (int r = 0; r < R; ++r) acc[w][r] = _mm256_setzero_ps();           \
         for (long ib = 0; ib < n / NF_QK; ++ib) {                                                          \
             __m256i q[4]; float dx[4];                                                                     \
-            for (int w = 0; w < 4; ++w) { q[w] = nf_nibbles_tile(x[w][ib].qs); dx[w] = nf_f16(x[w][ib].d); } \
+            for (int w = 0; w < 4; ++w) { q[w] = nf_nibbles32(x[w][ib].qs); dx[w] = nf_f16(x[w][ib].d); } \
             for (int r = 0; r < R; ++r) {                                                                  \
                 const __m256i qy = _mm256_loadu_si256((const __m256i *)y[r][ib].qs);                       \
                 const __m256i minus8y = _mm256_sub_epi32(_mm256_setzero_si256(),                           \
@@ -46,7 +34,7 @@ static inline __attribute__((always_inline)) __m256i nf_nibbles_tile(const uint8
                 }                                                                                          \
             }                                                                                              \
         }                                                                                                  \
-        for (int w = 0; w < 4; ++w) for (int r = 0; r < R; ++r) out[w * R + r] = nf_hsum_tile(acc[w][r]);  \
+        for (int w = 0; w < 4; ++w) for (int r = 0; r < R; ++r) out[w * R + r] = nf_hsum8(acc[w][r]);  \
     }
 
 #define NF_DEFINE_TILE_Q4_1(NAME, R)                                                                       \
@@ -60,7 +48,7 @@ static inline __attribute__((always_inline)) __m256i nf_nibbles_tile(const uint8
         for (long ib = 0; ib < n / NF_QK; ++ib) {                                                          \
             __m256i q[4]; float dx[4], mx[4];                                                              \
             for (int w = 0; w < 4; ++w) {                                                                  \
-                q[w] = nf_nibbles_tile(x[w][ib].qs); dx[w] = nf_f16(x[w][ib].d); mx[w] = nf_f16(x[w][ib].m); \
+                q[w] = nf_nibbles32(x[w][ib].qs); dx[w] = nf_f16(x[w][ib].d); mx[w] = nf_f16(x[w][ib].m); \
             }                                                                                              \
             for (int r = 0; r < R; ++r) {                                                                  \
                 const __m256i qy = _mm256_loadu_si256((const __m256i *)y[r][ib].qs);                       \
@@ -73,7 +61,7 @@ static inline __attribute__((always_inline)) __m256i nf_nibbles_tile(const uint8
             }                                                                                              \
         }                                                                                                  \
         for (int w = 0; w < 4; ++w)                                                                        \
-            for (int r = 0; r < R; ++r) out[w * R + r] = nf_hsum_tile(acc[w][r]) + mins[w][r];            \
+            for (int r = 0; r < R; ++r) out[w * R + r] = nf_hsum8(acc[w][r]) + mins[w][r];            \
     }
 
 #define NF_DEFINE_TILE_Q8_0(NAME, R)                                                                       \
@@ -98,7 +86,7 @@ static inline __attribute__((always_inline)) __m256i nf_nibbles_tile(const uint8
                 }                                                                                          \
             }                                                                                              \
         }                                                                                                  \
-        for (int w = 0; w < 4; ++w) for (int r = 0; r < R; ++r) out[w * R + r] = nf_hsum_tile(acc[w][r]);  \
+        for (int w = 0; w < 4; ++w) for (int r = 0; r < R; ++r) out[w * R + r] = nf_hsum8(acc[w][r]);  \
     }
 
 NF_DEFINE_TILE_Q4_0(nf_dot41_q4_0_vnni, 1)

@@ -5,18 +5,6 @@
 
 #define NF_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
-static inline NF_VNNI float nf_hsum_ps_vnni(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-static inline NF_VNNI __m256i nf_nibbles_vnni(const uint8_t *qs) {
-    const __m128i t = _mm_loadu_si128((const __m128i *)qs);
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
-}
-
 /// Σ of signed × signed byte pairs in 8 int32 lanes: |x| × (y with x's sign) through vpdpbusd.
 static inline NF_VNNI __m256i nf_dot_ss8_vnni(__m256i x, __m256i y) {
     return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
@@ -28,12 +16,12 @@ NF_VNNI float nf_dot_q4_0_vnni(long n, const void *vx, const void *vy) {
     for (long ib = 0; ib < n / NF_QK; ++ib) {
         const __m256i qy = _mm256_loadu_si256((const __m256i *)y[ib].qs);
         // (q − 8) · y = q · y − 8 · y: two vpdpbusd on the unsigned nibbles.
-        __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), nf_nibbles_vnni(x[ib].qs), qy);
+        __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), nf_nibbles32(x[ib].qs), qy);
         s = _mm256_sub_epi32(s, _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(8), qy));
         const __m256 d = _mm256_set1_ps(nf_f16(x[ib].d) * nf_f16(y[ib].d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc);
     }
-    return nf_hsum_ps_vnni(acc);
+    return nf_hsum8(acc);
 }
 
 NF_VNNI float nf_dot_q4_1_vnni(long n, const void *vx, const void *vy) {
@@ -42,12 +30,12 @@ NF_VNNI float nf_dot_q4_1_vnni(long n, const void *vx, const void *vy) {
     float mins = 0;
     for (long ib = 0; ib < n / NF_QK; ++ib) {
         const __m256i qy = _mm256_loadu_si256((const __m256i *)y[ib].qs);
-        const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), nf_nibbles_vnni(x[ib].qs), qy);
+        const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), nf_nibbles32(x[ib].qs), qy);
         const __m256 d = _mm256_set1_ps(nf_f16(x[ib].d) * nf_f16(y[ib].d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(s), acc);
         mins += nf_f16(x[ib].m) * nf_f16(y[ib].s);
     }
-    return nf_hsum_ps_vnni(acc) + mins;
+    return nf_hsum8(acc) + mins;
 }
 
 NF_VNNI float nf_dot_q8_0_vnni(long n, const void *vx, const void *vy) {
@@ -59,7 +47,7 @@ NF_VNNI float nf_dot_q8_0_vnni(long n, const void *vx, const void *vy) {
         const __m256 d = _mm256_set1_ps(nf_f16(x[ib].d) * nf_f16(y[ib].d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(nf_dot_ss8_vnni(qx, qy)), acc);
     }
-    return nf_hsum_ps_vnni(acc);
+    return nf_hsum8(acc);
 }
 
 NF_VNNI float nf_dot_iq4_nl_vnni(long n, const void *vx, const void *vy) {
@@ -68,10 +56,10 @@ NF_VNNI float nf_dot_iq4_nl_vnni(long n, const void *vx, const void *vy) {
     const __m256i lut = _mm256_set_m128i(table, table);
     __m256 acc = _mm256_setzero_ps();
     for (long ib = 0; ib < n / NF_QK; ++ib) {
-        const __m256i qx = _mm256_shuffle_epi8(lut, nf_nibbles_vnni(x[ib].qs));
+        const __m256i qx = _mm256_shuffle_epi8(lut, nf_nibbles32(x[ib].qs));
         const __m256i qy = _mm256_loadu_si256((const __m256i *)y[ib].qs);
         const __m256 d = _mm256_set1_ps(nf_f16(x[ib].d) * nf_f16(y[ib].d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(nf_dot_ss8_vnni(qx, qy)), acc);
     }
-    return nf_hsum_ps_vnni(acc);
+    return nf_hsum8(acc);
 }

@@ -6,18 +6,6 @@
 
 #define NF_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
-static inline __attribute__((always_inline)) float nf_hsum_x4(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-static inline __attribute__((always_inline)) __m256i nf_nibbles_x4(const uint8_t *qs) {
-    const __m128i t = _mm_loadu_si128((const __m128i *)qs);
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(t, 4), t), _mm256_set1_epi8(0x0F));
-}
-
 // Integer block sums per path: u × s bytes (unsigned weights), s × s bytes (signed weights).
 #define NF_US_AVX2(u, s) _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1))
 #define NF_SS_AVX2(x, y) NF_US_AVX2(_mm256_sign_epi8((x), (x)), _mm256_sign_epi8((y), (x)))
@@ -34,7 +22,7 @@ static inline __attribute__((always_inline)) __m256i nf_nibbles_x4(const uint8_t
         const nf_block_q8_0 *y[4] = {vy[0], vy[1], vy[2], vy[3]};                                          \
         __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}; \
         for (long ib = 0; ib < n / NF_QK; ++ib) {                                                          \
-            const __m256i qu = nf_nibbles_x4(x[ib].qs);                                                    \
+            const __m256i qu = nf_nibbles32(x[ib].qs);                                                    \
             const float dx = nf_f16(x[ib].d);                                                              \
             for (int r = 0; r < 4; ++r) {                                                                  \
                 const __m256i qy = _mm256_loadu_si256((const __m256i *)y[r][ib].qs);                       \
@@ -42,7 +30,7 @@ static inline __attribute__((always_inline)) __m256i nf_nibbles_x4(const uint8_t
                 acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(SUM(qu, qy)), acc[r]);                      \
             }                                                                                              \
         }                                                                                                  \
-        for (int r = 0; r < 4; ++r) out[r] = nf_hsum_x4(acc[r]);                                           \
+        for (int r = 0; r < 4; ++r) out[r] = nf_hsum8(acc[r]);                                           \
     }
 
 #define NF_DEFINE_X4_Q4_1(NAME, ATTR, US)                                                                  \
@@ -52,7 +40,7 @@ static inline __attribute__((always_inline)) __m256i nf_nibbles_x4(const uint8_t
         __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()}; \
         float mins[4] = {0, 0, 0, 0};                                                                      \
         for (long ib = 0; ib < n / NF_QK; ++ib) {                                                          \
-            const __m256i qu = nf_nibbles_x4(x[ib].qs);                                                    \
+            const __m256i qu = nf_nibbles32(x[ib].qs);                                                    \
             const float dx = nf_f16(x[ib].d), mx = nf_f16(x[ib].m);                                        \
             for (int r = 0; r < 4; ++r) {                                                                  \
                 const __m256i qy = _mm256_loadu_si256((const __m256i *)y[r][ib].qs);                       \
@@ -61,7 +49,7 @@ static inline __attribute__((always_inline)) __m256i nf_nibbles_x4(const uint8_t
                 mins[r] += mx * nf_f16(y[r][ib].s);                                                        \
             }                                                                                              \
         }                                                                                                  \
-        for (int r = 0; r < 4; ++r) out[r] = nf_hsum_x4(acc[r]) + mins[r];                                 \
+        for (int r = 0; r < 4; ++r) out[r] = nf_hsum8(acc[r]) + mins[r];                                 \
     }
 
 #define NF_DEFINE_X4_Q8_0(NAME, ATTR, SS)                                                                  \
@@ -79,7 +67,7 @@ static inline __attribute__((always_inline)) __m256i nf_nibbles_x4(const uint8_t
                 acc[r] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(SS(ax, _mm256_sign_epi8(qy, qx))), acc[r]); \
             }                                                                                              \
         }                                                                                                  \
-        for (int r = 0; r < 4; ++r) out[r] = nf_hsum_x4(acc[r]);                                           \
+        for (int r = 0; r < 4; ++r) out[r] = nf_hsum8(acc[r]);                                           \
     }
 
 #define NF_PLAIN
@@ -116,8 +104,8 @@ NF_DEFINE_X4_Q8_0(nf_dot4_q8_0_vnni, NF_VNNI_TARGET, NF_Q8_US_VNNI)
             }                                                                                              \
         }                                                                                                  \
         for (int r = 0; r < 4; ++r) {                                                                      \
-            out0[r] = nf_hsum_x4(acc[0][r]) + mins[0][r];                                                  \
-            out1[r] = nf_hsum_x4(acc[1][r]) + mins[1][r];                                                  \
+            out0[r] = nf_hsum8(acc[0][r]) + mins[0][r];                                                  \
+            out1[r] = nf_hsum8(acc[1][r]) + mins[1][r];                                                  \
         }                                                                                                  \
     }
 
@@ -129,9 +117,9 @@ NF_DEFINE_X4_Q8_0(nf_dot4_q8_0_vnni, NF_VNNI_TARGET, NF_Q8_US_VNNI)
 #define NF_Q8_SUM_AVX2(qx, qy) NF_SS_AVX2((qx), (qy))
 #define NF_Q8_SUM_VNNI(qx, qy) NF_SS_VNNI((qx), (qy))
 
-NF_DEFINE_X24(nf_dot24_q4_0_avx2, NF_PLAIN, nf_block_q4_0, nf_block_q8_0, nf_nibbles_x4, NF_Q4_0_SUM_AVX2, NF_NO_MIN)
-NF_DEFINE_X24(nf_dot24_q4_0_vnni, NF_VNNI_TARGET, nf_block_q4_0, nf_block_q8_0, nf_nibbles_x4, NF_Q4_0_SUM_VNNI, NF_NO_MIN)
-NF_DEFINE_X24(nf_dot24_q4_1_avx2, NF_PLAIN, nf_block_q4_1, nf_block_q8_1, nf_nibbles_x4, NF_US_AVX2, NF_Q4_1_MIN)
-NF_DEFINE_X24(nf_dot24_q4_1_vnni, NF_VNNI_TARGET, nf_block_q4_1, nf_block_q8_1, nf_nibbles_x4, NF_US_VNNI, NF_Q4_1_MIN)
+NF_DEFINE_X24(nf_dot24_q4_0_avx2, NF_PLAIN, nf_block_q4_0, nf_block_q8_0, nf_nibbles32, NF_Q4_0_SUM_AVX2, NF_NO_MIN)
+NF_DEFINE_X24(nf_dot24_q4_0_vnni, NF_VNNI_TARGET, nf_block_q4_0, nf_block_q8_0, nf_nibbles32, NF_Q4_0_SUM_VNNI, NF_NO_MIN)
+NF_DEFINE_X24(nf_dot24_q4_1_avx2, NF_PLAIN, nf_block_q4_1, nf_block_q8_1, nf_nibbles32, NF_US_AVX2, NF_Q4_1_MIN)
+NF_DEFINE_X24(nf_dot24_q4_1_vnni, NF_VNNI_TARGET, nf_block_q4_1, nf_block_q8_1, nf_nibbles32, NF_US_VNNI, NF_Q4_1_MIN)
 NF_DEFINE_X24(nf_dot24_q8_0_avx2, NF_PLAIN, nf_block_q8_0, nf_block_q8_0, NF_LOAD32, NF_Q8_SUM_AVX2, NF_NO_MIN)
 NF_DEFINE_X24(nf_dot24_q8_0_vnni, NF_VNNI_TARGET, nf_block_q8_0, nf_block_q8_0, NF_LOAD32, NF_Q8_SUM_VNNI, NF_NO_MIN)

@@ -14,18 +14,8 @@ struct MeasuredProcess {
     /// Runs `executable arguments…` with its output in `log` (replaced); throws naming the command
     /// and the log's last line when it cannot start or exits non-zero.
     static func run(_ executable: String, _ arguments: [String], log: String) throws -> MeasuredProcess {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
         let start = ContinuousClock.now
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw CLIErrors.BadInput("cannot start \(executable): \(String(cString: strerror(spawned)))") }
+        let pid = try spawn(executable, arguments, log: log)
         var status: Int32 = 0
         var usage = rusage()
         while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
@@ -37,6 +27,23 @@ struct MeasuredProcess {
                                      + "(\(exited ? "exit \(code)" : "signal \(status & 0x7f)"); \(log): \(tail))")
         }
         return MeasuredProcess(seconds: elapsed.seconds, peakRSSBytes: usage.ru_maxrss * 1024, log: log)
+    }
+
+    /// Starts `executable arguments…` with stdin from /dev/null and stdout and stderr in `log`
+    /// (replaced); the child's pid, for `wait4`.
+    static func spawn(_ executable: String, _ arguments: [String], log: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw CLIErrors.BadInput("cannot start \(executable): \(String(cString: strerror(spawned)))") }
+        return pid
     }
 
     /// `seconds` for JSON: null for a reused run (NaN).

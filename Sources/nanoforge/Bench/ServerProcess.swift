@@ -21,19 +21,7 @@ final class ServerProcess {
         self.name = name
         self.port = port
         self.log = log
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let args = arguments.map { $0.replacingOccurrences(of: "{port}", with: String(port)) }
-        let argv = ([executable] + args).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var child: pid_t = 0
-        let spawned = posix_spawn(&child, executable, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw CLIErrors.BadInput("cannot start \(executable): \(String(cString: strerror(spawned)))") }
-        pid = child
+        pid = try MeasuredProcess.spawn(executable, arguments.map { $0.replacingOccurrences(of: "{port}", with: String(port)) }, log: log)
         let deadline = Date().addingTimeInterval(readyTimeout)
         while Date() < deadline {
             var status: Int32 = 0
