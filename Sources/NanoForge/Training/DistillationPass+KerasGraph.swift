@@ -81,18 +81,14 @@ extension DistillationPass {
         return copy
     }
 
-    /// Image rows of `file`: each non-empty line's features (`[id<TAB>]numbers`), `features` values each.
+    /// Image rows of `file`: each non-blank line's features (the last tab-separated field), `features` values each.
     static func imageRows(_ file: String, features: Int) throws -> [[Float]] {
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-            throw TrainingError.noTrainingData(file: file, reason: "cannot read it as UTF-8 text")
+        guard FileManager.default.isReadableFile(atPath: file) else {
+            throw TrainingError.noTrainingData(file: file, reason: "cannot read it")
         }
-        var rows: [[Float]] = []
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.allSatisfy(\.isWhitespace) {
-            let row = try EvaluationData.features(String(line), file: file, line: i + 1)
-            guard row.count == features else {
-                throw TrainingError.badTrainingLine(file: file, line: i + 1, reason: "\(row.count) features, the model takes \(features)")
-            }
-            rows.append(row)
+        let rows = try EvaluationData.inputs(file).enumerated().map { i, line in try EvaluationData.features(line, file: file, line: i + 1) }
+        if let i = rows.firstIndex(where: { $0.count != features }) {
+            throw TrainingError.badTrainingLine(file: file, line: i + 1, reason: "\(rows[i].count) features, the model takes \(features)")
         }
         guard !rows.isEmpty else { throw TrainingError.noTrainingData(file: file, reason: "no rows") }
         return rows
