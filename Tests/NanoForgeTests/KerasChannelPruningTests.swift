@@ -261,3 +261,49 @@ import TestSupport
         }
     }
 }
+
+/// The recovery's image augmentation against a plain reading of what it promises.
+@Suite struct ImageAugmentationTests {
+    @Test func withoutShiftScaleOrMixItOnlyFlips() {
+        var augmentation = ImageAugmentation()
+        (augmentation.maxShift, augmentation.maxScale, augmentation.maxOffset, augmentation.mixProbability) = (0, 0, 0, 0)
+        let (h, w, c) = (3, 5, 2)
+        let image = (0..<(h * w * c)).map { Float($0) }
+        var mirrored = [Float](repeating: 0, count: image.count)
+        for y in 0..<h { for x in 0..<w { for k in 0..<c { mirrored[(y * w + x) * c + k] = image[(y * w + (w - 1 - x)) * c + k] } } }
+        var rng = RandomGenerator(seed: 3)
+        var seen = Set<[Float]>()
+        for _ in 0..<20 {
+            let out = augmentation.draw(0, of: [image, mirrored], height: h, width: w, channels: c, rng: &rng)
+            #expect(out == image || out == mirrored)
+            seen.insert(out)
+        }
+        #expect(seen.count == 2, "both orientations are drawn")
+    }
+
+    @Test func shiftsRepeatTheEdgeAndStayInRange() {
+        var augmentation = ImageAugmentation()
+        augmentation.mixProbability = 0
+        let (h, w) = (6, 7)
+        let image = (0..<(h * w)).map { Float($0 % w) / Float(w) }   // each row 0 … 6/7
+        var rng = RandomGenerator(seed: 4)
+        for _ in 0..<20 {
+            let out = augmentation.apply(image, height: h, width: w, channels: 1, rng: &rng)
+            // A horizontal ramp stays monotone along each row (flip reverses it), every row equal
+            // (vertical shifts repeat rows), within the scale and offset bounds.
+            for y in 1..<h { #expect(Array(out[(y * w)..<((y + 1) * w)]) == Array(out[0..<w])) }
+            let row = Array(out[0..<w])
+            #expect(row == row.sorted() || row == row.sorted(by: >))
+            #expect(out.allSatisfy { $0 >= -0.1 - 1e-6 && $0 <= 1.1 * 6 / 7 + 0.1 + 1e-6 })
+        }
+    }
+
+    @Test func samePlaceSameDraws() {
+        let images = KerasChannelPruningTests.rows(4, seed: 9)
+        let shape = KerasChannelPruningTests.inputShape
+        var a = RandomGenerator(seed: 11), b = RandomGenerator(seed: 11)
+        let augmentation = ImageAugmentation()
+        #expect(augmentation.draw(2, of: images, height: shape[0], width: shape[1], channels: shape[2], rng: &a)
+                == augmentation.draw(2, of: images, height: shape[0], width: shape[1], channels: shape[2], rng: &b))
+    }
+}

@@ -86,7 +86,7 @@ public struct DistillPass: CompressionPass {
         RecipeField("teacher_top_k", "integer", default: "64", allowed: "≥ 1",
                     "Language models: the teacher's most likely next tokens the KL losses compare; the rest of its mass is one bucket."),
         RecipeField("augment", "boolean", default: "false", allowed: "true | false",
-                    "Image classifiers (Keras graphs), whose `data` is rows of image features (the last tab-separated column): every image is changed anew each step, seeded: flipped left–right with probability 1/2, shifted by up to 4 pixels (edges repeated), contrast and brightness x·a + b with a in [0.9, 1.1], b in [−0.1, 0.1]."),
+                    "Image classifiers (Keras graphs), whose `data` is rows of image features (the last tab-separated column): every image is changed anew each step, seeded: flipped left–right with probability 1/2, shifted by up to 4 pixels (edges repeated), contrast and brightness x·a + b with a in [0.9, 1.1], b in [−0.1, 0.1]; half of the images are then blended with another augmented one, λ·x + (1 − λ)·y with λ in [0.5, 1] (mixup; the teacher scores the blend)."),
     ] + TrainingOptions.fields
 
     public static func decode(_ node: RecipeNode) throws -> DistillPass {

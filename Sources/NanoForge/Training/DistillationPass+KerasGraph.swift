@@ -52,7 +52,7 @@ extension DistillationPass {
         let result = try training.run { batch, tape in
             var rng = RandomGenerator(seed: loop.seed &+ 0x1A6E &+ UInt64(step) &* 0x9E37_79B9)
             let images = batch.flatMap { i in
-                options.augment ? augmentation.apply(rows[i], height: shape[0], width: shape[1], channels: shape[2], rng: &rng) : rows[i]
+                options.augment ? augmentation.draw(i, of: rows, height: shape[0], width: shape[1], channels: shape[2], rng: &rng) : rows[i]
             }
             let x = Tensor(shape: [batch.count, base.featureCount], scalars: images)
             let logits = student.classLogits(tape.constant(x), tape: tape)
