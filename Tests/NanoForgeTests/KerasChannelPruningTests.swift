@@ -143,6 +143,27 @@ import TestSupport
         #expect(Self.maxDifference(before, Self.logits(model, images)) > 1e-3)
     }
 
+    @Test func recalibratedStatisticsAreThoseOfTheInputs() throws {
+        let model = Self.graph(seed: 9)
+        let images = Self.rows(10, seed: 109)
+        let layers = KerasBatchNormRecalibration.apply(to: model, images: images)
+        #expect(layers == ["bn_a", "bn_b"])
+        let x = Variable(Tensor(shape: [images.count] + Self.inputShape, scalars: images.flatMap { $0 }))
+        let values = model.outputs(x, tape: Tape(recording: false))
+        for (bnName, inputName) in [("bn_a", "conv_a"), ("bn_b", "sep_b")] {
+            let bn = try #require(model.modules.first { $0.name == bnName }?.module as? BatchNormalization)
+            let v = try #require(values[inputName]).value.scalars
+            let c = bn.channels, n = Float(v.count / c)
+            for j in 0..<c {
+                let channel = stride(from: j, to: v.count, by: c).map { v[$0] }
+                let mean = channel.reduce(0, +) / n
+                let variance = channel.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / n
+                #expect(abs(bn.movingMean.value.scalars[j] - mean) <= 1e-4 * max(1, abs(mean)), "\(bnName)[\(j)] mean")
+                #expect(abs(bn.movingVariance.value.scalars[j] - variance) <= 1e-3 * max(1, variance), "\(bnName)[\(j)] variance")
+            }
+        }
+    }
+
     // MARK: through a recipe
 
     static func writeFixture(_ dir: String, model: KerasGraphModel) throws -> (calibration: [[Float]], evaluation: [[Float]]) {

@@ -48,8 +48,21 @@ extension StructuredPrunePass {
         graph.recordLayerWidths()
         // The new widths must still make a consistent graph (the saved config reloads from them).
         _ = try KerasGraphShapes.infer(graph.configuration, file: file)
+        var recalibrated = ""
+        if configuration.recalibrateBatchNorm {
+            guard !context.calibration.isEmpty else {
+                throw context.failure("recalibrate_batch_norm measures BatchNormalization statistics on images: set data.calibration", at: ".recalibrate_batch_norm")
+            }
+            let path = context.recipe.calibration?.path ?? "data.calibration"
+            let images = try context.calibration.enumerated().map { i, line in try EvaluationData.features(line, file: path, line: i + 1) }
+            if let i = images.firstIndex(where: { $0.count != graph.featureCount }) {
+                throw context.failure("\(path):\(i + 1): \(images[i].count) values, the model takes \(graph.featureCount)", at: ".recalibrate_batch_norm")
+            }
+            let layers = KerasBatchNormRecalibration.apply(to: graph, images: images)
+            recalibrated = "; statistics of \(layers.count) BatchNormalization layers re-estimated on \(images.count) calibration images"
+        }
         let widths = changes.map { "\($0.producers.joined(separator: "+")) \($0.before)→\($0.after)" }.joined(separator: ", ")
         return "channels per group: \(widths)" + (fixed.isEmpty ? "" : "; kept whole: \(fixed.joined(separator: "; "))")
-            + "; \(before) → \(state.parameterCount) parameters"
+            + "; \(before) → \(state.parameterCount) parameters" + recalibrated
     }
 }

@@ -19,7 +19,7 @@ public struct StructuredPrunePass: CompressionPass {
     public static let shapeEffect = ShapeEffect.shrinks
     public static let prunesWeights = true
     public var layerSelection: LayerSelector? { selector }
-    public var needsCalibration: Bool { configuration.importance == .activation || configuration.dropBlocks > 0 || configuration.hiddenRatio > 0 }
+    public var needsCalibration: Bool { configuration.importance == .activation || configuration.recalibrateBatchNorm || configuration.dropBlocks > 0 || configuration.hiddenRatio > 0 }
 
     public static let fields: [RecipeField] = [
         RecipeField("method", "string", default: "l2", allowed: RecipeField.choices(StructuredPruning.Importance.self),
@@ -38,6 +38,8 @@ public struct StructuredPrunePass: CompressionPass {
                     "Fraction of the residual stream's channels (the hidden width) to remove from every tensor that reads or writes it, lowest summed input norm over the stream's readers on data.calibration first (Minitron). Every layer must be selected. Families: Llama. Keep the width a multiple of 32 (of 256 for K-quants) so that ggml's block types still tile the rows (SmolLM2: 576 → 448 is 0.2222). At least one of ffn_ratio, head_ratio, hidden_ratio, channel_ratio, drop_blocks and drop_block_indices must remove something."),
         RecipeField("channel_ratio", "number", default: "0", allowed: "[0, 1)",
                     "Keras convolutional graphs: fraction of the output channels of every selected Conv2D / SeparableConv2D (by layer name) to remove, with BatchNormalization, depthwise layers and the readers' input channels; the branches of a residual Add lose the same channels. Importance (`l2`): the L2 norm of the channel's filters after BatchNormalization folding. Channels fixed by the input, the output, Dense outputs, Concatenate or Flatten stay."),
+        RecipeField("recalibrate_batch_norm", "boolean", default: "false", allowed: "true | false",
+                    "Keras convolutional graphs, after removing channels: re-estimate every BatchNormalization layer's moving mean and variance on the data.calibration images, in graph order (adaptive BatchNorm)."),
     ] + SelectionFields.fields(defaultTargets: ["*"])
 
     public static func decode(_ node: RecipeNode) throws -> StructuredPrunePass {
@@ -52,6 +54,7 @@ public struct StructuredPrunePass: CompressionPass {
         configuration.dropBlocks = try map.optional("drop_blocks", default: 0) { try $0.int(atLeast: 0) }
         configuration.hiddenRatio = try map.optional("hidden_ratio", default: 0) { try $0.number(.halfOpen(0, 1)) }
         configuration.channelRatio = try map.optional("channel_ratio", default: 0) { try $0.number(.halfOpen(0, 1)) }
+        configuration.recalibrateBatchNorm = try map.optional("recalibrate_batch_norm", default: false) { try $0.bool() }
         configuration.dropBlockIndices = try map.optional("drop_block_indices", default: []) { node in
             let indices = try node.list().map { try $0.int(atLeast: 0) }
             guard Set(indices).count == indices.count else {
@@ -82,6 +85,7 @@ public struct StructuredPrunePass: CompressionPass {
             if !configuration.dropBlockIndices.isEmpty { e.set("drop_block_indices", ints: configuration.dropBlockIndices) }
             if configuration.hiddenRatio > 0 { e.set("hidden_ratio", configuration.hiddenRatio) }
             if configuration.channelRatio > 0 { e.set("channel_ratio", configuration.channelRatio) }
+            if configuration.recalibrateBatchNorm { e.set("recalibrate_batch_norm", true) }
             SelectionFields.encode(selector, into: &e)
         }
     }
