@@ -49,6 +49,8 @@ public struct DistillPass: CompressionPass {
     /// Language models: how many of the teacher's most likely next tokens the losses see (the
     /// rest is one bucket); also what the teacher cache stores per position.
     public var teacherTopK = 64
+    /// Image classifiers: augment every training image anew each step (`ImageAugmentation`).
+    public var augment = false
     public var training: TrainingOptions
 
     public init(losses: [Loss], training: TrainingOptions) {
@@ -83,6 +85,8 @@ public struct DistillPass: CompressionPass {
         RecipeField("sequence_length", "integer", default: "256", allowed: "≥ 2", "Language models: tokens per training window (capped at the model's context)."),
         RecipeField("teacher_top_k", "integer", default: "64", allowed: "≥ 1",
                     "Language models: the teacher's most likely next tokens the KL losses compare; the rest of its mass is one bucket."),
+        RecipeField("augment", "boolean", default: "false", allowed: "true | false",
+                    "Image classifiers (Keras graphs), whose `data` is rows of image features (the last tab-separated column): every image is changed anew each step, seeded: flipped left–right with probability 1/2, shifted by up to 4 pixels (edges repeated), contrast and brightness x·a + b with a in [0.9, 1.1], b in [−0.1, 0.1]; half of the images are then blended with another augmented one, λ·x + (1 − λ)·y with λ in [0.5, 1] (mixup; the teacher scores the blend)."),
     ] + TrainingOptions.fields
 
     public static func decode(_ node: RecipeNode) throws -> DistillPass {
@@ -123,6 +127,7 @@ public struct DistillPass: CompressionPass {
         options.teacherCache = try map.optional("teacher_cache").map { try $0.string() }
         options.sequenceLength = try map.optional("sequence_length", default: 256) { try $0.int(atLeast: 2) }
         options.teacherTopK = try map.optional("teacher_top_k", default: 64) { try $0.int(atLeast: 1) }
+        options.augment = try map.optional("augment", default: false) { try $0.bool() }
         options.hidden = try map.optional("hidden").map { try $0.int(atLeast: 1) }
         options.intermediate = try map.optional("intermediate").map { try $0.int(atLeast: 1) }
         options.heads = try map.optional("heads").map { try $0.int(atLeast: 1) }
@@ -156,6 +161,7 @@ public struct DistillPass: CompressionPass {
             e.set("teacher_cache", teacherCache)
             if sequenceLength != 256 { e.set("sequence_length", sequenceLength) }
             if teacherTopK != 64 { e.set("teacher_top_k", teacherTopK) }
+            if augment { e.set("augment", augment) }
             training.encode(into: &e)
         }
     }

@@ -15,11 +15,11 @@ public struct StructuredPrunePass: CompressionPass {
     }
 
     public static let key = "prune_structured"
-    public static let summary = "Removes whole blocks (depth), feed-forward channels and attention heads (width); tensors shrink and the config records the new sizes. A block loses channels when `targets`/`ignore` select one of its feed-forward projections, heads when they select one of its attention projections, and may be dropped when they select any of its projections. Models whose family is structurally prunable: BERT encoders (width), the Llama family (width and depth)."
+    public static let summary = "Removes whole blocks (depth), feed-forward channels and attention heads (width); tensors shrink and the config records the new sizes. A block loses channels when `targets`/`ignore` select one of its feed-forward projections, heads when they select one of its attention projections, and may be dropped when they select any of its projections. Models whose family is structurally prunable: BERT encoders (width), the Llama family (width and depth); Keras convolutional graphs lose convolution output channels (`channel_ratio`)."
     public static let shapeEffect = ShapeEffect.shrinks
     public static let prunesWeights = true
     public var layerSelection: LayerSelector? { selector }
-    public var needsCalibration: Bool { configuration.importance == .activation || configuration.dropBlocks > 0 || configuration.hiddenRatio > 0 }
+    public var needsCalibration: Bool { configuration.importance == .activation || configuration.recalibrateBatchNorm || configuration.dropBlocks > 0 || configuration.hiddenRatio > 0 }
 
     public static let fields: [RecipeField] = [
         RecipeField("method", "string", default: "l2", allowed: RecipeField.choices(StructuredPruning.Importance.self),
@@ -35,7 +35,11 @@ public struct StructuredPrunePass: CompressionPass {
         RecipeField("drop_block_indices", "list of integers", default: "[]", allowed: "distinct block indices (0-based)",
                     "Remove exactly these blocks instead."),
         RecipeField("hidden_ratio", "number", default: "0", allowed: "[0, 1)",
-                    "Fraction of the residual stream's channels (the hidden width) to remove from every tensor that reads or writes it, lowest summed input norm over the stream's readers on data.calibration first (Minitron). Every layer must be selected. Families: Llama. Keep the width a multiple of 32 (of 256 for K-quants) so that ggml's block types still tile the rows (SmolLM2: 576 → 448 is 0.2222). At least one of ffn_ratio, head_ratio, hidden_ratio, drop_blocks and drop_block_indices must remove something."),
+                    "Fraction of the residual stream's channels (the hidden width) to remove from every tensor that reads or writes it, lowest summed input norm over the stream's readers on data.calibration first (Minitron). Every layer must be selected. Families: Llama. Keep the width a multiple of 32 (of 256 for K-quants) so that ggml's block types still tile the rows (SmolLM2: 576 → 448 is 0.2222). At least one of ffn_ratio, head_ratio, hidden_ratio, channel_ratio, drop_blocks and drop_block_indices must remove something."),
+        RecipeField("channel_ratio", "number", default: "0", allowed: "[0, 1)",
+                    "Keras convolutional graphs: fraction of the output channels of every selected Conv2D / SeparableConv2D (by layer name) to remove, with BatchNormalization, depthwise layers and the readers' input channels; the branches of a residual Add lose the same channels. Importance (`l2`): the L2 norm of the channel's filters after BatchNormalization folding. Channels fixed by the input, the output, Dense outputs, Concatenate or Flatten stay."),
+        RecipeField("recalibrate_batch_norm", "boolean", default: "false", allowed: "true | false",
+                    "Keras convolutional graphs, after removing channels: re-estimate every BatchNormalization layer's moving mean and variance on the data.calibration images, in graph order (adaptive BatchNorm)."),
     ] + SelectionFields.fields(defaultTargets: ["*"])
 
     public static func decode(_ node: RecipeNode) throws -> StructuredPrunePass {
@@ -49,6 +53,8 @@ public struct StructuredPrunePass: CompressionPass {
         configuration.global = try map.optional("scope", default: .layer) { try $0.choice(UnstructuredPruning.Scope.self) } == .global
         configuration.dropBlocks = try map.optional("drop_blocks", default: 0) { try $0.int(atLeast: 0) }
         configuration.hiddenRatio = try map.optional("hidden_ratio", default: 0) { try $0.number(.halfOpen(0, 1)) }
+        configuration.channelRatio = try map.optional("channel_ratio", default: 0) { try $0.number(.halfOpen(0, 1)) }
+        configuration.recalibrateBatchNorm = try map.optional("recalibrate_batch_norm", default: false) { try $0.bool() }
         configuration.dropBlockIndices = try map.optional("drop_block_indices", default: []) { node in
             let indices = try node.list().map { try $0.int(atLeast: 0) }
             guard Set(indices).count == indices.count else {
@@ -60,9 +66,10 @@ public struct StructuredPrunePass: CompressionPass {
             throw RecipeError.conflict(node.location, problem: "drop_blocks and drop_block_indices both choose blocks to remove",
                                        hint: "give one of them")
         }
-        guard configuration.feedForwardRatio > 0 || configuration.headRatio > 0 || configuration.hiddenRatio > 0 || configuration.prunesDepth else {
-            throw RecipeError.conflict(node.location, problem: "ffn_ratio, head_ratio, hidden_ratio and drop_blocks are all 0 and drop_block_indices is empty, so nothing would be removed",
-                                       hint: "set ffn_ratio, head_ratio, hidden_ratio or drop_blocks above 0, or name blocks in drop_block_indices")
+        guard configuration.feedForwardRatio > 0 || configuration.headRatio > 0 || configuration.hiddenRatio > 0
+                || configuration.channelRatio > 0 || configuration.prunesDepth else {
+            throw RecipeError.conflict(node.location, problem: "ffn_ratio, head_ratio, hidden_ratio, channel_ratio and drop_blocks are all 0 and drop_block_indices is empty, so nothing would be removed",
+                                       hint: "set ffn_ratio, head_ratio, hidden_ratio, channel_ratio or drop_blocks above 0, or name blocks in drop_block_indices")
         }
         return StructuredPrunePass(configuration: configuration, selector: selector)
     }
@@ -77,11 +84,17 @@ public struct StructuredPrunePass: CompressionPass {
             if configuration.dropBlocks > 0 { e.set("drop_blocks", configuration.dropBlocks) }
             if !configuration.dropBlockIndices.isEmpty { e.set("drop_block_indices", ints: configuration.dropBlockIndices) }
             if configuration.hiddenRatio > 0 { e.set("hidden_ratio", configuration.hiddenRatio) }
+            if configuration.channelRatio > 0 { e.set("channel_ratio", configuration.channelRatio) }
+            if configuration.recalibrateBatchNorm { e.set("recalibrate_batch_norm", true) }
             SelectionFields.encode(selector, into: &e)
         }
     }
 
     public func run(on state: CompressionState, context: PassContext) throws -> String {
+        if let graph = state.model.as(KerasGraphModel.self) { return try runKerasGraph(graph, on: state, context: context) }
+        if configuration.channelRatio > 0 {
+            throw context.failure("channel_ratio applies to Keras convolutional graphs, not a \(state.model.kindName) of this family", at: ".channel_ratio")
+        }
         guard let model = state.model.model?.container as? StructurallyPrunableModel else {
             throw context.failure("a \(state.model.kindName) of this family cannot be pruned structurally (its family does not conform to StructurallyPrunableModel)")
         }

@@ -42,6 +42,10 @@ public struct StructuredPruning: Sendable {
         public var dropBlockIndices: [Int] = []
         /// Fraction of the residual stream's channels to remove (Minitron's hidden width).
         public var hiddenRatio: Double = 0
+        /// Fraction of the output channels of Keras graphs' Conv2D / SeparableConv2D layers to remove.
+        public var channelRatio: Double = 0
+        /// Keras graphs: re-estimate BatchNormalization statistics on data.calibration after pruning.
+        public var recalibrateBatchNorm = false
 
         public init(feedForwardRatio: Double = 0, headRatio: Double = 0, importance: Importance = .l2Norm, global: Bool = false) {
             self.feedForwardRatio = feedForwardRatio; self.headRatio = headRatio; self.importance = importance

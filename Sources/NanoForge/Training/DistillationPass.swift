@@ -55,9 +55,13 @@ public struct DistillationPass {
     /// Builds the student from `model` (the model entering the stage) and trains it on the teachers.
     public func run(model: EvaluatedModel, teachers: [Teacher]) throws -> Result {
         precondition(!teachers.isEmpty, "distill: at least one teacher")
+        if options.augment && model.as(KerasGraphModel.self) == nil {
+            throw TrainingError.unsupported(option: "augment", reason: "applies to image classifiers (Keras graphs)")
+        }
         // Students are built per family (layer-dropping BERT, narrower MLPs and decoders).
         if let encoder = model.sentenceEncoder { return try distillEncoder(encoder, teachers) }
         if let classifier = model.as(MLPClassifier.self) { return try distillClassifier(classifier, teachers) }
+        if let graph = model.as(KerasGraphModel.self) { return try distillKerasGraph(graph, teachers) }
         if let decoder = model.as(GPTDecoder.self), let vocabulary = model.decoder?.vocabulary {
             return try distillDecoder(decoder, vocabulary, teachers)
         }

@@ -5,7 +5,7 @@ import NanoTensor
 /// the children, under their Keras names (`conv2d_1.kernel`, `batch_normalization_1.gamma`,
 /// `dense_1.weight` as [out, in]), so a Keras 2 `.h5` loads with the identity name map.
 public final class KerasGraphModel: ParameterContainer {
-    public let configuration: KerasGraphConfiguration
+    public private(set) var configuration: KerasGraphConfiguration
     /// The layers with weights, by Keras name, in graph order.
     public private(set) var modules: [(name: String, module: ParameterContainer)]
 
@@ -47,6 +47,9 @@ public final class KerasGraphModel: ParameterContainer {
     }
 
     public var children: [(name: String, module: ParameterContainer)] { modules }
+
+    /// Records each weighted layer's width as its module has it now (after channel pruning).
+    public func recordLayerWidths() { configuration = KerasGraphArchitecture.configuration(of: self) }
 
     public func replaceChild(_ name: String, with module: ParameterContainer) -> Bool {
         guard let i = modules.firstIndex(where: { $0.name == name }) else { return false }
