@@ -13,6 +13,12 @@ extension LanguageModelTokenizer {
 }
 
 extension EvaluatedModel {
+    /// A Llama decoder loaded elsewhere (the packed runtime's lean GGUF load) with the byte-level
+    /// BPE tokenizer stored with `path`.
+    public static func llamaDecoder(_ llama: LlamaModel, path: String) throws -> EvaluatedModel {
+        EvaluatedModel(.llama(llama), input: .byteLevelBPE(try byteLevelBPETokenizer(path: path, recipe: path, architecture: LlamaArchitecture.name)))
+    }
+
     /// The byte-level BPE tokenizer stored with a model: a GGUF file's `tokenizer.ggml.*` metadata,
     /// else the `tokenizer.json` in the model folder (or beside the weights file), as Hugging Face
     /// folders and nanoforge's output folders hold it.

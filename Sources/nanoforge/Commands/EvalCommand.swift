@@ -71,6 +71,12 @@ struct EvalCommand: ParsableCommand {
             func load(_ path: String) throws -> EvaluatedModel {
                 if task == .classification && Self.isClassifier(path) { return try EvaluatedModel.load(path: path, recipe: path).model }
                 guard task.isLanguageModelTask else { return try engine.load(path, kernel: kernel) }
+                if !llamaCppArithmetic, engine != .dense, try ModelLoader.isGGUF(path) {
+                    // A GGUF file loads as `generate` loads it: lean, its block-coded matrices packed.
+                    let (llama, report) = try GGMLDecodingOption.load(path: path, engine: engine)
+                    if let report, !json { print("\(path): \(report)") }
+                    return try EvaluatedModel.llamaDecoder(llama, path: path)
+                }
                 let loaded = try EvaluatedModel.load(path: path, recipe: path)
                 if llamaCppArithmetic, let container = loaded.model.model?.container {
                     let types = try LlamaCppArithmetic.weightTypes(modelPath: path, layerTypes: loaded.ggmlQuantized.mapValues(\.type))
