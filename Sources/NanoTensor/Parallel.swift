@@ -4,8 +4,10 @@ import Foundation
 /// Splits large elementwise work across the cores. Small work runs inline: below `grain`
 /// elements, waking a second thread costs more than it saves.
 public enum Parallel {
+    /// The cores this process may use: `workers` at start-up.
+    public static let defaultWorkers = ProcessInfo.processInfo.activeProcessorCount
     /// Threads for elementwise kernels and GEMM blocks (OpenBLAS itself runs single-threaded).
-    public nonisolated(unsafe) static var workers = ProcessInfo.processInfo.activeProcessorCount
+    public nonisolated(unsafe) static var workers = defaultWorkers
 
     /// Calls `body(i)` for every i in 0..<iterations, on this thread and up to `workers − 1` others,
     /// each taking the next index; returns when all are done. The region runs on nanoforge's

@@ -42,7 +42,8 @@ import Testing
     /// with `fullScale`, codes 0 and 127 only against weights −128 / 127), Σ (qa − z) · w exact.
     /// (8-bit u8 codes, 255 against −128, are `checkInt8`'s +128 offset codes on the VNNI kernels.)
     static func checkU8S8(_ kernel: VNNIMicroKernel) throws {
-        let saved = Parallel.workers
+        // Back to the default, not to a value read while another suite may have set it.
+        let saved = Parallel.defaultWorkers
         defer { Parallel.workers = saved }
         for workers in [1, 2] {
             Parallel.workers = workers
@@ -64,7 +65,8 @@ import Testing
 
     /// Int8GEMM: symmetric int8 activation codes in [−127, 127] (random, or ±127 only), Σ qa · w exact.
     static func checkInt8(_ kernel: VNNIMicroKernel) throws {
-        let saved = Parallel.workers
+        // Back to the default, not to a value read while another suite may have set it.
+        let saved = Parallel.defaultWorkers
         defer { Parallel.workers = saved }
         var state: UInt64 = 17
         for workers in [1, 2] {
@@ -89,7 +91,8 @@ import Testing
     /// AVX-512 VNNI path quantizes on zmm and fuses the epilogue in C: shapes with row, column and
     /// K tails, several L2 row chunks, one and two workers).
     static func checkForward(_ kernel: VNNIMicroKernel) throws {
-        let saved = Parallel.workers
+        // Back to the default, not to a value read while another suite may have set it.
+        let saved = Parallel.defaultWorkers
         defer { Parallel.workers = saved }
         for (index, (m, n, k)) in [(1, 5, 17), (7, 37, 53), (64, 130, 384), (33, 70, 1536), (5, 16, 4), (9, 33, 130), (300, 48, 96),
                                    (1400, 20, 384), (70, 96, 96), (12, 1, 1)].enumerated() {

@@ -57,7 +57,8 @@ import Testing
     }
 
     @Test func packedLinearMatchesReference() throws {
-        let saved = Parallel.workers
+        // Back to the default, not to a value read while another suite may have set it.
+        let saved = Parallel.defaultWorkers
         defer { Parallel.workers = saved }
         for workers in [1, 2] {
             Parallel.workers = workers

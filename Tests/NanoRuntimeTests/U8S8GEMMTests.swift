@@ -84,7 +84,8 @@ import Testing
             _ = Self.checkedActivations(gemm, Self.activations(m: m, k: k, seed: UInt64(k)), m: m)
         }
         // Enough work for the rows to be split over workers.
-        let saved = Parallel.workers
+        // Back to the default, not to a value read while another suite may have set it.
+        let saved = Parallel.defaultWorkers
         defer { Parallel.workers = saved }
         Parallel.workers = 2
         let gemm = try #require(U8S8GEMM(PackedWeight(try RTN.quantize(KernelTests.random([3, 1536], seed: 2), scheme: Self.scheme))))
@@ -94,7 +95,8 @@ import Testing
     /// Odd K (a padded quad), rows not a multiple of 4, outputs not a multiple of 16, more rows
     /// than one L2 chunk (K = 384: 168 rows), one and two workers.
     @Test func integerSumsAreExact() throws {
-        let saved = Parallel.workers
+        // Back to the default, not to a value read while another suite may have set it.
+        let saved = Parallel.defaultWorkers
         defer { Parallel.workers = saved }
         for workers in [1, 2] {
             Parallel.workers = workers
