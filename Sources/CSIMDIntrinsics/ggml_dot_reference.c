@@ -13,7 +13,9 @@ float nf_dot_q4_0_ref(long n, const void *vx, const void *vy) {
             sumi0 += ((x[ib].qs[j] & 0x0F) - 8) * y[ib].qs[j];
             sumi1 += ((x[ib].qs[j] >> 4) - 8) * y[ib].qs[j + 16];
         }
-        sumf += (sumi0 + sumi1) * nf_f16(x[ib].d) * nf_f16(y[ib].d);
+        // The FMAs are written out (clang contracted these expressions to them anyway) so that the
+        // interleaved AVX-512 kernels, which repeat these operations, match bit for bit.
+        sumf = fmaf((float)(sumi0 + sumi1) * nf_f16(x[ib].d), nf_f16(y[ib].d), sumf);
     }
     return sumf;
 }
@@ -27,7 +29,7 @@ float nf_dot_q4_1_ref(long n, const void *vx, const void *vy) {
             sumi0 += (x[ib].qs[j] & 0x0F) * y[ib].qs[j];
             sumi1 += (x[ib].qs[j] >> 4) * y[ib].qs[j + 16];
         }
-        sumf += (nf_f16(x[ib].d) * nf_f16(y[ib].d)) * (sumi0 + sumi1) + nf_f16(x[ib].m) * nf_f16(y[ib].s);
+        sumf += fmaf((float)(sumi0 + sumi1), nf_f16(x[ib].d) * nf_f16(y[ib].d), nf_f16(x[ib].m) * nf_f16(y[ib].s));
     }
     return sumf;
 }
@@ -59,7 +61,7 @@ float nf_dot_q5_1_ref(long n, const void *vx, const void *vy) {
             sumi0 += ((x[ib].qs[j] & 0x0F) | h0) * y[ib].qs[j];
             sumi1 += ((x[ib].qs[j] >> 4) | h1) * y[ib].qs[j + 16];
         }
-        sumf += (nf_f16(x[ib].d) * nf_f16(y[ib].d)) * (sumi0 + sumi1) + nf_f16(x[ib].m) * nf_f16(y[ib].s);
+        sumf += fmaf((float)(sumi0 + sumi1), nf_f16(x[ib].d) * nf_f16(y[ib].d), nf_f16(x[ib].m) * nf_f16(y[ib].s));
     }
     return sumf;
 }
@@ -70,7 +72,7 @@ float nf_dot_q8_0_ref(long n, const void *vx, const void *vy) {
     for (long ib = 0; ib < n / NF_QK; ++ib) {
         int sumi = 0;
         for (int j = 0; j < 32; ++j) sumi += x[ib].qs[j] * y[ib].qs[j];
-        sumf += sumi * (nf_f16(x[ib].d) * nf_f16(y[ib].d));
+        sumf = fmaf((float)sumi, nf_f16(x[ib].d) * nf_f16(y[ib].d), sumf);
     }
     return sumf;
 }

@@ -13,6 +13,10 @@ import NanoTensor
 ///
 /// This is the arithmetic `nanoforge eval --llama-cpp-arithmetic` models with Float32 weights
 /// (same input codes and scales; Q4_1/Q5_1 additionally use ggml's half-precision block sums).
+///
+/// On the `avx512-vnni` kernel set, Q4_0, Q4_1 and Q8_0 matrices are held with their rows
+/// interleaved in groups of 16 (`nf_ggml_interleave`, done once at construction), which the
+/// group kernels read one zmm lane per row; their outputs are the plain loops' bit for bit.
 public final class GGMLLinear: RowProjection {
     /// The block type (`GGMLLinear.supports`).
     public let type: GGUFTensorType
@@ -20,9 +24,11 @@ public final class GGMLLinear: RowProjection {
     public let inFeatures: Int
     /// The kernel set it runs (`avx512-vnni` uses AVX2 for types without a VNNI kernel: `usesOwnKernel`).
     public let kernels: KernelSet
-    /// The rows' blocks, row after row (`rowBytes` each).
+    /// The rows' blocks: row after row (`rowBytes` each), or interleaved (`interleaved`).
     let blocks: Data
     let rowBytes: Int
+    /// Whether `blocks` holds the 16-row interleaved layout that the AVX-512 VNNI group kernels read.
+    public let interleaved: Bool
     let inputType: Int32
 
     /// Whether the runtime has a kernel for `type` (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q4_K, Q6_K).
@@ -44,10 +50,34 @@ public final class GGMLLinear: RowProjection {
         self.type = type
         self.outFeatures = rows
         self.inFeatures = columns
-        self.blocks = blocks
         self.rowBytes = bytes / rows
         self.inputType = nf_ggml_dot_input_type(Int32(type.rawValue))
         self.kernels = kernels.supported ? kernels : .avx2
+        let groupBlockBytes = nf_ggml_interleaved_block_bytes(Int32(type.rawValue))
+        interleaved = self.kernels.avx512 && groupBlockBytes > 0
+        guard interleaved else { self.blocks = blocks; return }
+        var packed = Data(count: (rows + 15) / 16 * (columns / 32) * groupBlockBytes)
+        packed.withUnsafeMutableBytes { dst in
+            blocks.withUnsafeBytes { src in
+                // The type has a layout (checked above) and columns are whole blocks (checked by byteCount).
+                _ = nf_ggml_interleave(Int32(type.rawValue), columns, rows, src.baseAddress!, dst.baseAddress!)
+            }
+        }
+        self.blocks = packed
+    }
+
+    /// The matrix's blocks in file layout, row after row.
+    public var storedBlocks: Data {
+        guard interleaved else { return blocks }
+        var out = Data(count: outFeatures * rowBytes)
+        out.withUnsafeMutableBytes { dst in
+            blocks.withUnsafeBytes { src in
+                for row in 0..<outFeatures {
+                    _ = nf_ggml_deinterleave_row(Int32(type.rawValue), inFeatures, src.baseAddress!, row, dst.baseAddress! + row * rowBytes)
+                }
+            }
+        }
+        return out
     }
 
     /// The C path for a kernel set (the plain loops are `reference`).
@@ -64,14 +94,21 @@ public final class GGMLLinear: RowProjection {
     /// `GGUFBlocks.decode` gives for the whole matrix (the token lookup of a tied embedding).
     public func rows(_ indices: [Int]) -> Tensor {
         var out = [Float](repeating: 0, count: indices.count * inFeatures)
+        var restored = [UInt8](repeating: 0, count: rowBytes)
         blocks.withUnsafeBytes { raw in
             for (i, row) in indices.enumerated() {
                 precondition(row >= 0 && row < outFeatures, "GGMLLinear.rows: row \(row) outside 0..<\(outFeatures)")
-                let source = UnsafeRawBufferPointer(rebasing: raw[(row * rowBytes)..<((row + 1) * rowBytes)])
-                out.withUnsafeMutableBufferPointer { o in
+                restored.withUnsafeMutableBytes { buffer in
+                    var source = UnsafeRawBufferPointer(rebasing: raw[(row * rowBytes)..<((row + 1) * rowBytes)])
+                    if interleaved {
+                        _ = nf_ggml_deinterleave_row(Int32(type.rawValue), inFeatures, raw.baseAddress!, row, buffer.baseAddress!)
+                        source = UnsafeRawBufferPointer(buffer)
+                    }
                     // The type was checked at init (a block kernel exists, so it decodes).
                     let values = GGUFBlocks.decode(source, type: type, count: inFeatures)!
-                    (o.baseAddress! + i * inFeatures).update(from: values, count: inFeatures)
+                    out.withUnsafeMutableBufferPointer { (o: inout UnsafeMutableBufferPointer<Float>) in
+                        (o.baseAddress! + i * inFeatures).update(from: values, count: inFeatures)
+                    }
                 }
             }
         }
@@ -96,18 +133,26 @@ public final class GGMLLinear: RowProjection {
         precondition(m * inFeatures == x.count && m > 0, "GGMLLinear: input \(x.shape) is not rows of \(inFeatures)")
         let quantized = quantizeInput(x, rows: m)
         var out = [Float](repeating: 0, count: m * outFeatures)
+        let group = interleaved && !reference
         let path = reference ? Int32(NF_DOT_REFERENCE) : Self.path(kernels)
         let (n, rows, rowBytes, type, inputBytes) = (inFeatures, outFeatures, rowBytes, Int32(type.rawValue), inputRowBytes)
         // Enough work per thread to pay for handing half to the spinning pool: 64 K weights.
-        let workers = max(1, min(Parallel.workers, rows * n * m / (1 << 16), rows / 8))
-        blocks.withUnsafeBytes { w in
+        // Interleaved matrices split at whole groups of 16 rows.
+        let unit = group ? 16 : 1, units = (rows + unit - 1) / unit
+        let workers = max(1, min(Parallel.workers, rows * n * m / (1 << 16), rows / 8, units))
+        let source = reference && interleaved ? storedBlocks : blocks
+        source.withUnsafeBytes { w in
             quantized.withUnsafeBytes { y in
                 out.withUnsafeMutableBufferPointer { o in
                     let (w, y, o) = (w.baseAddress!, y.baseAddress!, o.baseAddress!)
                     let work = { (worker: Int) in
-                        let first = rows * worker / workers, last = rows * (worker + 1) / workers
-                        _ = nf_ggml_dot_rows(type, path, n, w + first * rowBytes, rowBytes, last - first,
-                                             y, inputBytes, m, o + first, rows)
+                        let first = min(rows, units * worker / workers * unit), last = min(rows, units * (worker + 1) / workers * unit)
+                        if group {
+                            _ = nf_ggml_dot_interleaved(type, n, w, first, last - first, y, inputBytes, m, o + first, rows)
+                        } else {
+                            _ = nf_ggml_dot_rows(type, path, n, w + first * rowBytes, rowBytes, last - first,
+                                                 y, inputBytes, m, o + first, rows)
+                        }
                     }
                     Parallel.perform(iterations: workers, work)
                 }
@@ -134,9 +179,10 @@ public final class GGMLLinear: RowProjection {
     /// Q/K rotary permutation undone on whole rows of blocks, without decoding them).
     public func reorderingRows(_ source: [Int]) -> GGMLLinear {
         precondition(source.count == outFeatures, "GGMLLinear.reorderingRows: \(source.count) rows for \(outFeatures)")
-        var data = Data(count: blocks.count)
+        let stored = storedBlocks
+        var data = Data(count: stored.count)
         data.withUnsafeMutableBytes { dst in
-            blocks.withUnsafeBytes { src in
+            stored.withUnsafeBytes { src in
                 for (r, s) in source.enumerated() {
                     (dst.baseAddress! + r * rowBytes).copyMemory(from: src.baseAddress! + s * rowBytes, byteCount: rowBytes)
                 }

@@ -84,6 +84,31 @@ import Testing
     @Test(.enabled(if: KernelSet.avxVNNI.supported, "AVX-VNNI set skipped: this CPU lacks AVX-VNNI"))
     func avxVNNISetMatchesThePlainLoops() throws { try Self.check(.avxVNNI) }
 
+    /// On AVX-512 VNNI, Q4_0, Q4_1 and Q8_0 are held interleaved in groups of 16 rows: the stored
+    /// blocks come back byte for byte, `rows` decodes as the file's rows do, and the group kernels
+    /// give the plain loops' outputs bit for bit (they repeat the reference's float operations per
+    /// output), on row counts with partial last groups and input rows in fours with tails.
+    @Test(.enabled(if: KernelSet.avx512VNNI.supported, "AVX-512 VNNI path skipped: this CPU lacks AVX-512 F/BW/VL + VNNI"))
+    func interleavedGroupsGiveThePlainLoopsBits() throws {
+        var seed: UInt64 = 500
+        for type in [GGUFTensorType.q4_0, .q4_1, .q8_0] {
+            for (rows, blocks, m) in Self.shapes + [(16, 1, 4), (47, 4, 6), (200, 18, 1)] {
+                seed += 1
+                let (q, x) = try Self.case_(type, rows: rows, blocks: blocks, m: m, seed: seed)
+                let layer = try GGMLLinear(type: type, rows: rows, columns: q.columns, blocks: q.blocks, kernels: .avx512VNNI)
+                #expect(layer.interleaved)
+                #expect(layer.storedBlocks == q.blocks, "\(type.name) [\(rows)×\(q.columns)]: blocks restored")
+                let picked = [rows - 1, 0, rows / 2]
+                #expect(layer.rows(picked).scalars == Tensor.gatherRows(q.dequantized(), picked).scalars, "\(type.name): rows decoded")
+                let fast = layer.project(x).scalars, reference = layer.projectReference(x).scalars
+                let differing = zip(fast, reference).filter { $0.0.bitPattern != $0.1.bitPattern }.count
+                #expect(differing == 0, "\(type.name) [\(rows)×\(q.columns)]·\(m): \(differing) of \(fast.count) outputs differ from the plain loops")
+            }
+        }
+        let q8 = try Self.case_(.q8_0, rows: 20, blocks: 2, m: 1, seed: 1).0
+        #expect(try !GGMLLinear(type: .q8_0, rows: 20, columns: q8.columns, blocks: q8.blocks, kernels: .avx2).interleaved)
+    }
+
     /// Which types have a kernel of their own per path (the others run the next path down).
     /// A prompt's rows (the 4×4, 2×4 and four-row tiles) give each row's outputs bit for bit as
     /// that row alone does (the one-row and 4×1 kernels): a token's logits do not depend on

@@ -38,4 +38,24 @@ void nf_ggml_quantize_input_row(int inputType, const float *x, long n, void *y);
 int nf_ggml_dot_rows(int type, int path, long n, const void *w, size_t wRowBytes, long rows,
                      const void *y, size_t yRowBytes, long m, float *out, long ldo);
 
+/// The AVX-512 VNNI layout of Q4_0, Q4_1 and Q8_0 matrices (ggml_interleaved.c): rows in groups of
+/// 16 (the last padded with zero rows), each group block by block; per block the 16 rows' f16
+/// scales (Q4_1: then their minimums) and the codes in 64-byte chunks, chunk j holding code bytes
+/// 4j..4j+3 of each row (Q8_0 codes stored as x + 128). Bytes per group and block, or 0 for
+/// another type.
+long nf_ggml_interleaved_block_bytes(int type);
+
+/// `rows` stored rows of `n` values (`src`, file layout) into the interleaved layout (`dst`,
+/// ceil(rows / 16) · n / 32 · nf_ggml_interleaved_block_bytes(type) bytes). Returns 0, or -1.
+int nf_ggml_interleave(int type, long n, long rows, const void *src, void *dst);
+
+/// Row `row` of an interleaved matrix back into its stored blocks (`dst`: one row in file layout).
+int nf_ggml_deinterleave_row(int type, long n, const void *src, long row, void *dst);
+
+/// out[i · ldo + r] = dot(weight row firstRow + r, input row i) for r < rows, i < m, on an
+/// interleaved matrix `w` (firstRow a multiple of 16): exactly the plain loops' values. AVX-512
+/// VNNI only. Returns 0, or -1 for another type or no memory.
+int nf_ggml_dot_interleaved(int type, long n, const void *w, long firstRow, long rows, const void *y, size_t yRowBytes,
+                            long m, float *out, long ldo);
+
 #endif
