@@ -85,34 +85,16 @@ float nf_dot_iq4_nl_avx2(long n, const void *vx, const void *vy);
 float nf_dot_q4_K_avx2(long n, const void *vx, const void *vy);
 float nf_dot_q6_K_avx2(long n, const void *vx, const void *vy);
 // AVX-512 VL + VNNI (ggml_dot_vnni.c).
-float nf_dot_q4_0_vnni(long n, const void *vx, const void *vy);
-float nf_dot_q4_1_vnni(long n, const void *vx, const void *vy);
-float nf_dot_q8_0_vnni(long n, const void *vx, const void *vy);
 float nf_dot_iq4_nl_vnni(long n, const void *vx, const void *vy);
 // One weight row against four input rows (ggml_dot_x4.c): out[r] = dot(vx, vy[r]).
 typedef void (*nf_dot4_fn)(long n, const void *vx, const void *const vy[4], float out[4]);
 void nf_dot4_q4_0_avx2(long n, const void *vx, const void *const vy[4], float out[4]);
-void nf_dot4_q4_0_vnni(long n, const void *vx, const void *const vy[4], float out[4]);
 void nf_dot4_q4_1_avx2(long n, const void *vx, const void *const vy[4], float out[4]);
-void nf_dot4_q4_1_vnni(long n, const void *vx, const void *const vy[4], float out[4]);
 void nf_dot4_q8_0_avx2(long n, const void *vx, const void *const vy[4], float out[4]);
-void nf_dot4_q8_0_vnni(long n, const void *vx, const void *const vy[4], float out[4]);
 // Two weight rows × four input rows (ggml_dot_x4.c): out0[r] = dot(vx0, vy[r]), out1[r] = dot(vx1, vy[r]).
 typedef void (*nf_dot24_fn)(long n, const void *vx0, const void *vx1, const void *const vy[4], float out0[4], float out1[4]);
 void nf_dot24_q4_0_avx2(long n, const void *vx0, const void *vx1, const void *const vy[4], float out0[4], float out1[4]);
-void nf_dot24_q4_0_vnni(long n, const void *vx0, const void *vx1, const void *const vy[4], float out0[4], float out1[4]);
 void nf_dot24_q4_1_avx2(long n, const void *vx0, const void *vx1, const void *const vy[4], float out0[4], float out1[4]);
-void nf_dot24_q4_1_vnni(long n, const void *vx0, const void *vx1, const void *const vy[4], float out0[4], float out1[4]);
 void nf_dot24_q8_0_avx2(long n, const void *vx0, const void *vx1, const void *const vy[4], float out0[4], float out1[4]);
-void nf_dot24_q8_0_vnni(long n, const void *vx0, const void *vx1, const void *const vy[4], float out0[4], float out1[4]);
-
-/// Four weight rows × R input rows (ggml_dot_tiles_vnni.c), out[w·R + r]; AVX-512 VNNI only.
-typedef void (*nf_dot_tile_fn)(long n, const void *const vx[4], const void *const *vy, float *out);
-void nf_dot41_q4_0_vnni(long n, const void *const vx[4], const void *const vy[1], float *out);
-void nf_dot44_q4_0_vnni(long n, const void *const vx[4], const void *const vy[4], float *out);
-void nf_dot41_q4_1_vnni(long n, const void *const vx[4], const void *const vy[1], float *out);
-void nf_dot44_q4_1_vnni(long n, const void *const vx[4], const void *const vy[4], float *out);
-void nf_dot41_q8_0_vnni(long n, const void *const vx[4], const void *const vy[1], float *out);
-void nf_dot44_q8_0_vnni(long n, const void *const vx[4], const void *const vy[4], float *out);
 
 #endif

@@ -207,11 +207,11 @@ int nf_ggml_dot_input_type(int type) {
 static nf_dot_fn nf_dot_kernel(int type, int path, int *exact) {
     nf_dot_fn vnni = 0, avx2 = 0, ref = 0;
     switch (type) {
-    case NF_GGML_Q4_0: vnni = nf_dot_q4_0_vnni; avx2 = nf_dot_q4_0_avx2; ref = nf_dot_q4_0_ref; break;
-    case NF_GGML_Q4_1: vnni = nf_dot_q4_1_vnni; avx2 = nf_dot_q4_1_avx2; ref = nf_dot_q4_1_ref; break;
+    case NF_GGML_Q4_0: avx2 = nf_dot_q4_0_avx2; ref = nf_dot_q4_0_ref; break;
+    case NF_GGML_Q4_1: avx2 = nf_dot_q4_1_avx2; ref = nf_dot_q4_1_ref; break;
     case NF_GGML_Q5_0: ref = nf_dot_q5_0_ref; break;
     case NF_GGML_Q5_1: ref = nf_dot_q5_1_ref; break;
-    case NF_GGML_Q8_0: vnni = nf_dot_q8_0_vnni; avx2 = nf_dot_q8_0_avx2; ref = nf_dot_q8_0_ref; break;
+    case NF_GGML_Q8_0: avx2 = nf_dot_q8_0_avx2; ref = nf_dot_q8_0_ref; break;
     case NF_GGML_IQ4_NL: vnni = nf_dot_iq4_nl_vnni; avx2 = nf_dot_iq4_nl_avx2; ref = nf_dot_iq4_nl_ref; break;
     case NF_GGML_Q4_K: avx2 = nf_dot_q4_K_avx2; ref = nf_dot_q4_K_ref; break;
     case NF_GGML_Q6_K: avx2 = nf_dot_q6_K_avx2; ref = nf_dot_q6_K_ref; break;
@@ -224,6 +224,8 @@ static nf_dot_fn nf_dot_kernel(int type, int path, int *exact) {
 }
 
 int nf_ggml_dot_has_path(int type, int path) {
+    // Q4_0, Q4_1 and Q8_0 have AVX-512 VNNI kernels on the interleaved layout (nf_ggml_dot_interleaved).
+    if (path == NF_DOT_AVX512VNNI && nf_ggml_interleaved_block_bytes(type) > 0) return 1;
     int exact = 0;
     nf_dot_kernel(type, path, &exact);
     return exact;
@@ -231,38 +233,22 @@ int nf_ggml_dot_has_path(int type, int path) {
 
 /// The four-row kernel of `type` on `path`, or 0 (then rows go one at a time).
 static nf_dot4_fn nf_dot4_kernel(int type, int path) {
-    const int vnni = path == NF_DOT_AVX512VNNI;
     if (path == NF_DOT_REFERENCE) return 0;
     switch (type) {
-    case NF_GGML_Q4_0: return vnni ? nf_dot4_q4_0_vnni : nf_dot4_q4_0_avx2;
-    case NF_GGML_Q4_1: return vnni ? nf_dot4_q4_1_vnni : nf_dot4_q4_1_avx2;
-    case NF_GGML_Q8_0: return vnni ? nf_dot4_q8_0_vnni : nf_dot4_q8_0_avx2;
-    default: return 0;
-    }
-}
-
-/// The 4 weight rows × `inputs` (1 or 4) tile kernel of `type` on `path`, or 0 (AVX-512 VNNI only).
-static nf_dot_tile_fn nf_dot_tile_kernel(int type, int path, int inputs) {
-    if (path != NF_DOT_AVX512VNNI) return 0;
-    switch (type) {
-    case NF_GGML_Q4_0: return inputs == 1 ? nf_dot41_q4_0_vnni : nf_dot44_q4_0_vnni;
-    case NF_GGML_Q4_1: return inputs == 1 ? nf_dot41_q4_1_vnni : nf_dot44_q4_1_vnni;
-    // Q8_0 rows (34 bytes a block) streamed four at a time from memory ran 1.5-3× slower than one
-    // at a time (SmolLM2's tied head, 30 MB; software prefetch did not recover it): decoding keeps
-    // the one-row kernel there.
-    case NF_GGML_Q8_0: return inputs == 1 ? 0 : nf_dot44_q8_0_vnni;
+    case NF_GGML_Q4_0: return nf_dot4_q4_0_avx2;
+    case NF_GGML_Q4_1: return nf_dot4_q4_1_avx2;
+    case NF_GGML_Q8_0: return nf_dot4_q8_0_avx2;
     default: return 0;
     }
 }
 
 /// The 2×4 tile kernel of `type` on `path`, or 0.
 static nf_dot24_fn nf_dot24_kernel(int type, int path) {
-    const int vnni = path == NF_DOT_AVX512VNNI;
     if (path == NF_DOT_REFERENCE) return 0;
     switch (type) {
-    case NF_GGML_Q4_0: return vnni ? nf_dot24_q4_0_vnni : nf_dot24_q4_0_avx2;
-    case NF_GGML_Q4_1: return vnni ? nf_dot24_q4_1_vnni : nf_dot24_q4_1_avx2;
-    case NF_GGML_Q8_0: return vnni ? nf_dot24_q8_0_vnni : nf_dot24_q8_0_avx2;
+    case NF_GGML_Q4_0: return nf_dot24_q4_0_avx2;
+    case NF_GGML_Q4_1: return nf_dot24_q4_1_avx2;
+    case NF_GGML_Q8_0: return nf_dot24_q8_0_avx2;
     default: return 0;
     }
 }
@@ -276,30 +262,6 @@ int nf_ggml_dot_rows(int type, int path, long n, const void *w, size_t wRowBytes
     const nf_dot24_fn dot24 = m >= 4 ? nf_dot24_kernel(type, path) : 0;
     const uint8_t *yb = y;
     long r = 0;
-    // AVX-512 VNNI: weight rows in fours, each input block loaded once for the four (decoding), and
-    // 4×4 tiles for a prompt; the other paths and the leftover rows go on below.
-    const nf_dot_tile_fn tile1 = nf_dot_tile_kernel(type, path, 1), tile4 = m >= 4 ? nf_dot_tile_kernel(type, path, 4) : 0;
-    if (tile1 || tile4)
-        for (; r + 4 <= rows; r += 4) {
-            const uint8_t *w0 = (const uint8_t *)w + r * wRowBytes;
-            const void *const ws[4] = {w0, w0 + wRowBytes, w0 + 2 * wRowBytes, w0 + 3 * wRowBytes};
-            long i = 0;
-            if (tile4)
-                for (; i + 4 <= m; i += 4) {
-                    const void *const ys[4] = {yb + i * yRowBytes, yb + (i + 1) * yRowBytes, yb + (i + 2) * yRowBytes, yb + (i + 3) * yRowBytes};
-                    float o[16];
-                    tile4(n, ws, ys, o);
-                    for (int k = 0; k < 4; ++k)
-                        for (int j = 0; j < 4; ++j) out[(i + k) * ldo + r + j] = o[j * 4 + k];
-                }
-            for (; i < m; ++i) {
-                const void *const ys[1] = {yb + i * yRowBytes};
-                float o[4];
-                if (tile1) tile1(n, ws, ys, o);
-                else for (int j = 0; j < 4; ++j) o[j] = dot(n, ws[j], ys[0]);
-                for (int j = 0; j < 4; ++j) out[i * ldo + r + j] = o[j];
-            }
-        }
     // Weight rows outer, in pairs: their blocks stay in L1 while every input row passes (the prompt's GEMM).
     if (dot24)
         for (; r + 2 <= rows; r += 2) {

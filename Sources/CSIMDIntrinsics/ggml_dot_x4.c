@@ -4,17 +4,12 @@
 // in the same order as the one-row kernel of the same path.
 #include "ggml_blocks.h"
 
-#define NF_VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
-
 // Integer block sums per path: u × s bytes (unsigned weights), s × s bytes (signed weights).
 #define NF_US_AVX2(u, s) _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1))
 #define NF_SS_AVX2(x, y) NF_US_AVX2(_mm256_sign_epi8((x), (x)), _mm256_sign_epi8((y), (x)))
-#define NF_US_VNNI(u, s) _mm256_dpbusd_epi32(_mm256_setzero_si256(), (u), (s))
-#define NF_SS_VNNI(x, y) NF_US_VNNI(_mm256_sign_epi8((x), (x)), _mm256_sign_epi8((y), (x)))
 
-// Q4_0: AVX2 as nf_dot_q4_0_avx2 (signed q − 8), VNNI as nf_dot_q4_0_vnni (q·y − 8·y).
+// Q4_0 as nf_dot_q4_0_avx2 (signed q − 8).
 #define NF_Q4_0_SUM_AVX2(qu, qy) NF_SS_AVX2(_mm256_sub_epi8((qu), _mm256_set1_epi8(8)), (qy))
-#define NF_Q4_0_SUM_VNNI(qu, qy) _mm256_sub_epi32(NF_US_VNNI((qu), (qy)), NF_US_VNNI(_mm256_set1_epi8(8), (qy)))
 
 #define NF_DEFINE_X4_Q4_0(NAME, ATTR, SUM)                                                                 \
     ATTR void NAME(long n, const void *vx, const void *const vy[4], float out[4]) {                        \
@@ -72,14 +67,10 @@
 
 #define NF_PLAIN
 #define NF_Q8_US_AVX2(ax, sy) NF_US_AVX2((ax), (sy))
-#define NF_Q8_US_VNNI(ax, sy) NF_US_VNNI((ax), (sy))
 
 NF_DEFINE_X4_Q4_0(nf_dot4_q4_0_avx2, NF_PLAIN, NF_Q4_0_SUM_AVX2)
-NF_DEFINE_X4_Q4_0(nf_dot4_q4_0_vnni, NF_VNNI_TARGET, NF_Q4_0_SUM_VNNI)
 NF_DEFINE_X4_Q4_1(nf_dot4_q4_1_avx2, NF_PLAIN, NF_US_AVX2)
-NF_DEFINE_X4_Q4_1(nf_dot4_q4_1_vnni, NF_VNNI_TARGET, NF_US_VNNI)
 NF_DEFINE_X4_Q8_0(nf_dot4_q8_0_avx2, NF_PLAIN, NF_Q8_US_AVX2)
-NF_DEFINE_X4_Q8_0(nf_dot4_q8_0_vnni, NF_VNNI_TARGET, NF_Q8_US_VNNI)
 
 // Two weight rows × four input rows (a 2×4 tile): each input block is loaded and its scale
 // converted once for both weight rows. Per (weight row, input row) pair the same operations in the
@@ -115,11 +106,7 @@ NF_DEFINE_X4_Q8_0(nf_dot4_q8_0_vnni, NF_VNNI_TARGET, NF_Q8_US_VNNI)
       mins[0][r] += nf_f16(x[0][ib].m) * s; mins[1][r] += nf_f16(x[1][ib].m) * s; }
 #define NF_LOAD32(qs) _mm256_loadu_si256((const __m256i *)(qs))
 #define NF_Q8_SUM_AVX2(qx, qy) NF_SS_AVX2((qx), (qy))
-#define NF_Q8_SUM_VNNI(qx, qy) NF_SS_VNNI((qx), (qy))
 
 NF_DEFINE_X24(nf_dot24_q4_0_avx2, NF_PLAIN, nf_block_q4_0, nf_block_q8_0, nf_nibbles32, NF_Q4_0_SUM_AVX2, NF_NO_MIN)
-NF_DEFINE_X24(nf_dot24_q4_0_vnni, NF_VNNI_TARGET, nf_block_q4_0, nf_block_q8_0, nf_nibbles32, NF_Q4_0_SUM_VNNI, NF_NO_MIN)
 NF_DEFINE_X24(nf_dot24_q4_1_avx2, NF_PLAIN, nf_block_q4_1, nf_block_q8_1, nf_nibbles32, NF_US_AVX2, NF_Q4_1_MIN)
-NF_DEFINE_X24(nf_dot24_q4_1_vnni, NF_VNNI_TARGET, nf_block_q4_1, nf_block_q8_1, nf_nibbles32, NF_US_VNNI, NF_Q4_1_MIN)
 NF_DEFINE_X24(nf_dot24_q8_0_avx2, NF_PLAIN, nf_block_q8_0, nf_block_q8_0, NF_LOAD32, NF_Q8_SUM_AVX2, NF_NO_MIN)
-NF_DEFINE_X24(nf_dot24_q8_0_vnni, NF_VNNI_TARGET, nf_block_q8_0, nf_block_q8_0, NF_LOAD32, NF_Q8_SUM_VNNI, NF_NO_MIN)

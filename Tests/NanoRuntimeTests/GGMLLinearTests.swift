@@ -110,7 +110,7 @@ import Testing
     }
 
     /// Which types have a kernel of their own per path (the others run the next path down).
-    /// A prompt's rows (the 4×4, 2×4 and four-row tiles) give each row's outputs bit for bit as
+    /// A prompt's rows (the 2×4 and four-row tiles, VNNI's 16×4 groups) give each row's outputs bit for bit as
     /// that row alone does (the one-row and 4×1 kernels): a token's logits do not depend on
     /// whether it was decoded in a prompt or by itself, on every kernel set this CPU has.
     @Test func rowsComputeAsAlone() throws {

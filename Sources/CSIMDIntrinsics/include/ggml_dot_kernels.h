@@ -15,7 +15,8 @@ enum {
 };
 
 /// Which implementation runs: the plain loops (ggml's reference arithmetic), AVX2 (maddubs), or
-/// AVX-512 VL + VNNI (vpdpbusd on ymm; types without such a kernel run their AVX2 one).
+/// AVX-512 VL + VNNI (vpdpbusd; Q4_0, Q4_1 and Q8_0 through nf_ggml_dot_interleaved on their
+/// interleaved layout, IQ4_NL on rows; types without such a kernel run their AVX2 one).
 enum { NF_DOT_REFERENCE = 0, NF_DOT_AVX2 = 1, NF_DOT_AVX512VNNI = 2 };
 
 /// The input block type a weight of `type` meets (NF_GGML_Q8_0 / Q8_1 / Q8_K), or -1 when there is
