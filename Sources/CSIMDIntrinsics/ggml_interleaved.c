@@ -54,8 +54,13 @@ int nf_ggml_interleave(int type, long n, long rows, const void *src, void *dst) 
                 const nf_block_view v = nf_view(type, (const uint8_t *)src + (row * nb + ib) * stored);
                 d[r] = v.d;
                 if (type == NF_GGML_Q4_1) m[r] = v.m;
-                for (int j = 0; j < v.codeBytes / 4; ++j)
-                    for (int t = 0; t < 4; ++t) b[scales + j * 64 + r * 4 + t] = v.qs[4 * j + t] ^ flip;
+                const uint32_t flip4 = flip * 0x01010101u;
+                for (int j = 0; j < v.codeBytes / 4; ++j) {
+                    uint32_t word;
+                    memcpy(&word, v.qs + 4 * j, 4);
+                    word ^= flip4;
+                    memcpy(b + scales + j * 64 + r * 4, &word, 4);
+                }
             }
         }
     return 0;

@@ -110,8 +110,11 @@ public enum GGMLDecoding {
         guard info.shape == expected else {
             throw RuntimeError.shapeMismatch(file: file.path, tensor: info.name, expected: expected, found: info.shape)
         }
-        return try GGMLLinear(type: info.type, rows: info.shape[0], columns: info.shape[1], blocks: file.rawData(info),
-                              tensor: info.name, file: file.path, kernels: kernels)
+        let linear = try GGMLLinear(type: info.type, rows: info.shape[0], columns: info.shape[1], blocks: file.rawData(info),
+                                    tensor: info.name, file: file.path, kernels: kernels)
+        // An interleaved matrix is a copy: the file's pages it was read from need not stay resident.
+        if linear.interleaved { file.releaseResidentPages(info) }
+        return linear
     }
 
     /// For each row of the model's order, the stored row it comes from: loading's own

@@ -38,6 +38,8 @@ public struct GGUFFile: Sendable {
     public let dataOffset: Int
     private let bytes: Data
     private let index: [String: Int]
+    /// Whether `bytes` is a read-only mapping of the file (`read(path:)`), whose pages can be dropped.
+    private var mapped = false
 
     /// Memory-maps and parses the file at `path`.
     public static func read(path: String) throws -> GGUFFile {
@@ -47,7 +49,9 @@ public struct GGUFFile: Sendable {
         } catch {
             throw CheckpointError.unreadable(file: path, reason: (error as NSError).localizedDescription)
         }
-        return try GGUFFile(data: data, source: path)
+        var file = try GGUFFile(data: data, source: path)
+        file.mapped = true
+        return file
     }
 
     /// Parses GGUF bytes; `source` names the file in errors.
@@ -72,6 +76,22 @@ public struct GGUFFile: Sendable {
     public func rawData(_ info: GGUFTensorInfo) -> Data {
         let start = bytes.startIndex + dataOffset + info.offset
         return bytes[start..<(start + info.byteCount)]
+    }
+
+    /// Drops the mapped pages that lie wholly inside the tensor's bytes from this process's resident
+    /// memory (`madvise(MADV_DONTNEED)`; a later read faults them in from the file again). For a
+    /// reader that has copied the tensor into a layout of its own, so the peak memory holds one
+    /// copy, not two. Does nothing for bytes that are not a file mapping.
+    public func releaseResidentPages(_ info: GGUFTensorInfo) {
+        guard mapped else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            let start = UInt(bitPattern: base + dataOffset + info.offset), end = start + UInt(info.byteCount)
+            let first = (start + UInt(page) - 1) / UInt(page) * UInt(page), last = end / UInt(page) * UInt(page)
+            guard last > first else { return }
+            _ = madvise(UnsafeMutableRawPointer(bitPattern: first), Int(last - first), MADV_DONTNEED)
+        }
     }
 
     /// The named tensor dequantized to Float32, in row-major order of `info.shape`.
