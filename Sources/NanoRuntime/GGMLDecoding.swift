@@ -19,9 +19,11 @@ public enum GGMLDecoding {
         /// Matrices left on Float32 rows: stored name and type.
         public var dense: [(tensor: String, type: String)] = []
         public var kernels: KernelSet
+        /// What the packed matrices are: ggml blocks, or nanoforge's own codes (`PackedDecoding`).
+        public var source = "ggml blocks"
 
         public static func == (a: Report, b: Report) -> Bool {
-            a.packed == b.packed && a.tiedHeadType == b.tiedHeadType && a.kernels == b.kernels
+            a.packed == b.packed && a.tiedHeadType == b.tiedHeadType && a.kernels == b.kernels && a.source == b.source
                 && a.dense.map(\.tensor) == b.dense.map(\.tensor) && a.dense.map(\.type) == b.dense.map(\.type)
         }
 
@@ -29,7 +31,7 @@ public enum GGMLDecoding {
 
         public var description: String {
             let types = packed.keys.sorted().map { "\($0): \(packed[$0]!)" }.joined(separator: ", ")
-            var s = "packed ggml blocks (kernel set \(kernels.name)): \(types.isEmpty ? "none" : types)"
+            var s = "packed \(source) (kernel set \(kernels.name)): \(types.isEmpty ? "none" : types)"
             if let tiedHeadType { s += " (tied head on the \(tiedHeadType) embedding)" }
             if !dense.isEmpty {
                 let byType = Dictionary(grouping: dense, by: \.type).map { "\($0.key): \($0.value.count)" }.sorted()

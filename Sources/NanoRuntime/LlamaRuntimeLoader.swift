@@ -7,8 +7,8 @@ import NanoTensor
 /// Loads a Llama-family model for decoding (`generate`, `serve`, `bench llm-runtime`) on the
 /// engine asked for:
 /// - `auto`: a GGUF file holding block-coded matrices loads lean (`GGMLDecoding.loadModel`: no
-///   Float32 copy of the packed matrices); a compressed folder with ggml codes runs them packed;
-///   anything else runs dense;
+///   Float32 copy of the packed matrices); a compressed folder with ggml codes runs them packed,
+///   one with nanoforge's own int8/int4 codes runs those (`PackedDecoding`); anything else runs dense;
 /// - `runtime`: the same, but a model without packed matrices is an error;
 /// - `dense`: Float32 weights dequantized at load.
 public enum LlamaRuntimeLoader {
@@ -27,6 +27,9 @@ public enum LlamaRuntimeLoader {
         guard let llama = packed.model.as(LlamaModel.self) else {
             throw RuntimeError.unsupported(file: path, what: packed.model.architecture.name, reason: "not a Llama-family model")
         }
+        if packed.ggmlQuantized.isEmpty, !packed.quantized.isEmpty, engine != .dense {
+            return (llama, try PackedDecoding.install(on: llama, quantized: packed.quantized, folder: path, kernels: kernels))
+        }
         return (llama, try install(on: llama, path: path, codes: packed.ggmlQuantized, engine: engine))
     }
 
@@ -42,7 +45,7 @@ public enum LlamaRuntimeLoader {
         }
         guard !codes.isEmpty else {
             if engine == .runtime {
-                throw RuntimeError.unsupported(file: path, what: "--engine runtime", reason: "needs a GGUF file or a folder with ggml codes; use the dense engine")
+                throw RuntimeError.unsupported(file: path, what: "--engine runtime", reason: "needs a GGUF file or a folder with ggml or int8/int4 codes; use the dense engine")
             }
             return nil
         }

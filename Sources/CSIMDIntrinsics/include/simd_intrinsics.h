@@ -12,6 +12,7 @@
 #include "cpu_features.h"
 #include "vnni_kernels.h"
 #include "dequant_kernels.h"
+#include "packed_gemv.h"
 #include "fastmath_kernels.h"
 #include "norm_kernels.h"
 #include "attention_kernels.h"

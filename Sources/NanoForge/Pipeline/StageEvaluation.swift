@@ -51,16 +51,20 @@ struct StageEvaluation {
                            peakMemoryBytes: Measurement.peakMemoryBytes(), seconds: seconds, training: state.training)
     }
 
-    /// A stage whose Llama matrices are ggml codes is measured on the packed runtime, as `eval` and
-    /// `generate` run the output folder by default (`GGMLDecoding`: llama.cpp's arithmetic), so the
+    /// A stage whose Llama matrices are ggml codes (or nanoforge's own int8/int4 codes) is measured on
+    /// the packed runtime, as `eval` and `generate` run the output folder by default (`GGMLDecoding`:
+    /// llama.cpp's arithmetic; `PackedDecoding`: dequantize-on-the-fly GEMM), so the
     /// report's figures are the deployed engine's. Returns the undo (the next stages and the
     /// writing of the output read the Float32 weights). The baseline stays Float32: it is the
     /// reference every stage is compared with. Codes the runtime cannot take (a shape the model no
     /// longer has) leave the stage on Float32, with a line saying so.
     func packedDecoding(_ state: CompressionState) -> (() -> Void)? {
-        guard !state.ggmlQuantized.isEmpty, let llama = state.model.as(LlamaModel.self), llama.fusedDecodingApplies else { return nil }
+        guard !state.ggmlQuantized.isEmpty || !state.quantized.isEmpty, let llama = state.model.as(LlamaModel.self),
+              llama.fusedDecodingApplies else { return nil }
         do {
-            let report = try GGMLDecoding.install(on: llama, codes: state.ggmlQuantized, folder: "the stage's ggml codes")
+            let report = state.ggmlQuantized.isEmpty
+                ? try PackedDecoding.install(on: llama, quantized: state.quantized, folder: "the stage's codes")
+                : try GGMLDecoding.install(on: llama, codes: state.ggmlQuantized, folder: "the stage's ggml codes")
             log("engine: \(report)")
             return { llama.decodingProjections = LlamaDecodingProjections() }
         } catch {

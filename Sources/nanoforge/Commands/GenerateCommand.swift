@@ -48,7 +48,7 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Wrap --prompt in the model's chat template as the user's turn.")
     var chat = false
 
-    @Option(help: "Engine: auto (a GGUF file's quantized matrices decode on their packed ggml blocks, llama.cpp's arithmetic), runtime (the same, required), dense (Float32 weights dequantized at load).")
+    @Option(help: "Engine: auto (a GGUF file's quantized matrices decode on their packed ggml blocks, llama.cpp's arithmetic; a compressed folder's int8/int4 codes on the dequantize-on-the-fly GEMM), runtime (the same, required), dense (Float32 weights dequantized at load).")
     var engine: EngineOption = .auto
 
     func validate() throws {
