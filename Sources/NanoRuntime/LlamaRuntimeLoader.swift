@@ -27,21 +27,23 @@ public enum LlamaRuntimeLoader {
         guard let llama = packed.model.as(LlamaModel.self) else {
             throw RuntimeError.unsupported(file: path, what: packed.model.architecture.name, reason: "not a Llama-family model")
         }
-        if packed.ggmlQuantized.isEmpty, !packed.quantized.isEmpty, engine != .dense {
-            return (llama, try PackedDecoding.install(on: llama, quantized: packed.quantized, folder: path, kernels: kernels))
-        }
-        return (llama, try install(on: llama, path: path, codes: packed.ggmlQuantized, engine: engine))
+        return (llama, try install(on: llama, path: path, codes: packed.ggmlQuantized, quantized: packed.quantized, engine: engine))
     }
 
     /// The packed runtime under an already loaded `llama` when `engine` asks for it (a GGUF file's
-    /// blocks, or a compressed folder's ggml `codes`); nil when the dense path runs.
+    /// blocks, a compressed folder's ggml `codes`, or else its own int8/int4 `quantized` matrices);
+    /// nil when the dense path runs.
     public static func install(on llama: LlamaModel, path: String, codes: [String: GGMLQuantizedTensor],
+                               quantized: [String: QuantizedTensor] = [:],
                                engine: Engine, kernels: KernelSet = .current) throws -> GGMLDecoding.Report? {
         guard engine != .dense else { return nil }
         if try ModelLoader.isGGUF(path) {
             let file = try GGUFFile.read(path: path)
             guard engine == .runtime || GGMLDecoding.holdsPackedMatrices(file) else { return nil }
             return try GGMLDecoding.install(on: llama, file: file, kernels: kernels)
+        }
+        if codes.isEmpty, !quantized.isEmpty {
+            return try PackedDecoding.install(on: llama, quantized: quantized, folder: path, kernels: kernels)
         }
         guard !codes.isEmpty else {
             if engine == .runtime {

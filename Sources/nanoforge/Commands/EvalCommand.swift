@@ -83,7 +83,7 @@ struct EvalCommand: ParsableCommand {
                     let summary = LlamaCppArithmetic.install(on: container, weightTypes: types)
                     if !json { print("\(path): llama.cpp's input rounding (\(summary))") }
                 } else if let llama = loaded.model.model?.container as? LlamaModel,
-                          let report = try GGMLDecodingOption.install(on: llama, path: path, codes: loaded.ggmlQuantized, engine: engine) {
+                          let report = try GGMLDecodingOption.install(on: llama, path: path, codes: loaded.ggmlQuantized, quantized: loaded.quantized, engine: engine) {
                     if !json { print("\(path): \(report)") }
                 }
                 return loaded.model

@@ -22,8 +22,8 @@ enum GGMLDecodingOption {
 
     /// The packed runtime under `llama` when `engine` asks for it; nil when the dense path runs.
     static func install(on llama: LlamaModel, path: String, codes: [String: GGMLQuantizedTensor],
-                        engine: EngineOption) throws -> GGMLDecoding.Report? {
-        do { return try LlamaRuntimeLoader.install(on: llama, path: path, codes: codes, engine: Self.engine(engine)) } catch let e as RuntimeError {
+                        quantized: [String: QuantizedTensor] = [:], engine: EngineOption) throws -> GGMLDecoding.Report? {
+        do { return try LlamaRuntimeLoader.install(on: llama, path: path, codes: codes, quantized: quantized, engine: Self.engine(engine)) } catch let e as RuntimeError {
             throw CLIErrors.BadInput(e.description)
         }
     }
