@@ -156,6 +156,14 @@ import TestSupport
             }
             #expect(!FileManager.default.fileExists(atPath: dir + "/out"), "a failed run writes no output")
 
+            // Per-layer bit widths have no int8-only deployment: mixed_precision is refused, in one line.
+            let mixed = Self.recipe(dir, quantize: "{ activations: { observer: minmax } }")
+                .replacingOccurrences(of: "  - quantize: { activations: { observer: minmax } }",
+                                      with: "  - mixed_precision: { candidates: [4, 8], budget: { average_bits: 6 } }")
+            let refusal = #expect(throws: PipelineError.self) { try Self.pipeline(mixed).run() }
+            #expect(refusal?.description.hasPrefix("tiny.yaml: stages[0].mixed_precision: a Keras convolutional graph is quantized full-integer int8") == true,
+                    "\(refusal?.description ?? "")")
+
             // An AveragePooling2D has a float kernel but no integer one.
             var c = CNNExportTests.tinyGraph(seed: 6).configuration
             c.layers[c.layers.firstIndex { $0.name == "pool" }!].kind = .avgPool2d
