@@ -41,6 +41,28 @@ import TestSupport
         for i in w.value.scalars.indices { #expect(q.value.scalars[i] == rtn.scalars[(i % 4) * 18 + i / 4]) }
     }
 
+    /// The hooks QAT uses (`Conv2D.kernelTransform`, `DepthwiseConv2D`'s kernel and middle
+    /// transforms) put their op on the tape: with a differentiable op in them (x ↦ x²), the
+    /// gradients of the input and of every kernel match central finite differences.
+    @Test func transformHooksCarryGradients() {
+        var rng = RandomGenerator(seed: 9)
+        let conv = Conv2D(kernel: rng.uniform(shape: [3, 3, 2, 3], low: -0.5, high: 0.5), bias: rng.uniform(shape: [3], low: -0.1, high: 0.1),
+                          geometry: Conv2DGeometry(kernel: (3, 3), strides: (1, 2), padding: .same))
+        let separable = DepthwiseConv2D(depthwiseKernel: rng.uniform(shape: [3, 3, 3, 2], low: -0.5, high: 0.5),
+                                        pointwiseKernel: rng.uniform(shape: [1, 1, 6, 4], low: -0.5, high: 0.5), bias: nil,
+                                        geometry: Conv2DGeometry(kernel: (3, 3), dilation: (2, 1), padding: .same))
+        let square: (Variable, Tape) -> Variable = { v, tape in tape.mul(v, v) }
+        conv.kernelTransform = square
+        separable.depthwiseKernelTransform = square
+        separable.pointwiseKernelTransform = square
+        separable.middleTransform = square
+        let x = rng.uniform(shape: [2, 7, 6, 2], low: -1, high: 1)
+        let result = checkGradients([x], parameters: [conv.kernel, separable.depthwiseKernel, separable.pointwiseKernel!]) { tape, v in
+            separable(conv(v[0], tape: tape), tape: tape)
+        }
+        #expect(result.passed, "\(result)")
+    }
+
     /// With the simulation installed, the float graph's logits sit much closer to the integer
     /// model's than the plain float graph's do: QAT trains against what `quantize` builds.
     @Test func simulationTracksTheIntegerModel() throws {
@@ -66,7 +88,7 @@ import TestSupport
 
     /// `qat` (activations on) through a recipe: the training lowers its loss, shapes stay, and the
     /// stage ends with the integer model of the trained weights (the report's flash and RAM).
-    @Test func qatThenQuantizeThroughARecipe() throws {
+    @Test func qatThroughARecipeEndsWithTheIntegerModel() throws {
         try withTemporaryDirectory { dir in
             let model = CNNExportTests.tinyGraph(seed: 6)
             _ = try CNNPipelineTests.writeFixture(dir, model: model)
