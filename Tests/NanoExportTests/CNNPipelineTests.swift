@@ -91,11 +91,47 @@ import TestSupport
             let logits = run.stdout.split(separator: "\n").map { $0.split(separator: " ").compactMap { Int($0) }.dropFirst().map { Int8($0) } }
             #expect(logits == evaluation.map { expected.logits(expected.quantizeInput($0)) })
 
+            // The report's flash and RAM are model.h's; the baseline has no integer model.
+            let header = try String(contentsOfFile: c + "/model.h", encoding: .utf8)
+            func define(_ name: String) -> Int? {
+                header.split(separator: "\n").first { $0.hasPrefix("#define \(name) ") }.flatMap { Int($0.split(separator: " ").last ?? "") }
+            }
+            #expect(int8.flashBytes == define("NANOFORGE_MODEL_FLASH_BYTES") && int8.flashBytes == int8.sizeBytes)
+            #expect(int8.ramBytes == define("NANOFORGE_MODEL_RAM_BYTES") && (int8.ramBytes ?? 0) > 0)
+            #expect(base.flashBytes == nil && base.ramBytes == nil)
+            let markdown = MarkdownReport.render(report)
+            #expect(markdown.contains("| flash (bytes) | RAM (bytes) |") && markdown.contains("| \(int8.flashBytes ?? -1) | \(int8.ramBytes ?? -1) |"))
+
             // model.safetensors holds the float graph as it was loaded (the pass keeps shapes).
             let reloaded = try ModelLoader.load(path: dir + "/out", as: KerasGraphModel.self)
             #expect(reloaded.configuration.layers.map(\.name) == model.configuration.layers.map(\.name))
             #expect(reloaded.namedParameters.map(\.name) == model.namedParameters.map(\.name))
             #expect(zip(reloaded.namedParameters, model.namedParameters).allSatisfy { $0.variable.value.scalars == $1.variable.value.scalars })
+        }
+    }
+
+    /// `method: gptq` builds the integer model with GPTQ's codes (`GPTQ.convolutionRounding`), and
+    /// the report measures exactly that model.
+    @Test func gptqStageMeasuresTheGPTQIntegerModel() throws {
+        try withTemporaryDirectory { dir in
+            let model = CNNExportTests.tinyGraph(seed: 6)
+            let (calibration, evaluation) = try Self.writeFixture(dir, model: model)
+            let yaml = Self.recipe(dir, quantize: "{ method: gptq, damping: 0.02, activations: { observer: percentile, percentile: 99.99 } }",
+                                   formats: "[safetensors]")
+            let report = try Self.pipeline(yaml).run()
+            let int8 = report.stages[1]
+            let expected = try IntegerCNN(calibrating: model, features: calibration, file: "tiny", percentile: 99.99,
+                                          rounding: GPTQ.convolutionRounding(dampingFraction: 0.02))
+            let rtn = try IntegerCNN(calibrating: model, features: calibration, file: "tiny", percentile: 99.99)
+            let f = expected.fidelity(to: model, images: evaluation), fr = rtn.fidelity(to: model, images: evaluation)
+            print("tiny CNN, GPTQ: same_top \(f.agreement) kl_mean \(f.meanKL); RTN: same_top \(fr.agreement) kl_mean \(fr.meanKL)")
+            #expect(int8.metrics["same_top"] == f.agreement)
+            let kl = try #require(int8.metrics["kl_mean"])
+            #expect(abs(kl - f.meanKL) <= 1e-6 * f.meanKL, "report \(kl), IntegerCNN \(f.meanKL)")
+            #expect(int8.flashBytes == expected.flashBytes && int8.ramBytes == expected.ramBytes)
+            let weights = { (m: IntegerCNN) in m.operations.compactMap { op -> [Int8]? in
+                if case .convolution(let c) = op.kind { return c.weights } else { return nil } } }
+            #expect(weights(expected) != weights(rtn), "GPTQ chose other codes than RTN")
         }
     }
 
@@ -107,7 +143,6 @@ import TestSupport
             let cases: [(quantize: String, field: String)] = [
                 ("{ ggml_type: q8_0 }", "stages[0].quantize.ggml_type: a Keras convolutional graph is quantized full-integer"),
                 ("{ bits: 4, activations: { observer: minmax } }", "stages[0].quantize.bits: "),
-                ("{ method: gptq, activations: { observer: minmax } }", "stages[0].quantize.method: "),
                 ("{ bits: 8 }", "stages[0].quantize.activations: "),
                 ("{ activations: { mode: dynamic } }", "stages[0].quantize.activations.mode: "),
                 ("{ activations: { observer: mse } }", "stages[0].quantize.activations.observer: "),
@@ -120,6 +155,14 @@ import TestSupport
                 #expect(!text.contains("\n"), "one line: \(text)")
             }
             #expect(!FileManager.default.fileExists(atPath: dir + "/out"), "a failed run writes no output")
+
+            // Per-layer bit widths have no int8-only deployment: mixed_precision is refused, in one line.
+            let mixed = Self.recipe(dir, quantize: "{ activations: { observer: minmax } }")
+                .replacingOccurrences(of: "  - quantize: { activations: { observer: minmax } }",
+                                      with: "  - mixed_precision: { candidates: [4, 8], budget: { average_bits: 6 } }")
+            let refusal = #expect(throws: PipelineError.self) { try Self.pipeline(mixed).run() }
+            #expect(refusal?.description.hasPrefix("tiny.yaml: stages[0].mixed_precision: a Keras convolutional graph is quantized full-integer int8") == true,
+                    "\(refusal?.description ?? "")")
 
             // An AveragePooling2D has a float kernel but no integer one.
             var c = CNNExportTests.tinyGraph(seed: 6).configuration

@@ -4,9 +4,8 @@ import NanoCheckpoint
 import NanoModels
 
 extension CExporter {
-    /// How a CNN's activations are laid out in the arena: row streaming (`RowSchedule`), whole
-    /// tensors one operation after another, or whichever of the two needs fewer bytes.
-    public enum ActivationLayout: Sendable { case smallest, streamed, wholeTensors }
+    /// How a CNN's activations are laid out in the arena (`IntegerCNN.memoryPlan`).
+    public typealias ActivationLayout = IntegerCNN.ActivationLayout
 
     /// Writes `model.h` and `model.c` for a Keras convolutional graph (`IntegerCNN`: BatchNorm
     /// folded, int8 per-channel weights, int8 activations calibrated on `calibration` images,
@@ -53,20 +52,17 @@ extension CExporter {
     public static func render(_ model: IntegerCNN, provenance: Provenance, prefix: String = "nanoforge_model",
                               activations: ActivationLayout = .smallest) throws -> (header: String, source: String, summary: CExportSummary) {
         guard CSyntax.isIdentifier(prefix) else { throw CExportError.invalidPrefix(prefix) }
-        // Row streaming where it saves memory; a small model's rings can cost more than its tensors.
-        let streamed = RowSchedule(model), whole = RowSchedule(wholeTensorsOf: model)
-        let streamedPlan = ArenaPlan(sizes: streamed.sizes, lifetimes: streamed.lifetimes)
-        let wholePlan = ArenaPlan(sizes: whole.sizes, lifetimes: whole.lifetimes)
-        let streaming = activations == .streamed || (activations == .smallest && streamedPlan.size < wholePlan.size)
-        let (schedule, plan) = streaming ? (streamed, streamedPlan) : (whole, wholePlan)
+        // The plan the report's RAM column reads too (`IntegerCNN.ramBytes`).
+        let memory = model.memoryPlan(activations)
+        let (schedule, plan, streaming) = (memory.schedule, memory.arena, memory.streamed)
         let bytes = model.constantBytes
         var summary = CExportSummary(files: [], weightBytes: bytes.weights, biasBytes: bytes.biases, multiplierBytes: bytes.multipliers,
                                      shiftBytes: bytes.shifts, ramBytes: plan.size, notes: [])
         summary.notes.append("folded \(model.folds.count) BatchNormalization layers into the layers before them"
                              + (model.folds.isEmpty ? "" : " (\(model.folds.joined(separator: ", ")))"))
         summary.notes.append("activations: \(plan.size) bytes " + (streaming
-            ? "streamed row by row (\(streamed.steps.count) steps; whole tensors would take \(wholePlan.size))"
-            : "as whole tensors (row streaming would take \(streamedPlan.size))"))
+            ? "streamed row by row (\(schedule.steps.count) steps; whole tensors would take \(memory.otherLayoutBytes))"
+            : "as whole tensors (row streaming would take \(memory.otherLayoutBytes))"))
         let header = CSource.cnnHeader(model, provenance: provenance, prefix: prefix, summary: summary)
         let source = CSource.cnnBody(model, schedule: schedule, plan: plan, prefix: prefix)
         return (header, source, summary)

@@ -176,6 +176,12 @@ public struct MixedPrecisionPass: CompressionPass {
     // MARK: running
 
     public func run(on state: CompressionState, context: PassContext) throws -> String {
+        if state.model.as(KerasGraphModel.self) != nil {
+            // What `quantize` builds for a Keras graph is int8 end to end; its C and TFLite exports
+            // have no int4 (packed-nibble) kernels, so a per-layer int4 choice could not be deployed.
+            throw context.failure("a Keras convolutional graph is quantized full-integer int8 (the C and TFLite exports run int8 kernels only); "
+                                  + "per-layer bit widths are not implemented for it: use quantize, or prune_structured for a smaller flash budget")
+        }
         let layers = try context.selectedWeights(selector, in: state)
         if let ggmlTypes {
             var producer: any GGMLCandidateProducer = GGMLRoundToNearest()

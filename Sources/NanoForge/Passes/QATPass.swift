@@ -22,8 +22,10 @@ public struct QATPass: CompressionPass {
     public var groupSize: Int?
     /// Learn the step sizes (LSQ, Esser et al., 2020).
     public var lsq = false
-    /// Also fake-quantize Linear inputs to int8.
+    /// Also fake-quantize Linear inputs to int8 (on a Keras graph: every int8 tensor).
     public var activations = false
+    /// Keras image classifiers: augment the training images as `distill`'s `augment` does.
+    public var augment = false
     public var selector: LayerSelector
     public var training: TrainingOptions
 
@@ -33,7 +35,7 @@ public struct QATPass: CompressionPass {
     }
 
     public static let key = "qat"
-    public static let summary = "Quantization-aware training: a copy of the model trains against the model entering the stage with fake-quantized weights (straight-through estimator; with `lsq`, learned scales) and optionally int8 inputs, then is packed with the same scheme and the scales it trained with."
+    public static let summary = "Quantization-aware training: a copy of the model trains against the model entering the stage with fake-quantized weights (straight-through estimator; with `lsq`, learned scales) and optionally int8 inputs, then is packed with the same scheme and the scales it trained with. On a Keras convolutional graph it simulates the full-integer int8 model of `quantize` (weights int8 per output channel; with `activations`, every int8 tensor on its grid calibrated on `data.calibration`) and ends with the integer model of the trained weights (as `quantize` builds it), which evaluation and the C / TFLite exports use."
     public static let shapeEffect = ShapeEffect.keepsShapes
     public static let quantizesWeights = true
     public var layerSelection: LayerSelector? { selector }
@@ -49,7 +51,9 @@ public struct QATPass: CompressionPass {
         RecipeField("symmetric", "boolean", default: "true", allowed: "true | false", "Symmetric or asymmetric weights."),
         RecipeField("group_size", "integer", allowed: "≥ 1", "Group-wise scales of this size; per-channel when absent."),
         RecipeField("lsq", "boolean", default: "false", allowed: "true | false", "Learn the weight scales with LSQ (Esser et al.): initialised to min-max, trained by AdamW beside the weights, used to pack."),
-        RecipeField("activations", "boolean", default: "false", allowed: "true | false", "Fake-quantize Linear inputs to int8 too."),
+        RecipeField("activations", "boolean", default: "false", allowed: "true | false", "Fake-quantize Linear inputs to int8 too; on a Keras graph, every int8 tensor of the integer model."),
+        RecipeField("augment", "boolean", default: "false", allowed: "true | false",
+                    "Keras image classifiers only: augment every training image anew each step, as `distill`'s `augment`."),
     ] + SelectionFields.fields(defaultTargets: ["Linear"]) + TrainingOptions.fields
 
     public static func decode(_ node: RecipeNode) throws -> QATPass {
@@ -61,6 +65,7 @@ public struct QATPass: CompressionPass {
         pass.groupSize = try map.optional("group_size").map { try $0.int(atLeast: 1) }
         pass.lsq = try map.optional("lsq", default: false) { try $0.bool() }
         pass.activations = try map.optional("activations", default: false) { try $0.bool() }
+        pass.augment = try map.optional("augment", default: false) { try $0.bool() }
         return pass
     }
 
@@ -71,12 +76,15 @@ public struct QATPass: CompressionPass {
             e.set("group_size", groupSize)
             e.set("lsq", lsq)
             e.set("activations", activations)
+            e.set("augment", augment)
             SelectionFields.encode(selector, into: &e)
             training.encode(into: &e)
         }
     }
 
     public func run(on state: CompressionState, context: PassContext) throws -> String {
+        if let graph = state.model.as(KerasGraphModel.self) { return try runKerasGraph(graph, on: state, context: context) }
+        if augment { throw context.failure("augment applies to Keras image classifiers, whose training rows are images", at: ".augment") }
         let (label, scheme, selector, lsq) = (context.label, self.scheme, self.selector, self.lsq)
         var pass = try context.recoveryPass(training, label: label, state, labels: false)
         var selectedNames: [String] = []

@@ -67,7 +67,7 @@ public struct QuantizePass: CompressionPass {
     public static let defaultGroupSize = 128
 
     public static let key = "quantize"
-    public static let summary = "Post-training weight quantization (RTN or GPTQ), 2–8 bits, per tensor, channel or group; optional static int8 activations. On a Keras convolutional graph: full-integer int8, the C export's arithmetic (BatchNorm folded into the convolution before it, int8 weights per output channel, int8 activations per tensor calibrated on `data.calibration` by `activations.observer` minmax or percentile; other settings are refused), and evaluation runs that integer model."
+    public static let summary = "Post-training weight quantization (RTN or GPTQ), 2–8 bits, per tensor, channel or group; optional static int8 activations. On a Keras convolutional graph: full-integer int8, the C export's arithmetic (BatchNorm folded into the convolution before it, int8 weights per output channel, int8 activations per tensor calibrated on `data.calibration` by `activations.observer` minmax or percentile; `method` rtn or gptq; other settings are refused), and evaluation runs that integer model."
     public static let shapeEffect = ShapeEffect.keepsShapes
     public static let quantizesWeights = true
     public var layerSelection: LayerSelector? { selector }
@@ -80,7 +80,7 @@ public struct QuantizePass: CompressionPass {
 
     public static let fields: [RecipeField] = [
         RecipeField("method", "string", default: "rtn", allowed: RecipeField.choices(Method.self),
-                    "Round-to-nearest, or GPTQ's Hessian-based error compensation from calibration activations."),
+                    "Round-to-nearest, or GPTQ's Hessian-based error compensation from calibration activations. On a Keras graph GPTQ rounds every convolution ([out, in·kh·kw]; depthwise: per channel) onto the integer model's int8 per-channel grid, its Hessian from the integer model's own inputs."),
         RecipeField("bits", "integer", default: "8", allowed: "2…8", "Weight bit width."),
         RecipeField("symmetric", "boolean", default: "true", allowed: "true | false",
                     "Symmetric (zero point 0) or asymmetric (with zero points) quantization."),

@@ -38,10 +38,7 @@ public final class CompressionState {
     /// A full-integer CNN counts its constant tables as the C export stores them (int8 weights,
     /// int32 biases and multipliers, int8 shifts).
     public var sizeBytes: Int {
-        if let integerCNN {
-            let c = integerCNN.constantBytes
-            return c.weights + c.biases + c.multipliers + c.shifts
-        }
+        if let integerCNN { return integerCNN.flashBytes }
         var bytes = 0
         let quantizedWeights = Set((Array(quantized.keys) + Array(ggmlQuantized.keys)).map { $0 + ".weight" })
         for (name, v) in model.container.namedParameters where !quantizedWeights.contains(name) { bytes += 4 * v.value.count }

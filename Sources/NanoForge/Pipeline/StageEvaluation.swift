@@ -48,7 +48,8 @@ struct StageEvaluation {
         let batch32 = try Measurement.medianMilliseconds(repeats: 3, warmup: 1) { _ = try model.outputs(for: batch, file: "latency", batchSize: 32) }
         return StageReport(name: name, pass: pass, metrics: metrics, sizeBytes: state.sizeBytes, parameters: state.parameterCount,
                            sparsity: state.linearSparsity, latencyMs: .init(batch1: batch1, batch32: batch32),
-                           peakMemoryBytes: Measurement.peakMemoryBytes(), seconds: seconds, training: state.training)
+                           peakMemoryBytes: Measurement.peakMemoryBytes(), seconds: seconds, training: state.training,
+                           flashBytes: state.integerCNN?.flashBytes, ramBytes: state.integerCNN?.ramBytes)
     }
 
     /// A stage whose Llama matrices are ggml codes (or nanoforge's own int8/int4 codes) is measured on

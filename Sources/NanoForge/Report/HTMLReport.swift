@@ -12,7 +12,7 @@ public enum HTMLReport {
             body += charts.map { $0.render() }.joined(separator: "\n") + "\n</div>\n"
         }
         body += "<h2>Stages</h2>\n"
-        body += ReportFormat.htmlTable(header: MarkdownReport.stageHeader, rows: report.stages.map(MarkdownReport.stageRow),
+        body += ReportFormat.htmlTable(header: MarkdownReport.stageHeader(report), rows: MarkdownReport.stageRows(report),
                                        className: "stages")
         let keys = report.metricKeys
         if !keys.isEmpty {

@@ -6,7 +6,7 @@ public enum MarkdownReport {
         var s = "# \(report.recipe)\n\nModel: `\(report.model)`\n\n"
         if let kernels = report.kernels { s += "Kernel set: `\(kernels)`\n\n" }
         s += "## Stages\n\n"
-        s += ReportFormat.markdownTable(header: stageHeader, rows: report.stages.map(stageRow))
+        s += ReportFormat.markdownTable(header: stageHeader(report), rows: stageRows(report))
         let keys = report.metricKeys
         if !keys.isEmpty {
             s += "\n## Metrics\n\n"
@@ -30,6 +30,23 @@ public enum MarkdownReport {
 
     static let stageHeader = ["stage", "pass", "size", "parameters", "bits/weight", "sparsity", "latency b1 (ms)",
                               "latency b32 (ms)", "peak memory", "seconds"]
+
+    /// The stage table's header: with "flash" and "RAM" (the C export's `model.h` figures) when a
+    /// stage has a full-integer model.
+    static func stageHeader(_ report: CompressionReport) -> [String] {
+        hasMicrocontrollerFigures(report) ? stageHeader + ["flash (bytes)", "RAM (bytes)"] : stageHeader
+    }
+
+    static func stageRows(_ report: CompressionReport) -> [[String]] {
+        let mcu = hasMicrocontrollerFigures(report)
+        return report.stages.map { stage in
+            stageRow(stage) + (mcu ? [stage.flashBytes.map(String.init) ?? "–", stage.ramBytes.map(String.init) ?? "–"] : [])
+        }
+    }
+
+    static func hasMicrocontrollerFigures(_ report: CompressionReport) -> Bool {
+        report.stages.contains { $0.flashBytes != nil || $0.ramBytes != nil }
+    }
 
     static func stageRow(_ stage: StageReport) -> [String] {
         [stage.name, stage.pass ?? "–", ReportFormat.bytes(Double(stage.sizeBytes)), String(stage.parameters),

@@ -41,14 +41,19 @@ public struct StageReport: Codable, Equatable, Sendable {
     public var seconds: Double
     /// The training of a training stage (`distill`, `qat`, `prune` with a schedule); nil otherwise.
     public var training: Training?
+    /// A full-integer CNN's constant tables in bytes, as its C export's `model.h` states them
+    /// (`FLASH_BYTES`); nil for a model that has no integer form (yet).
+    public var flashBytes: Int?
+    /// A full-integer CNN's activation arena in bytes, `model.h`'s `RAM_BYTES`; nil otherwise.
+    public var ramBytes: Int?
 
     public init(name: String, pass: String? = nil, metrics: [String: Double] = [:], sizeBytes: Int, parameters: Int,
                 bitsPerWeight: Double? = nil, sparsity: Double = 0, latencyMs: Latency = Latency(), peakMemoryBytes: Int? = nil,
-                seconds: Double = 0, training: Training? = nil) {
+                seconds: Double = 0, training: Training? = nil, flashBytes: Int? = nil, ramBytes: Int? = nil) {
         self.name = name; self.pass = pass; self.metrics = metrics; self.sizeBytes = sizeBytes; self.parameters = parameters
         self.bitsPerWeight = bitsPerWeight ?? (parameters > 0 ? 8 * Double(sizeBytes) / Double(parameters) : 0)
         self.sparsity = sparsity; self.latencyMs = latencyMs; self.peakMemoryBytes = peakMemoryBytes; self.seconds = seconds
-        self.training = training
+        self.training = training; self.flashBytes = flashBytes; self.ramBytes = ramBytes
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -61,6 +66,8 @@ public struct StageReport: Codable, Equatable, Sendable {
         case peakMemoryBytes = "peak_memory_bytes"
         case seconds
         case training
+        case flashBytes = "flash_bytes"
+        case ramBytes = "ram_bytes"
     }
 
     /// The JSON keys of a stage object, in the order.
@@ -79,6 +86,8 @@ public struct StageReport: Codable, Equatable, Sendable {
         try c.encode(peakMemoryBytes, forKey: .peakMemoryBytes)
         try c.encode(seconds, forKey: .seconds)
         try c.encode(training, forKey: .training)
+        try c.encode(flashBytes, forKey: .flashBytes)
+        try c.encode(ramBytes, forKey: .ramBytes)
     }
 }
 

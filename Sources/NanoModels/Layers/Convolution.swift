@@ -12,6 +12,9 @@ public final class Conv2D: ParameterContainer {
     public let kernel: Variable
     public let bias: Variable?
     public let geometry: Conv2DGeometry
+    /// Replaces the kernel in the forward pass by an op of it (QAT's fake quantization), as
+    /// `Linear.weightTransform` does; nil for the plain kernel.
+    public var kernelTransform: ((Variable, Tape) -> Variable)?
 
     public var inChannels: Int { kernel.shape[2] }
     public var outChannels: Int { kernel.shape[3] }
@@ -34,7 +37,7 @@ public final class Conv2D: ParameterContainer {
 
     /// x: [N, H, W, in] → [N, outH, outW, out]
     public func callAsFunction(_ x: Variable, tape: Tape) -> Variable {
-        tape.conv2d(x, kernel: kernel, bias: bias, geometry: geometry)
+        tape.conv2d(x, kernel: kernelTransform.map { $0(kernel, tape) } ?? kernel, bias: bias, geometry: geometry)
     }
 
     public func visitParameters(prefix: String, _ visit: (String, Variable) -> Void) {
@@ -51,6 +54,12 @@ public final class DepthwiseConv2D: ParameterContainer {
     public let pointwiseKernel: Variable?
     public let bias: Variable?
     public let geometry: Conv2DGeometry
+    /// Ops replacing the depthwise and pointwise kernels in the forward pass (QAT's fake
+    /// quantization), and one applied to a separable's middle tensor (the depthwise output the
+    /// pointwise kernel reads); nil: none.
+    public var depthwiseKernelTransform: ((Variable, Tape) -> Variable)?
+    public var pointwiseKernelTransform: ((Variable, Tape) -> Variable)?
+    public var middleTransform: ((Variable, Tape) -> Variable)?
 
     public var inChannels: Int { depthwiseKernel.shape[2] }
     public var outChannels: Int { pointwiseKernel?.shape[3] ?? depthwiseKernel.shape[2] * depthwiseKernel.shape[3] }
@@ -82,9 +91,12 @@ public final class DepthwiseConv2D: ParameterContainer {
 
     /// x: [N, H, W, C] → [N, outH, outW, C·M] (depthwise) or [N, outH, outW, out] (separable).
     public func callAsFunction(_ x: Variable, tape: Tape) -> Variable {
-        guard let pointwiseKernel else { return tape.depthwiseConv2d(x, kernel: depthwiseKernel, bias: bias, geometry: geometry) }
-        let depthwise = tape.depthwiseConv2d(x, kernel: depthwiseKernel, geometry: geometry)
-        return tape.conv2d(depthwise, kernel: pointwiseKernel, bias: bias, geometry: Conv2DGeometry(kernel: (1, 1)))
+        let dk = depthwiseKernelTransform.map { $0(depthwiseKernel, tape) } ?? depthwiseKernel
+        guard let pointwise = pointwiseKernel else { return tape.depthwiseConv2d(x, kernel: dk, bias: bias, geometry: geometry) }
+        var depthwise = tape.depthwiseConv2d(x, kernel: dk, geometry: geometry)
+        if let middleTransform { depthwise = middleTransform(depthwise, tape) }
+        let pk = pointwiseKernelTransform.map { $0(pointwise, tape) } ?? pointwise
+        return tape.conv2d(depthwise, kernel: pk, bias: bias, geometry: Conv2DGeometry(kernel: (1, 1)))
     }
 
     public func visitParameters(prefix: String, _ visit: (String, Variable) -> Void) {

@@ -7,10 +7,14 @@ extension IntegerCNN {
     /// `CExportError.unsupportedLayer` for a layer the integer kernels do not run. With
     /// `percentile` p, each tensor's range is clipped to its (100 − p)-th and p-th percentiles
     /// (of at most 65,536 evenly spaced values per batch) instead of its min and max.
-    public init(calibrating model: KerasGraphModel, features: [[Float]], file: String, percentile: Double? = nil) throws {
+    /// `rounding` chooses each convolution's int8 codes from its calibration inputs (nil: round
+    /// to nearest); the activation grids come from the float model's ranges either way.
+    public init(calibrating model: KerasGraphModel, features: [[Float]], file: String, percentile: Double? = nil,
+                rounding: WeightRounding? = nil) throws {
         let (folded, folds) = KerasBatchNormFolding.fold(model)
         var builder = try IntegerCNNBuilder(folded, file: file)
         try builder.calibrate(features, percentile: percentile)
+        builder.rounding = rounding
         self = try builder.build()
         self.folds = folds.map { "\($0.batchNormalization) → \($0.into)" }
         self.activationPercentile = percentile
@@ -30,6 +34,10 @@ struct IntegerCNNBuilder {
     var fusedActivation: [String: KerasLayer] = [:]
     /// Observed (min, max) by layer name, and `<separable>/depthwise` for a separable's middle.
     var ranges: [String: (min: Float, max: Float)] = [:]
+    /// The calibration images (NHWC rows), kept for `rounding`.
+    var calibrationImages: [[Float]] = []
+    /// How convolutions' codes are chosen (nil: RTN).
+    var rounding: IntegerCNN.WeightRounding?
 
     init(_ model: KerasGraphModel, file: String) throws {
         self.model = model
@@ -99,6 +107,7 @@ struct IntegerCNNBuilder {
             }
             guard row.allSatisfy(\.isFinite) else { throw CExportError.invalidCalibration(reason: "row \(r + 1) holds a value that is not finite") }
         }
+        calibrationImages = features
         var samples: [String: [Float]] = [:]
         func observe(_ name: String, _ t: NanoTensor.Tensor) {
             let s = t.scalars

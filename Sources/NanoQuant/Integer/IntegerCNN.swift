@@ -84,31 +84,34 @@ public struct IntegerCNN: Sendable {
     public func run(_ inputQ: [Int8]) -> [[Int8]] {
         var values = [[Int8]](repeating: [], count: tensors.count)
         values[input] = inputQ
-        for op in operations {
-            let x = values[op.inputs[0]]
-            let inGrid = tensors[op.inputs[0]].grid, outGrid = tensors[op.output].grid
-            switch op.kind {
-            case .convolution(let c):
-                values[op.output] = IntegerKernels.convolution(
-                    x, c.window, weights: c.weights, bias: c.bias, multipliers: c.multipliers, depthMultiplier: c.depthMultiplier,
-                    inputZeroPoint: inGrid.zeroPoint, outputZeroPoint: outGrid.zeroPoint,
-                    activationMinimum: c.activationMinimum, activationMaximum: c.activationMaximum)
-            case .maxPool(let window):
-                values[op.output] = IntegerKernels.maxPool(x, window)
-            case .globalAveragePool(let m):
-                let channels = tensors[op.output].count
-                values[op.output] = IntegerKernels.globalAveragePool(x, pixels: x.count / channels, channels: channels, multiplier: m,
-                                                                     inputZeroPoint: inGrid.zeroPoint, outputZeroPoint: outGrid.zeroPoint)
-            case let .add(a, b, output, minimum, maximum):
-                values[op.output] = IntegerKernels.add(x, values[op.inputs[1]], aZeroPoint: inGrid.zeroPoint,
-                                                       bZeroPoint: tensors[op.inputs[1]].grid.zeroPoint, outputZeroPoint: outGrid.zeroPoint,
-                                                       aMultiplier: a, bMultiplier: b, outputMultiplier: output,
-                                                       activationMinimum: minimum, activationMaximum: maximum)
-            case let .clamp(minimum, maximum):
-                values[op.output] = IntegerKernels.clamp(x, minimum: minimum, maximum: maximum)
-            }
-        }
+        for op in operations { apply(op, to: &values) }
         return values
+    }
+
+    /// Runs one operation: reads its inputs from `values` (by tensor index), writes its output there.
+    func apply(_ op: Operation, to values: inout [[Int8]]) {
+        let x = values[op.inputs[0]]
+        let inGrid = tensors[op.inputs[0]].grid, outGrid = tensors[op.output].grid
+        switch op.kind {
+        case .convolution(let c):
+            values[op.output] = IntegerKernels.convolution(
+                x, c.window, weights: c.weights, bias: c.bias, multipliers: c.multipliers, depthMultiplier: c.depthMultiplier,
+                inputZeroPoint: inGrid.zeroPoint, outputZeroPoint: outGrid.zeroPoint,
+                activationMinimum: c.activationMinimum, activationMaximum: c.activationMaximum)
+        case .maxPool(let window):
+            values[op.output] = IntegerKernels.maxPool(x, window)
+        case .globalAveragePool(let m):
+            let channels = tensors[op.output].count
+            values[op.output] = IntegerKernels.globalAveragePool(x, pixels: x.count / channels, channels: channels, multiplier: m,
+                                                                 inputZeroPoint: inGrid.zeroPoint, outputZeroPoint: outGrid.zeroPoint)
+        case let .add(a, b, output, minimum, maximum):
+            values[op.output] = IntegerKernels.add(x, values[op.inputs[1]], aZeroPoint: inGrid.zeroPoint,
+                                                   bZeroPoint: tensors[op.inputs[1]].grid.zeroPoint, outputZeroPoint: outGrid.zeroPoint,
+                                                   aMultiplier: a, bMultiplier: b, outputMultiplier: output,
+                                                   activationMinimum: minimum, activationMaximum: maximum)
+        case let .clamp(minimum, maximum):
+            values[op.output] = IntegerKernels.clamp(x, minimum: minimum, maximum: maximum)
+        }
     }
 
     /// The int8 logits of a quantized image.

@@ -21,6 +21,21 @@ extension IntegerCNNBuilder {
         }
         func tensor(_ layer: String) -> Int { index[resolve(layer)]! }
 
+        // With a `rounding`, a convolution reads its inputs as the integer model built so far
+        // computes them on the calibration images (dequantized): operations run as they are added.
+        var values: [[[Int8]]] = [], evaluated = 0
+        func calibrationInputs(_ t: Int) -> [[Float]] {
+            let partial = IntegerCNN(tensors: tensors, operations: operations, input: 0, output: 0, folds: [])
+            if values.isEmpty { values = calibrationImages.map { [partial.quantizeInput($0)] } }
+            for i in values.indices {
+                values[i] += [[Int8]](repeating: [], count: tensors.count - values[i].count)
+                for op in operations[evaluated...] { partial.apply(op, to: &values[i]) }
+            }
+            evaluated = operations.count
+            let g = tensors[t].grid
+            return values.map { $0[t].map { QuantizationNumerics.dequantize(Int32($0), g) } }
+        }
+
         for layer in c.layers {
             if aliasOf[layer.name] != nil { continue }
             let shape = shapes[layer.name] ?? []
@@ -39,13 +54,15 @@ extension IntegerCNNBuilder {
                     let middle = layer.name + "/depthwise"
                     let mid = add(middle, shape: Array(shape.dropLast()) + [dw.depthwiseKernel.shape[2] * dw.depthwiseKernel.shape[3]],
                                   grid: try grid(middle))
-                    let conv = try convolution(name: middle, module: dw, depthwiseOnly: true, input: tensors[x], output: tensors[mid], activation: nil)
+                    let conv = try convolution(name: middle, module: dw, depthwiseOnly: true, input: tensors[x], output: tensors[mid], activation: nil,
+                                               calibrationInputs: { calibrationInputs(x) })
                     operations.append(.init(layer: layer.name, kind: .convolution(conv), inputs: [x], output: mid))
                     source = mid
                 }
                 let y = add(layer.name, shape: shape, grid: outGrid)
                 let conv = try convolution(name: layer.name, module: modules[layer.name], depthwiseOnly: layer.kind == .depthwiseConv2d,
-                                           input: tensors[source], output: tensors[y], activation: activation)
+                                           input: tensors[source], output: tensors[y], activation: activation,
+                                           calibrationInputs: { calibrationInputs(source) })
                 operations.append(.init(layer: layer.name, kind: .convolution(conv), inputs: [source], output: y))
                 index[layer.name] = y
             case .activation:
@@ -111,10 +128,12 @@ extension IntegerCNNBuilder {
                                      padTop: rows.padBefore, padLeft: columns.padBefore)
     }
 
-    /// A convolution's int8 weights [out, taps·in] (symmetric per output channel, `RTN`), int32
-    /// biases and multipliers, with every channel's accumulator bound checked against int32.
+    /// A convolution's int8 weights [out, taps·in] (symmetric per output channel, by `rounding`
+    /// from its `calibrationInputs`, else `RTN`), int32 biases and multipliers, with every
+    /// channel's accumulator bound checked against int32.
     func convolution(name: String, module: ParameterContainer?, depthwiseOnly: Bool, input: IntegerCNN.ActivationTensor,
-                     output: IntegerCNN.ActivationTensor, activation: KerasActivation?) throws -> IntegerCNN.Convolution {
+                     output: IntegerCNN.ActivationTensor, activation: KerasActivation?,
+                     calibrationInputs: () -> [[Float]]) throws -> IntegerCNN.Convolution {
         var rows: NanoTensor.Tensor, bias: [Float]?, geometry = Conv2DGeometry(kernel: (1, 1)), depthMultiplier = 0
         switch module {
         case let conv as Conv2D:
@@ -139,7 +158,19 @@ extension IntegerCNNBuilder {
             throw CExportError.unsupportedLayer(layer: name, kind: String(describing: module.map { type(of: $0) }), file: file,
                                                 reason: "the layer holds no convolution or Dense weights")
         }
-        let q = try RTN.quantize(rows, scheme: QuantizationScheme(bits: 8, symmetric: true, granularity: .channel))
+        let window = Self.window(geometry, input.shape, output.shape)
+        let scheme = QuantizationScheme(bits: 8, symmetric: true, granularity: .channel)
+        let q: QuantizedTensor
+        if let rounding {
+            q = try rounding(IntegerCNN.WeightRoundingProblem(layer: name, weights: rows, depthMultiplier: depthMultiplier,
+                                                              window: window, inputs: calibrationInputs()))
+            guard q.shape == rows.shape, q.scheme == scheme, q.zeroPoints == nil else {
+                throw CExportError.invalidCalibration(reason: "layer \(name): the weight rounding returned \(q.shape) \(q.scheme), "
+                                                      + "not \(rows.shape) int8 symmetric per channel")
+            }
+        } else {
+            q = try RTN.quantize(rows, scheme: scheme)
+        }
         var codes = q.codes().map { Int8($0) }, scales = q.scales
         let (outputs, inner) = (rows.shape[0], rows.shape[1])
         // A channel whose weights are tiny beside its bias (a dead channel after BatchNorm
@@ -169,7 +200,7 @@ extension IntegerCNNBuilder {
             let w = Double(rows.scalars[i]), d = w - Double(codes[i]) * Double(scales[i / inner])
             difference += d * d; norm += w * w
         }
-        return IntegerCNN.Convolution(window: Self.window(geometry, input.shape, output.shape), weights: codes, weightScales: scales,
+        return IntegerCNN.Convolution(window: window, weights: codes, weightScales: scales,
                                       bias: biasQ, multipliers: multipliers, depthMultiplier: depthMultiplier,
                                       activationMinimum: lo, activationMaximum: hi,
                                       relativeWeightError: norm > 0 ? (difference / norm).squareRoot() : 0)

@@ -8,6 +8,9 @@ public final class KerasGraphModel: ParameterContainer {
     public private(set) var configuration: KerasGraphConfiguration
     /// The layers with weights, by Keras name, in graph order.
     public private(set) var modules: [(name: String, module: ParameterContainer)]
+    /// Applied to each layer's output (after its own activation), by layer name: QAT's fake
+    /// quantization of the tensors the integer model holds in int8. nil: none.
+    public var outputTransform: ((_ layer: String, _ value: Variable, _ tape: Tape) -> Variable)?
 
     public init(configuration: KerasGraphConfiguration, modules: [(name: String, module: ParameterContainer)]) {
         self.configuration = configuration
@@ -99,6 +102,7 @@ public final class KerasGraphModel: ParameterContainer {
                 y = tape.concat(inputs, axis: axis)
             }
             if let activation { y = activation.apply(y, tape: tape) }
+            if let outputTransform { y = outputTransform(layer.name, y, tape) }
             values[layer.name] = y
         }
         return values

@@ -1,17 +1,15 @@
-import NanoQuant
-
 /// Offsets of activation tensors in one static arena, planned by lifetimes (TFLite Micro's greedy
 /// memory planner): tensors are placed largest first, each at the lowest offset where it overlaps
 /// no placed tensor that is alive at the same time. An operation's inputs and output are alive
 /// together, so a kernel never reads and writes the same bytes.
-struct ArenaPlan: Equatable {
+public struct ArenaPlan: Equatable, Sendable {
     /// Byte offset of each tensor.
-    var offsets: [Int]
+    public var offsets: [Int]
     /// The arena's size: the end of the highest tensor.
-    var size: Int
+    public var size: Int
 
     /// `sizes[t]` bytes live from operation `lifetimes[t].first` to `lifetimes[t].last` (inclusive).
-    init(sizes: [Int], lifetimes: [(first: Int, last: Int)]) {
+    public init(sizes: [Int], lifetimes: [(first: Int, last: Int)]) {
         precondition(sizes.count == lifetimes.count, "ArenaPlan: one lifetime per tensor")
         var offsets = [Int](repeating: 0, count: sizes.count)
         var placed: [Int] = []

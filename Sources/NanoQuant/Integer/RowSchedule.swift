@@ -1,6 +1,5 @@
-import NanoQuant
-
-/// Row streaming for the C export of an `IntegerCNN`: instead of running each operation over its
+/// Row streaming for the C export of an `IntegerCNN` (here, beside the model, so the report's RAM
+/// figure and `model.h` come from the same plan): instead of running each operation over its
 /// whole output before the next one starts, the operations are interleaved row by row, pulled
 /// from the logits backwards (to compute output row r, an operation first makes sure its inputs
 /// have the rows r needs), so a tensor between row-wise operations only ever holds the rows still
@@ -14,41 +13,43 @@ import NanoQuant
 /// A ring's row count is the widest window of rows ever needed at once, measured by replaying the
 /// schedule, with every consumer of the tensor at its own pace (a residual block's input feeds a
 /// strided 1×1 convolution and a 3×3 one).
-struct RowSchedule: Equatable {
+public struct RowSchedule: Equatable, Sendable {
     /// `rows` output rows of `operation`, continuing where its previous step stopped.
-    struct Step: Equatable {
-        var operation: Int
-        var rows: Int
+    public struct Step: Equatable, Sendable {
+        public var operation: Int
+        public var rows: Int
+
+        public init(operation: Int, rows: Int) { self.operation = operation; self.rows = rows }
     }
 
-    var steps: [Step]
+    public var steps: [Step]
     /// Rows each tensor keeps (its height when kept whole); its bytes are ringRows · rowBytes.
-    var ringRows: [Int]
+    public var ringRows: [Int]
     /// Bytes of one row of each tensor (the whole tensor for one without rows).
-    var rowBytes: [Int]
+    public var rowBytes: [Int]
     /// Each tensor's life in step indices: from the step that first writes it (−1: the input) to
     /// the last step of its last reader (steps.count: the output, read after the run).
-    var lifetimes: [(first: Int, last: Int)]
+    public var lifetimes: [(first: Int, last: Int)]
 
-    static func == (a: RowSchedule, b: RowSchedule) -> Bool {
+    public static func == (a: RowSchedule, b: RowSchedule) -> Bool {
         a.steps == b.steps && a.ringRows == b.ringRows && a.rowBytes == b.rowBytes
             && a.lifetimes.map(\.first) == b.lifetimes.map(\.first) && a.lifetimes.map(\.last) == b.lifetimes.map(\.last)
     }
 
     /// Bytes each tensor occupies in the arena.
-    var sizes: [Int] { zip(ringRows, rowBytes).map { $0 * $1 } }
+    public var sizes: [Int] { zip(ringRows, rowBytes).map { $0 * $1 } }
 
     /// Rows of a tensor: the height of an [h, w, c] feature map, 1 for a feature vector.
-    static func height(_ t: IntegerCNN.ActivationTensor) -> Int { t.shape.count == 3 ? t.shape[0] : 1 }
+    public static func height(_ t: IntegerCNN.ActivationTensor) -> Int { t.shape.count == 3 ? t.shape[0] : 1 }
 
     /// Whether `op` can produce its output row by row.
-    static func isRowWise(_ op: IntegerCNN.Operation) -> Bool {
+    public static func isRowWise(_ op: IntegerCNN.Operation) -> Bool {
         if case .globalAveragePool = op.kind { return false }
         return true
     }
 
     /// The input rows (first, last) that output row `r` of `op` reads from `op.inputs[k]`.
-    static func inputRows(_ model: IntegerCNN, _ op: IntegerCNN.Operation, output r: Int, input k: Int) -> (first: Int, last: Int) {
+    public static func inputRows(_ model: IntegerCNN, _ op: IntegerCNN.Operation, output r: Int, input k: Int) -> (first: Int, last: Int) {
         let inHeight = height(model.tensors[op.inputs[k]])
         switch op.kind {
         case .convolution(let c): return windowRows(c.window, r, inHeight)
@@ -58,14 +59,14 @@ struct RowSchedule: Equatable {
         }
     }
 
-    static func windowRows(_ w: IntegerKernels.Window, _ r: Int, _ inHeight: Int) -> (first: Int, last: Int) {
+    public static func windowRows(_ w: IntegerKernels.Window, _ r: Int, _ inHeight: Int) -> (first: Int, last: Int) {
         let top = r * w.strideHeight - w.padTop
         return (Swift.max(0, top), Swift.min(inHeight - 1, top + (w.kernelHeight - 1) * w.dilationHeight))
     }
 
     /// Each operation over its whole output in turn, every tensor kept whole (lifetimes as
     /// `ArenaPlan` plans them by operation).
-    init(wholeTensorsOf model: IntegerCNN) {
+    public init(wholeTensorsOf model: IntegerCNN) {
         let heights = model.tensors.map(Self.height)
         steps = model.operations.indices.map { Step(operation: $0, rows: heights[model.operations[$0].output]) }
         ringRows = heights
@@ -80,7 +81,7 @@ struct RowSchedule: Equatable {
         self.lifetimes = lifetimes
     }
 
-    init(_ model: IntegerCNN) {
+    public init(_ model: IntegerCNN) {
         let tensors = model.tensors, operations = model.operations
         var producer = [Int?](repeating: nil, count: tensors.count)
         var consumers = [[Int]](repeating: [], count: tensors.count)
