@@ -84,6 +84,8 @@ final class EndpointTeacherHTTP: @unchecked Sendable {
             if let http = response as? HTTPURLResponse, error == nil {
                 let retryAfter = (http.value(forHTTPHeaderField: "Retry-After")).flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
                 box.value = .reply(status: http.statusCode, body: data ?? Data(), retryAfter: retryAfter)
+            } else if let error = error as? URLError, error.code == .timedOut {
+                box.value = .failed("timedOut")
             } else {
                 box.value = .failed(error.map { "\($0.localizedDescription)" } ?? "no HTTP reply")
             }
@@ -96,9 +98,7 @@ final class EndpointTeacherHTTP: @unchecked Sendable {
             _ = done.wait(timeout: .now() + 5)
             return .failed("no reply within \(timeout) s (timeout_s)")
         }
-        if case .failed(let reason)? = box.value, reason.lowercased().contains("timed out") {
-            return .failed("no reply within \(timeout) s (timeout_s): \(reason)")
-        }
+        if case .failed("timedOut")? = box.value { return .failed("no reply within \(timeout) s (timeout_s)") }
         return box.value ?? .failed("no HTTP reply")
     }
 
