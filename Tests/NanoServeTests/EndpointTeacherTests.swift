@@ -82,7 +82,7 @@ import TestSupport
         let fake = FakeTeacherEndpoint(tokenizer: tokenizer)
         fake.setScript { _ in .hang }
         try await Self.withFake(fake) {
-            let teacher = try EndpointTeacher(Self.options(fake.url) { $0.fetchProtocol = .echo; $0.timeoutSeconds = 0.5; $0.retries = 1 },
+            let teacher = try EndpointTeacher(Self.options(fake.url) { $0.fetchProtocol = .echo; $0.timeoutSeconds = 2; $0.retries = 1 },
                                               tokenizer: tokenizer, seed: 1)
             try teacher.checkTokenizer(trainingText: Self.text)
             let clock = ContinuousClock(), start = clock.now

@@ -68,15 +68,22 @@ final class EndpointTeacher: @unchecked Sendable {
                 throw TrainingError.endpoint(url: options.url, window: nil, reason: mismatch + "; checked with /tokenize before any log-probability request")
             }
         }
+        // Special tokens never occur in the text, and llama.cpp gives them no bytes: their ids
+        // come from `/tokenize` of each one's text read as special.
+        let tokenizer = vocabulary.tokenizer
+        for id in tokenizer.specialTokenIDs.sorted() {
+            let tokens = try tokenize(tokenizer.tokens[id], parseSpecial: true)
+            if tokens.count == 1 { vocabulary.pairSpecial(student: id, endpoint: tokens[0].id) }
+        }
         lock.withLock { checked = true }
     }
 
-    private func tokenize(_ text: String) throws -> [EndpointTeacherVocabulary.Token] {
+    private func tokenize(_ text: String, parseSpecial: Bool = false) throws -> [EndpointTeacherVocabulary.Token] {
         // `content` for llama.cpp, `prompt` for vLLM and nanoforge serve; no BOS, special-token
-        // texts read as plain text (the student's encode(allowSpecial: false)).
+        // texts read as plain text (the student's encode(allowSpecial: false)) unless `parseSpecial`.
         let body = JSONValue.object([("model", .string(options.model)), ("content", .string(text)), ("prompt", .string(text)),
                                      ("add_special", .bool(false)), ("add_special_tokens", .bool(false)),
-                                     ("parse_special", .bool(false)), ("with_pieces", .bool(true))])
+                                     ("parse_special", .bool(parseSpecial)), ("with_pieces", .bool(true))])
         let reply = try call(window: nil) { try http.post("/tokenize", body) }
         guard let items = reply["tokens"]?.array else {
             throw TrainingError.endpoint(url: options.url, window: nil, reason: "/tokenize gave no `tokens` list: \(reply.serialized.prefix(200))")

@@ -8,7 +8,8 @@ import NanoModels
 /// in the endpoint's ids.
 ///
 /// An alternative in a reply is resolved by its bytes (llama.cpp), else by its id (through the
-/// pairs, or as is when the endpoint's ids are the student's), else by its text when exactly one
+/// pairs, special tokens included, or as is when the endpoint's ids are the student's), else by
+/// its text when exactly one
 /// student token has that text; one that matches nothing (a token a trimmed student lacks, or a
 /// text several byte pieces share, "�") keeps its mass in the remainder, as a local teacher's
 /// tokens that the student lacks do.
@@ -43,7 +44,7 @@ struct EndpointTeacherVocabulary {
 
     /// The student id of a reply's alternative, nil when it matches none.
     func studentId(_ e: EndpointTeacherReply.Entry) -> Int? {
-        if let b = e.bytes, !b.isEmpty { return byBytes[b] }
+        if let b = e.bytes, !b.isEmpty, let s = byBytes[b] { return s }
         if let id = e.id {
             if let s = teacherToStudent[id] { return s }
             if sameIds { return id < studentBytes.count ? id : nil }
@@ -93,6 +94,12 @@ struct EndpointTeacherVocabulary {
             if s != t.id { sameIds = false }
         }
         return nil
+    }
+
+    /// Pairs a special token (which a text never holds) with the endpoint's id for its text.
+    mutating func pairSpecial(student s: Int, endpoint t: Int) {
+        if teacherToStudent[t] == nil { teacherToStudent[t] = s }
+        if studentToTeacher[s] < 0 { studentToTeacher[s] = t }
     }
 
     static func show(_ bytes: [UInt8]) -> String {
