@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NanoCheckpoint
 import NanoModels
+@testable import NanoServe
 
 /// A scripted OpenAI-compatible teacher on 127.0.0.1 (Hummingbird, a free port) for the
 /// endpoint-teacher tests: `/tokenize` with its own tokenizer, and `/v1/completions` whose
@@ -50,7 +51,13 @@ final class FakeTeacherEndpoint: @unchecked Sendable {
                               configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0), serverName: "fake-teacher"),
                               onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
                               logger: Self.quiet)
-        task = Task { defer { continuation.finish() }; try await app.runService(gracefulShutdownSignals: []) }
+        // On the server's own executor, as NanoServer runs: in a full `swift test` other suites
+        // keep Swift's cooperative threads busy, and the fake would not answer in time.
+        if #available(macOS 15.0, *) {
+            task = Task(executorPreference: ServeExecutor.shared) { defer { continuation.finish() }; try await app.runService(gracefulShutdownSignals: []) }
+        } else {
+            task = Task { defer { continuation.finish() }; try await app.runService(gracefulShutdownSignals: []) }
+        }
         for await p in bound { port = p; return }
         try await task?.value
     }
