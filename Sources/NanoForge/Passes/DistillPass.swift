@@ -7,10 +7,14 @@ import Yams
 /// recipe's first evaluation task picks the best state; checkpoints go to
 /// `<output.dir>.checkpoints/stage-<index>/`.
 public struct DistillPass: CompressionPass {
-    /// A teacher checkpoint and its weight among several teachers.
+    /// A teacher checkpoint, or a teacher behind an OpenAI-compatible endpoint, and its weight
+    /// among several teachers.
     public struct Teacher: Equatable {
+        /// The checkpoint; for an endpoint teacher, its URL (what messages name).
         public var path: String
         public var weight: Double = 1
+        /// Set for a teacher behind an endpoint (language models only).
+        public var endpoint: EndpointTeacherOptions?
     }
 
     /// A distillation loss term.
@@ -63,7 +67,8 @@ public struct DistillPass: CompressionPass {
     public static let shapeEffect = ShapeEffect.shrinks
     public var layerSelection: LayerSelector? { nil }
     public var trains: Bool { true }
-    public static let nestedFields = [(title: "Each item of `losses`:", fields: lossFields)]
+    public static let nestedFields = [(title: "Each item of `losses`:", fields: lossFields),
+                                      (title: "Each item of `teachers`:", fields: EndpointTeacherOptions.fields)]
 
     static let lossFields: [RecipeField] = [
         RecipeField("loss", "string", required: true, allowed: RecipeField.choices(LossKind.self), "The loss term."),
@@ -72,8 +77,8 @@ public struct DistillPass: CompressionPass {
     ]
 
     public static let fields: [RecipeField] = [
-        RecipeField("teachers", "list of mappings", default: "[] (the model entering the stage)", allowed: "[{path, weight > 0}]",
-                    "Teacher checkpoints, weighted for multi-teacher distillation."),
+        RecipeField("teachers", "list of mappings", default: "[] (the model entering the stage)", allowed: "[{path | endpoint, weight > 0, …}]",
+                    "Teacher checkpoints (or, for language models, endpoints), weighted for multi-teacher distillation."),
         RecipeField("layers", "list of integers", allowed: "distinct, ≥ 0, ascending", "Teacher layers the student keeps."),
         RecipeField("hidden", "integer", allowed: "≥ 1", "Student hidden width (importance-based shrinking)."),
         RecipeField("intermediate", "integer", allowed: "≥ 1", "Student feed-forward width."),
@@ -109,12 +114,9 @@ public struct DistillPass: CompressionPass {
             return loss
         }
         var options = DistillPass(losses: losses, training: training)
+        options.teacherTopK = try map.optional("teacher_top_k", default: 64) { try $0.int(atLeast: 1) }
         options.teachers = try map.optional("teachers", default: []) { list in
-            try list.list().map { item in
-                let sub = try item.mapping(keys: ["path", "weight"])
-                return Teacher(path: try sub.required("path").string(),
-                               weight: try sub.optional("weight", default: 1) { try $0.number(.greaterThan(0)) })
-            }
+            try list.list().map { item in try Self.teacher(item, topK: options.teacherTopK, losses: losses) }
         }
         if let layersNode = map.optional("layers") {
             let layers = try layersNode.list().map { try $0.int(atLeast: 0) }
@@ -126,7 +128,6 @@ public struct DistillPass: CompressionPass {
         }
         options.teacherCache = try map.optional("teacher_cache").map { try $0.string() }
         options.sequenceLength = try map.optional("sequence_length", default: 256) { try $0.int(atLeast: 2) }
-        options.teacherTopK = try map.optional("teacher_top_k", default: 64) { try $0.int(atLeast: 1) }
         options.augment = try map.optional("augment", default: false) { try $0.bool() }
         options.hidden = try map.optional("hidden").map { try $0.int(atLeast: 1) }
         options.intermediate = try map.optional("intermediate").map { try $0.int(atLeast: 1) }
@@ -141,10 +142,41 @@ public struct DistillPass: CompressionPass {
         return options
     }
 
+    /// One item of `teachers`: `path` or `endpoint` (with its own fields), and `weight`.
+    static func teacher(_ item: RecipeNode, topK: Int, losses: [Loss]) throws -> Teacher {
+        let sub = try item.mapping(EndpointTeacherOptions.fields)
+        let weight = try sub.optional("weight", default: 1) { try $0.number(.greaterThan(0)) }
+        guard let endpointNode = sub.optional("endpoint") else {
+            if let key = EndpointTeacherOptions.endpointKeys.first(where: sub.contains), let node = sub.optional(key) {
+                throw RecipeError.conflict(node.location, problem: "\(key) applies to a teacher behind an endpoint", hint: "add endpoint, or remove \(key)")
+            }
+            return Teacher(path: try sub.required("path", hint: "a teacher checkpoint, or endpoint: URL").string(), weight: weight)
+        }
+        if let path = sub.optional("path") {
+            throw RecipeError.conflict(path.location, problem: "a teacher has both path and endpoint", hint: "keep one of them")
+        }
+        let endpoint = try EndpointTeacherOptions.decode(sub)
+        if let k = endpoint.topLogprobs, k < topK, let node = sub.optional("top_logprobs") {
+            throw RecipeError.outOfRange(node.location, allowed: "an integer ≥ teacher_top_k (\(topK)): the cache keeps the teacher_top_k most likely tokens of the K returned", found: "\(k)")
+        }
+        // The server gives temperature-1 log-probabilities of its top K only: the softened
+        // distribution needs the full softmax, so it cannot be rebuilt honestly.
+        if let loss = losses.first(where: { $0.kind.tempered && $0.temperature != 1 }) {
+            throw RecipeError.conflict(endpointNode.location, problem: "an endpoint teacher gives temperature-1 distributions (its top log-probabilities), and \(loss.kind.rawValue) has temperature \(loss.temperature)",
+                                       hint: "use temperature 1 with endpoint teachers")
+        }
+        return Teacher(path: endpoint.url, weight: weight, endpoint: endpoint)
+    }
+
     public func encode() -> Node {
         RecipeEncoding.mapping { e in
             if !teachers.isEmpty {
-                e.set("teachers", Node(teachers.map { t in RecipeEncoding.mapping { $0.set("path", t.path); $0.set("weight", t.weight) } }))
+                e.set("teachers", Node(teachers.map { t in
+                    RecipeEncoding.mapping {
+                        if let endpoint = t.endpoint { endpoint.encode(into: &$0) } else { $0.set("path", t.path) }
+                        $0.set("weight", t.weight)
+                    }
+                }))
             }
             e.set("layers", ints: layers)
             e.set("hidden", hidden)
@@ -168,14 +200,17 @@ public struct DistillPass: CompressionPass {
 
     public func run(on state: CompressionState, context: PassContext) throws -> String {
         let label = context.label
-        var files = [(training.data, "data")] + teachers.enumerated().map { ($0.element.path, "teachers[\($0.offset)].path") }
+        var files = [(training.data, "data")] + teachers.enumerated().filter { $0.element.endpoint == nil }.map { ($0.element.path, "teachers[\($0.offset)].path") }
         if let config { files.append((config, "config")) }
         for (path, field) in files where !FileManager.default.fileExists(atPath: path) {
             throw PipelineError.missingFile(recipe: context.recipe.file, field: "\(label).\(field)", path: path)
         }
         let teacherModels = try teachers.isEmpty
             ? [DistillationPass.Teacher(model: state.model)]
-            : teachers.map { DistillationPass.Teacher(model: try EvaluatedModel.load(path: $0.path, recipe: context.recipe.file).model, weight: $0.weight) }
+            : teachers.map { t -> DistillationPass.Teacher in
+                if let endpoint = t.endpoint { return DistillationPass.Teacher(endpoint: endpoint, weight: t.weight) }
+                return DistillationPass.Teacher(model: try EvaluatedModel.load(path: t.path, recipe: context.recipe.file).model, weight: t.weight)
+            }
         var pass = DistillationPass(options: self, loop: context.trainingLoop(training))
         // The score that picks the best state: the first evaluation task's first metric
         // (cosine_mean for fidelity), negated when lower is better (perplexity).
@@ -191,7 +226,8 @@ public struct DistillPass: CompressionPass {
         }
         pass.progress = context.trainingProgress(label)
         pass.log = { [log = context.log] in log("\(label): \($0)") }
-        let teacherParameters = teacherModels[0].model.container.parameterCount
+        let teacherDescription = teacherModels[0].endpoint.map { "endpoint \($0.model) at \($0.url)" }
+            ?? "teacher \(teacherModels[0].model.container.parameterCount)"
         let result = try context.train(pass, state, teachers: teacherModels)
         if let resumed = result.training.resumedFrom { context.log("\(label): resumed from the checkpoint at step \(resumed)") }
         state.model = result.student
@@ -201,7 +237,7 @@ public struct DistillPass: CompressionPass {
         state.ggmlQuantized = [:]
         state.weightErrors = [:]
         state.activationQuantization = [:]
-        var summary = "student \(result.parameterCount) parameters (teacher \(teacherParameters))"
+        var summary = "student \(result.parameterCount) parameters (\(teacherDescription))"
         if let e = result.student.sentenceEncoder { summary += ", \(e.encoder.configuration.layers) layers" }
         if let bytes = result.teacherTopKBytes { summary += ", teacher top-\(teacherTopK) distributions \(String(format: "%.1f", Double(bytes) / 1_048_576)) MiB" }
         summary += ", \(result.training.steps) steps on \(result.examples) examples, final loss \(String(format: "%.5f", result.training.finalLoss))"

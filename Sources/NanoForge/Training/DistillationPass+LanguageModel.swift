@@ -33,8 +33,15 @@ extension DistillationPass {
             throw TrainingError.unsupported(option: "losses.temperature", reason: "logit_kl and reverse_kl of a language model share one temperature (the teachers' distributions are computed once)")
         }
         let vocabulary = tokenizer.tokens
-        let teacherModels = try teachers.enumerated().map { i, t in try Self.languageModelTeacher(t, index: i, studentTokens: vocabulary) }
-        let length = ([options.sequenceLength, student.contextLength] + teacherModels.map(\.model.contextLength)).min()!
+        let teacherModels = try teachers.enumerated().map { i, t -> TopKTeacher in
+            if let endpoint = t.endpoint {
+                let e = try EndpointTeacher(endpoint, tokenizer: tokenizer, seed: loop.seed &+ UInt64(i))
+                e.log = log
+                return .endpoint(e)
+            }
+            return .local(try Self.languageModelTeacher(t, index: i, studentTokens: vocabulary))
+        }
+        let length = ([options.sequenceLength, student.contextLength] + teacherModels.compactMap(\.local?.model.contextLength)).min()!
         guard let text = try? String(contentsOfFile: options.training.data, encoding: .utf8) else {
             throw TrainingError.noTrainingData(file: options.training.data, reason: "cannot read it as UTF-8 text")
         }
@@ -53,11 +60,11 @@ extension DistillationPass {
         var cache: TeacherTopKCache?
         if !divergences.isEmpty {
             let c = try TeacherTopKCache(path: options.teacherCache,
-                                         teachers: teacherModels.map { TeacherTopKCache.fingerprint($0.model, tokens: $0.tokens) },
+                                         teachers: teacherModels.map { $0.fingerprint(studentVocabulary: TeacherTopKCache.vocabularyFingerprint(vocabulary)) },
                                          studentVocabulary: TeacherTopKCache.vocabularyFingerprint(vocabulary), dataFile: options.training.data,
                                          windows: windows, length: length, k: options.teacherTopK, temperature: temperature)
             try fillTeacherDistributions(c, teachers: teacherModels, windows: Self.visitedWindows(batches, steps: loop.steps), inputs: inputs,
-                                         temperature: temperature)
+                                         temperature: temperature, trainingText: text)
             cache = c
         }
         let extra = try prepareStudent(model)
@@ -129,29 +136,18 @@ extension DistillationPass {
         return seen.sorted()
     }
 
-    /// Runs each teacher over the `windows` the cache lacks, one window per call (a window's
-    /// teacher logits are [length, V]: 50 MB for SmolLM2 at 256 tokens), logging progress with an
-    /// ETA about every 10 s; then saves the cache.
-    func fillTeacherDistributions(_ cache: TeacherTopKCache, teachers: [LanguageModelTeacher], windows: [Int], inputs: (Int) -> [Int],
-                                  temperature: Float) throws {
-        let missing = teachers.indices.flatMap { t in windows.filter { !cache.has(teacher: t, window: $0) }.map { (t, $0) } }
-        log("teacher distributions: \(windows.count) windows × \(teachers.count) teacher(s), \(teachers.count * windows.count - missing.count) cached, \(missing.count) to compute (top \(cache.k) of each position)")
-        let clock = ContinuousClock(), start = clock.now
-        var last = start
-        for (done, (t, w)) in missing.enumerated() {
-            let teacher = teachers[t]
-            let logits = teacher.model.logits(inputs(w).map { teacher.teacherIds[$0] })
-            cache.store(teacher: t, window: w, TopKDistribution(logits: logits, k: cache.k, temperature: temperature, studentId: {
-                let s = teacher.studentIds[$0]
-                return s >= 0 ? Int(s) : nil
-            }))
-            if clock.now - last >= .seconds(10) || done + 1 == missing.count {
-                last = clock.now
-                let elapsed = TrainingLoop.seconds(clock.now - start)
-                log("teacher distributions: \(done + 1)/\(missing.count) windows, \(String(format: "%.1f", elapsed)) s elapsed, ETA \(Int((elapsed / Double(done + 1) * Double(missing.count - done - 1)).rounded())) s")
+    /// A language-model teacher as the top-k cache is filled from it: a local model, or one behind an endpoint.
+    enum TopKTeacher {
+        case local(LanguageModelTeacher)
+        case endpoint(EndpointTeacher)
+
+        var local: LanguageModelTeacher? { if case .local(let t) = self { return t }; return nil }
+
+        func fingerprint(studentVocabulary: String) -> String {
+            switch self {
+            case .local(let t): return TeacherTopKCache.fingerprint(t.model, tokens: t.tokens)
+            case .endpoint(let e): return e.fingerprint(studentVocabulary: studentVocabulary)
             }
         }
-        try cache.save()
-        if let path = cache.path { log("teacher cache: \(path), \(cache.byteCount / 1_048_576) MiB of top-k distributions") }
     }
 }

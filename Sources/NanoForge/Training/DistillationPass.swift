@@ -13,9 +13,20 @@ import NanoTensor
 /// Σ_teachers w_t/Σw · Σ_terms w_k · L_k.
 public struct DistillationPass {
     public struct Teacher {
-        public var model: EvaluatedModel
+        /// A local model, or (language models) a model behind an OpenAI-compatible endpoint.
+        public enum Source { case model(EvaluatedModel), endpoint(EndpointTeacherOptions) }
+        public var source: Source
         public var weight: Double
-        public init(model: EvaluatedModel, weight: Double = 1) { self.model = model; self.weight = weight }
+        public init(model: EvaluatedModel, weight: Double = 1) { source = .model(model); self.weight = weight }
+        public init(endpoint: EndpointTeacherOptions, weight: Double = 1) { source = .endpoint(endpoint); self.weight = weight }
+
+        /// The local model; `run` refuses endpoint teachers for every family but language models,
+        /// whose path reads `source`.
+        public var model: EvaluatedModel {
+            guard case .model(let m) = source else { preconditionFailure("DistillationPass: an endpoint teacher has no local model") }
+            return m
+        }
+        public var endpoint: EndpointTeacherOptions? { if case .endpoint(let e) = source { return e }; return nil }
     }
 
     public struct Result {
@@ -42,6 +53,9 @@ public struct DistillationPass {
     /// Called after every optimizer step with the step count (scheduled pruning updates and
     /// re-applies its masks here).
     public var afterStep: ((Int) throws -> Void)?
+    /// How often a language model's teacher cache is saved while it fills (and always at the end
+    /// or on a teacher's failure), so a killed run loses at most this much fetching.
+    public var teacherCacheSaveInterval: Duration = .seconds(30)
 
     public init(options: DistillPass, loop: TrainingLoop.Configuration) {
         self.options = options; self.loop = loop
@@ -57,6 +71,10 @@ public struct DistillationPass {
         precondition(!teachers.isEmpty, "distill: at least one teacher")
         if options.augment && model.as(KerasGraphModel.self) == nil {
             throw TrainingError.unsupported(option: "augment", reason: "applies to image classifiers (Keras graphs)")
+        }
+        let languageModel: Bool = { if case .byteLevelBPE? = model.input { return model.model?.container is NextTokenLogitsModel }; return false }()
+        if !languageModel, let i = teachers.firstIndex(where: { $0.endpoint != nil }) {
+            throw TrainingError.unsupported(option: "teachers[\(i)].endpoint", reason: "teachers behind an endpoint distil byte-level BPE language models only, found a \(model.kindName) student")
         }
         // Students are built per family (layer-dropping BERT, narrower MLPs and decoders).
         if let encoder = model.sentenceEncoder { return try distillEncoder(encoder, teachers) }

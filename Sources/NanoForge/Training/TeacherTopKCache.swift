@@ -11,7 +11,9 @@ import NanoTensor
 /// The file is keyed by what decides its contents: each teacher's fingerprint (weights and
 /// vocabulary), the student's vocabulary (the id space), the data file's SHA-256, the window
 /// length and count, k and the temperature. A key that differs is an error naming the file and
-/// the field; delete the file to rebuild it. It is written atomically when windows were added.
+/// the field; delete the file to rebuild it. It is written atomically when windows were added:
+/// every `DistillationPass.teacherCacheSaveInterval` while it fills, at the end, and when a
+/// teacher fails, so that a killed run asks only for the windows it lacks.
 ///
 /// Layout: datasets `teacher.<i>.ids` [W, L, k] (I32, −1 for an empty slot), `teacher.<i>.probabilities`
 /// [W, L, k] (F32), `teacher.<i>.remainder` [W, L] (F32) and `teacher.<i>.present` [W] (U8);

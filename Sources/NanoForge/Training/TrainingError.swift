@@ -7,6 +7,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     case checkpointMismatch(path: String, reason: String)
     case nonFiniteLoss(step: Int)
     case staleTeacherCache(file: String, field: String, cached: String, expected: String)
+    /// A teacher behind an endpoint failed or refused (`window` nil: before any window).
+    case endpoint(url: String, window: Int?, reason: String)
 
     public var description: String {
         switch self {
@@ -18,6 +20,8 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
         case .nonFiniteLoss(let step): return "the loss became NaN or infinite at step \(step) (lower learning_rate)"
         case .staleTeacherCache(let file, let field, let cached, let expected):
             return "\(file): the teacher cache belongs to another run: \(field) is \(cached), this run has \(expected) (delete the file to rebuild it)"
+        case .endpoint(let url, let window, let reason):
+            return "teacher endpoint \(url)\(window.map { " (window \($0))" } ?? ""): \(reason)"
         }
     }
 }
