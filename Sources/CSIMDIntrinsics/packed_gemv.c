@@ -3,6 +3,7 @@
 // row (m ≤ 4) before the next is formed.
 #include "packed_gemv.h"
 #include <immintrin.h>
+#include "packed_codes_avx512.h"
 
 #define NF_GEMV_AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl")))
 
@@ -121,11 +122,6 @@ static void nf_gemv_avx2(int bits, int is_signed, const uint8_t *codes, size_t r
 }
 
 // AVX-512: 16 codes per step, tails as masked loads (masked lanes read x as 0).
-NF_GEMV_AVX512_TARGET static inline __attribute__((always_inline)) __m512 nf_weights16(__m128i b, int is_signed, __m512 s, __m512 o) {
-    const __m512i q = is_signed ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
-    return _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(q), s), o);
-}
-
 NF_GEMV_AVX512_TARGET static inline __attribute__((always_inline)) __mmask16 nf_tail_mask(long left) {
     return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
 }
@@ -144,8 +140,8 @@ NF_GEMV_AVX512_TARGET static inline __attribute__((always_inline)) void nf_gemv_
             if (bits == 8) {
                 long c = start;
                 for (; c + 32 <= end; c += 32) {
-                    const __m512 w0 = nf_weights16(_mm_loadu_si128((const __m128i *)(row + c)), is_signed, s, o);
-                    const __m512 w1 = nf_weights16(_mm_loadu_si128((const __m128i *)(row + c + 16)), is_signed, s, o);
+                    const __m512 w0 = nf_codes8_weights(_mm_loadu_si128((const __m128i *)(row + c)), is_signed, s, o);
+                    const __m512 w1 = nf_codes8_weights(_mm_loadu_si128((const __m128i *)(row + c + 16)), is_signed, s, o);
                     for (int i = 0; i < M; ++i) {
                         acc[i][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x + i * cols + c), acc[i][0]);
                         acc[i][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x + i * cols + c + 16), acc[i][1]);
@@ -153,22 +149,13 @@ NF_GEMV_AVX512_TARGET static inline __attribute__((always_inline)) void nf_gemv_
                 }
                 for (; c < end; c += 16) {
                     const __mmask16 k = nf_tail_mask(end - c);
-                    const __m512 w = nf_weights16(_mm_maskz_loadu_epi8(k, row + c), is_signed, s, o);
+                    const __m512 w = nf_codes8_weights(_mm_maskz_loadu_epi8(k, row + c), is_signed, s, o);
                     for (int i = 0; i < M; ++i) acc[i][0] = _mm512_fmadd_ps(w, _mm512_maskz_loadu_ps(k, x + i * cols + c), acc[i][0]);
                 }
             } else {
                 for (long c = start; c < end; c += 32) {
-                    const __m512i b = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(row + c / 2)));
-                    __m512i lo, hi;
-                    if (is_signed) {
-                        lo = _mm512_srai_epi32(_mm512_slli_epi32(b, 28), 28);
-                        hi = _mm512_srai_epi32(_mm512_slli_epi32(b, 24), 28);
-                    } else {
-                        lo = _mm512_and_si512(b, _mm512_set1_epi32(0xF));
-                        hi = _mm512_srli_epi32(b, 4);
-                    }
-                    const __m512 wl = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(lo), s), o);
-                    const __m512 wh = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(hi), s), o);
+                    __m512 wl, wh;
+                    nf_codes4_weights(row + c / 2, is_signed, s, o, &wl, &wh);
                     for (int i = 0; i < M; ++i) {
                         acc[i][0] = _mm512_fmadd_ps(wl, _mm512_loadu_ps(x + i * cols + c), acc[i][0]);
                         acc[i][1] = _mm512_fmadd_ps(wh, _mm512_loadu_ps(x + i * cols + c + 16), acc[i][1]);
