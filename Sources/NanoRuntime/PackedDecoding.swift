@@ -82,16 +82,17 @@ final class PackedRowProjection: RowProjection {
                 let rows = w.rows, groups = w.groupsPerRow, rowBytes = w.bytesPerRow
                 // Enough work per thread to pay for handing half to the spinning pool: 64 K weights.
                 let workers = max(1, min(Parallel.workers, rows * w.columns * m / (1 << 16), rows / 8))
+                let bits: Int32 = w.storage == .int8 ? 8 : 4, signed: Int32 = w.signed ? 1 : 0
+                // No offsets (symmetric codes): an empty array, passed to C as a null pointer.
+                let offsetValues = w.offsets ?? []
                 w.codes.withUnsafeBufferPointer { codes in
                     w.scales.withUnsafeBufferPointer { scales in
-                        let offsets = w.offsets.map { $0.withUnsafeBufferPointer { $0.baseAddress! } }
-                        withExtendedLifetime(w.offsets) {
-                            let bits: Int32 = w.storage == .int8 ? 8 : 4, signed: Int32 = w.signed ? 1 : 0
+                        offsetValues.withUnsafeBufferPointer { offsets in
                             Parallel.perform(iterations: workers) { worker in
                                 let first = rows * worker / workers, last = rows * (worker + 1) / workers
                                 let rowCodes: UnsafePointer<UInt8> = codes.baseAddress! + first * rowBytes
                                 let rowScales: UnsafePointer<Float> = scales.baseAddress! + first * groups
-                                let rowOffsets: UnsafePointer<Float>? = offsets.map { $0 + first * groups }
+                                let rowOffsets: UnsafePointer<Float>? = offsets.isEmpty ? nil : offsets.baseAddress! + first * groups
                                 _ = nf_packed_gemv(path, bits, signed, rowCodes, rowBytes, rowScales, rowOffsets,
                                                    groups, w.groupSize, last - first, w.columns, xs, m, o + first, rows)
                             }
