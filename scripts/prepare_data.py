@@ -8,6 +8,7 @@ deterministic for a given input archive and CPython version.
     prepare_data.py digits ARCHIVE OUT.csv.gz      (also writes OUT.csv, uncompressed)
     prepare_data.py pydoc TOPICS.txt SENTENCES.txt
     prepare_data.py pydoc-split TOPICS.txt TRAIN.txt HELDOUT.txt
+    prepare_data.py bible-lm-split BIBLE.tsv TRAIN.txt HELDOUT.txt
     prepare_data.py minilm ARCHIVE OUT_DIR
     prepare_data.py bible SWORD_DIR OUT.tsv          (needs pysword on sys.path)
     prepare_data.py weather ARCHIVE TRAIN.tsv TEST.tsv
@@ -228,6 +229,39 @@ def pydoc_split(topics_path, train_path, heldout_path):
     write_atomically(heldout_path, heldout.encode("utf-8"))
     print(f"{train_path}: {cut} topics, {len(train):,} characters; {heldout_path}: {len(texts) - cut} topics, "
           f"{len(heldout):,} characters (held out)")
+
+
+BIBLE_LM_TRAIN_CHARACTERS = 420_000
+BIBLE_LM_HELDOUT_CHARACTERS = 40_000
+
+
+def bible_lm_split(bible_path, train_path, heldout_path):
+    """The second language-model domain of issue 15 (Recipes/smollm2-nano-bible.yaml): the World
+    English Bible column of bible-kjv-web.tsv, one verse a line. The first verses up to about
+    420,000 characters (Genesis into Exodus; the size of the pydoc training split) are the
+    training text, the last verses up to about 40,000 characters (the end of Revelation) are held
+    out, so no verse and no book is in both."""
+    with open(bible_path, encoding="utf-8") as f:
+        verses = [line.rstrip("\n").split("\t")[1] for line in f if "\t" in line]
+    train, size = [], 0
+    for verse in verses:
+        if size >= BIBLE_LM_TRAIN_CHARACTERS:
+            break
+        train.append(verse)
+        size += len(verse) + 1
+    heldout, size = [], 0
+    for verse in reversed(verses[len(train):]):
+        if size >= BIBLE_LM_HELDOUT_CHARACTERS:
+            break
+        heldout.append(verse)
+        size += len(verse) + 1
+    heldout.reverse()
+    if len(train) + len(heldout) >= len(verses):
+        fail(f"{bible_path}: too few verses ({len(verses)}) to split")
+    write_atomically(train_path, ("\n".join(train) + "\n").encode("utf-8"))
+    write_atomically(heldout_path, ("\n".join(heldout) + "\n").encode("utf-8"))
+    print(f"{train_path}: the first {len(train):,} verses of the World English Bible; "
+          f"{heldout_path}: the last {len(heldout):,} verses (held out)")
 
 
 # ---------------------------------------------------------------------------
@@ -518,7 +552,8 @@ def lfw(archive_path, calibration_path, evaluation_path):
 
 
 def main(argv):
-    commands = {"digits": (digits, 2), "pydoc": (pydoc, 2), "pydoc-split": (pydoc_split, 3), "minilm": (minilm, 2),
+    commands = {"digits": (digits, 2), "pydoc": (pydoc, 2), "pydoc-split": (pydoc_split, 3), "bible-lm-split": (bible_lm_split, 3),
+                "minilm": (minilm, 2),
                 "bible": (bible, 2), "weather": (weather, 3), "distill": (distill, 4),
                 "distill-nano": (distill_nano, 4), "lfw": (lfw, 3)}
     if len(argv) < 2 or argv[1] not in commands or len(argv) - 2 != commands[argv[1]][1]:

