@@ -131,6 +131,13 @@ import TestSupport
             let endpoint = EndpointTeacherOptions(url: "http://127.0.0.1:9/v1", model: "m")
             let error = #expect(throws: TrainingError.self) { try pass.run(model: student, teachers: [.init(endpoint: endpoint)]) }
             #expect(error.map { "\($0)" }?.contains("hidden_mse") == true, "\(String(describing: error))")
+            // Hidden states beyond Float16's range, in which the cache keeps them: refused, not stored as ∞.
+            let loud = LanguageModelDistillationTests.llama(seed: 41)
+            loud.finalNorm.weight.value = loud.finalNorm.weight.value * 1e6
+            let overflow = #expect(throws: TrainingError.self) {
+                try pass.run(model: student, teachers: [.init(model: EvaluatedModel(.llama(loud), input: .byteLevelBPE(tokenizer)))])
+            }
+            #expect(overflow.map { "\($0)" }?.contains("Float16") == true, "\(String(describing: overflow))")
         }
     }
 }

@@ -27,6 +27,10 @@ extension DistillationPass {
                         if cache.hiddenWidth != nil, let model = local.model as? HiddenStatesLanguageModel {
                             let r = model.nextTokenLogitsAndHiddenStates(ids, batch: 1, length: ids.count, tape: Tape(recording: false))
                             (logits, hidden) = (r.logits.value.reshaped([ids.count, model.vocabularySize]), r.hidden.value.scalars)
+                            // The cache keeps them as Float16: a value outside its range would become ±∞.
+                            if let bad = hidden!.firstIndex(where: { !$0.isFinite || abs($0) > Float(Float16.greatestFiniteMagnitude) }) {
+                                throw TrainingError.unsupported(option: "losses.hidden_mse", reason: "teachers[\(t)]'s hidden state \(hidden![bad]) (window \(w), position \(bad / model.hiddenStateWidth)) lies outside Float16's range (±65504), in which the teacher cache keeps hidden states")
+                            }
                         } else {
                             (logits, hidden) = (local.model.logits(ids), nil)
                         }
