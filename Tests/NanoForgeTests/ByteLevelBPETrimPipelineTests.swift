@@ -33,6 +33,7 @@ import TestSupport
             model: { path: \(dir)/llama }
             evaluation:
               - { task: perplexity, data: \(dir)/domain.txt, context: 32 }
+              - { task: kl_divergence, data: \(dir)/domain.txt, context: 32 }
             stages:
               - trim_vocabulary: { corpus: \(dir)/domain.txt }
             output: { dir: \(dir)/trimmed, formats: [gguf] }
@@ -69,6 +70,10 @@ import TestSupport
             try #require(r.status == 0, "\(r.stderr)")
             let again = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Double]
             #expect(again?["perplexity"] == stages[1]["perplexity"])
+            // Against the untrimmed reference, ids matched by token: the trim alone changes nothing
+            // on the tokens it keeps (KL 0), and the reference's mass on the others is reported.
+            #expect(stages[0]["kl_rest_mass"] == nil && stages[0]["kl_max"] == 0)
+            #expect((stages[1]["kl_max"] ?? 1) < 1e-6 && (stages[1]["kl_rest_mass"] ?? 0) > 0 && (stages[1]["same_top"] ?? 2) <= 1, "\(stages[1])")
             // Same pieces, fewer competitors in the softmax: the perplexity can only drop.
             #expect((stages[1]["perplexity"] ?? .infinity) <= (stages[0]["perplexity"] ?? 0) * (1 + 1e-6))
         }

@@ -137,7 +137,7 @@ import TestSupport
     func metricKeysAreTheReportsKeys(task: EvaluationTask) {
         let all = Set(MetricKey.allCases.map(\.rawValue))
         #expect(all == ["cosine_mean", "cosine_min", "retrieval_top1", "retrieval_mrr", "accuracy", "macro_f1", "spearman", "perplexity",
-                        "perplexity_stderr", "nll_per_byte", "kl_mean", "kl_median", "kl_p99", "kl_max", "same_top", "delta_perplexity"])
+                        "perplexity_stderr", "nll_per_byte", "kl_mean", "kl_median", "kl_p99", "kl_max", "same_top", "delta_perplexity", "kl_rest_mass"])
         #expect(task.metricKeys.allSatisfy { all.contains($0.rawValue) })
     }
 }

@@ -22,11 +22,14 @@ public enum MetricKey: String, CaseIterable, Codable, Sendable {
     case klMax = "kl_max"
     case sameTop = "same_top"
     case deltaPerplexity = "delta_perplexity"
+    /// `kl_divergence` of a model whose vocabulary lacks some of the reference's tokens: the
+    /// reference's mean probability mass on those tokens (the KL's rest bucket).
+    case klRestMass = "kl_rest_mass"
 
     /// Whether a larger value is better: not for perplexity, its error, KL or Δ perplexity.
     public var higherIsBetter: Bool {
         switch self {
-        case .perplexity, .perplexityStandardError, .nllPerByte, .klMean, .klMedian, .klP99, .klMax, .deltaPerplexity: return false
+        case .perplexity, .perplexityStandardError, .nllPerByte, .klMean, .klMedian, .klP99, .klMax, .deltaPerplexity, .klRestMass: return false
         default: return true
         }
     }
@@ -43,7 +46,7 @@ public enum MetricKey: String, CaseIterable, Codable, Sendable {
 /// | `classification` | `label<TAB>text`, train and test | sentence encoder (nearest centroid), classifier (argmax) | `accuracy`, `macro_f1` |
 /// | `similarity` | `a<TAB>b<TAB>score` | sentence encoder | `spearman` |
 /// | `perplexity` | plain text | decoder | `perplexity` (`perplexity_stderr`, `nll_per_byte`) |
-/// | `kl_divergence` | plain text | decoder; needs the reference | `kl_mean`, `kl_median`, `kl_p99`, `kl_max`, `same_top`, `delta_perplexity` |
+/// | `kl_divergence` | plain text | decoder; needs the reference | `kl_mean`, `kl_median`, `kl_p99`, `kl_max`, `same_top`, `delta_perplexity` (`kl_rest_mass` when the vocabularies differ) |
 ///
 /// `context` (tokens a chunk) selects llama.cpp's chunked scoring for the language-model tasks;
 /// see `PerplexityEvaluation` and `KLDivergenceEvaluation`.
@@ -75,7 +78,7 @@ public enum EvaluationTask: Equatable, Sendable {
         case .classification: return [.accuracy, .macroF1]
         case .similarity: return [.spearman]
         case .perplexity: return [.perplexity, .perplexityStandardError, .nllPerByte]
-        case .klDivergence: return [.klMean, .klMedian, .klP99, .klMax, .sameTop, .deltaPerplexity]
+        case .klDivergence: return [.klMean, .klMedian, .klP99, .klMax, .sameTop, .deltaPerplexity, .klRestMass]
         }
     }
 

@@ -49,6 +49,10 @@ public enum LanguageModelEvaluation {
         /// PPL(model) − PPL(reference), llama.cpp's "Mean PPL(Q)-PPL(base)".
         public var deltaPerplexity: Double { perplexity.perplexity - referencePerplexity.perplexity }
         public var tokens: Int { perplexity.tokens }
+        /// Mean over scored tokens of the reference's mass on tokens the model's vocabulary lacks
+        /// (the rest bucket of `LogProbabilities.klDivergence(reference:model:modelIds:…)`); 0
+        /// when the vocabularies are the same.
+        public var restMass: Double = 0
 
         /// The summary of per-token values: KL divergences, whether the top tokens agree, and
         /// both models' NLLs, one entry per scored token each.
@@ -109,36 +113,70 @@ public enum LanguageModelEvaluation {
         klDivergence(model, chunks: chunks, batchSize: batchSize) { index, _ in referenceLogits[index] }
     }
 
-    /// The one KL loop: `reference(batch index, batch)` gives the reference's logits of a batch.
+    /// KL(reference ‖ model), top-token agreement and both perplexities when the model's
+    /// vocabulary differs from the reference's but is contained in it (a trimmed or renumbered
+    /// vocabulary): `chunks` hold the model's token ids (the text as the model's tokenizer cuts
+    /// it), and the reference reads the same tokens through `mapping` (model → reference, by token
+    /// string). Per scored token: the KL over the union with the reference's mass on tokens the
+    /// model lacks in one rest bucket (`LogProbabilities.klDivergence(reference:model:modelIds:…)`),
+    /// `same_top` when the model's top token is the reference's top token (the same string), and
+    /// each model's NLL of the next token. With the identity mapping, exactly the figures of
+    /// `klDivergence(_:reference:chunks:batchSize:)`.
+    public static func klDivergence(_ model: any CausalLanguageModel, reference: any CausalLanguageModel, mapping: VocabularyMapping,
+                                    chunks: LanguageModelChunks, batchSize: Int = 32) -> KLDivergence {
+        precondition(mapping.largerIds.count == model.vocabularySize && mapping.smallerIds.count == reference.vocabularySize,
+                     "klDivergence: a mapping of \(mapping.largerIds.count) → \(mapping.smallerIds.count) ids for vocabularies of \(model.vocabularySize) and \(reference.vocabularySize)")
+        return klDivergence(model, chunks: chunks, batchSize: batchSize, referenceVocabularySize: reference.vocabularySize, mapping: mapping) { _, group in
+            reference.logits(batch: group.map { $0.map { mapping.largerIds[$0] } })
+        }
+    }
+
+    /// The one KL loop: `reference(batch index, batch)` gives the reference's logits of a batch
+    /// (of the model's ids; the reference maps them itself when `mapping` is given).
     static func klDivergence(_ model: any CausalLanguageModel, chunks: LanguageModelChunks, batchSize: Int,
+                             referenceVocabularySize: Int? = nil, mapping: VocabularyMapping? = nil,
                              reference: (Int, [[Int]]) -> Tensor) -> KLDivergence {
         var kl: [Double] = [], same: [Bool] = [], nll: [Double] = [], referenceNLL: [Double] = []
-        let v = model.vocabularySize
-        for (index, group) in batches(chunks, vocabularySize: v, batchSize: batchSize).enumerated() {
+        var rest = 0.0
+        let v = model.vocabularySize, vr = referenceVocabularySize ?? v
+        let modelIds = mapping?.smallerIds ?? [], referenceIds = mapping?.largerIds ?? []
+        for (index, group) in batches(chunks, vocabularySize: max(v, vr), batchSize: batchSize).enumerated() {
             // Both models see the same batches, so a model compared with itself computes the same
             // logits bit for bit and every divergence is exactly 0.
             let q = model.logits(batch: group), p = reference(index, group)
-            precondition(q.shape == [group.count, chunks.context, v] && p.shape == q.shape,
-                         "logits of shapes \(q.shape) and \(p.shape), expected \([group.count, chunks.context, v])")
+            precondition(q.shape == [group.count, chunks.context, v] && p.shape == [group.count, chunks.context, vr],
+                         "logits of shapes \(q.shape) and \(p.shape), expected \([group.count, chunks.context, v]) and \([group.count, chunks.context, vr])")
             q.scalars.withUnsafeBufferPointer { qs in
                 p.scalars.withUnsafeBufferPointer { ps in
-                    for (b, sequence) in group.enumerated() {
-                        for t in chunks.scoredPositions {
-                            let offset = (b * chunks.context + t) * v
-                            let qRow = UnsafeBufferPointer(rebasing: qs[offset..<(offset + v)])
-                            let pRow = UnsafeBufferPointer(rebasing: ps[offset..<(offset + v)])
-                            let zq = LogProbabilities.shiftedLogSum(qRow), zp = LogProbabilities.shiftedLogSum(pRow)
-                            let next = sequence[t + 1]
-                            kl.append(LogProbabilities.klDivergence(reference: pRow, model: qRow, referenceLogSum: zp, modelLogSum: zq))
-                            same.append(LogProbabilities.argmax(qRow) == LogProbabilities.argmax(pRow))
-                            nll.append(zq.logSum - (Double(qRow[next]) - zq.max))
-                            referenceNLL.append(zp.logSum - (Double(pRow[next]) - zp.max))
+                    modelIds.withUnsafeBufferPointer { ids in
+                        for (b, sequence) in group.enumerated() {
+                            for t in chunks.scoredPositions {
+                                let qOffset = (b * chunks.context + t) * v, pOffset = (b * chunks.context + t) * vr
+                                let qRow = UnsafeBufferPointer(rebasing: qs[qOffset..<(qOffset + v)])
+                                let pRow = UnsafeBufferPointer(rebasing: ps[pOffset..<(pOffset + vr)])
+                                let zq = LogProbabilities.shiftedLogSum(qRow), zp = LogProbabilities.shiftedLogSum(pRow)
+                                let next = sequence[t + 1]
+                                nll.append(zq.logSum - (Double(qRow[next]) - zq.max))
+                                if mapping == nil {
+                                    kl.append(LogProbabilities.klDivergence(reference: pRow, model: qRow, referenceLogSum: zp, modelLogSum: zq))
+                                    same.append(LogProbabilities.argmax(qRow) == LogProbabilities.argmax(pRow))
+                                    referenceNLL.append(zp.logSum - (Double(pRow[next]) - zp.max))
+                                } else {
+                                    let r = LogProbabilities.klDivergence(reference: pRow, model: qRow, modelIds: ids, referenceLogSum: zp, modelLogSum: zq)
+                                    kl.append(r.divergence)
+                                    rest += r.restMass
+                                    same.append(referenceIds[LogProbabilities.argmax(qRow)] == LogProbabilities.argmax(pRow))
+                                    referenceNLL.append(zp.logSum - (Double(pRow[referenceIds[next]]) - zp.max))
+                                }
+                            }
                         }
                     }
                 }
             }
         }
-        return KLDivergence(divergences: kl, sameTop: same, negativeLogLikelihoods: nll, referenceNegativeLogLikelihoods: referenceNLL)
+        var result = KLDivergence(divergences: kl, sameTop: same, negativeLogLikelihoods: nll, referenceNegativeLogLikelihoods: referenceNLL)
+        result.restMass = rest / Double(kl.count)
+        return result
     }
 
     /// Calls `body(logits row, next token)` for every scored position of every chunk, in order.

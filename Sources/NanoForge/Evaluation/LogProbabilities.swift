@@ -63,6 +63,38 @@ public enum LogProbabilities {
         return sum
     }
 
+    /// KL(P ‖ Q) when the model's vocabulary is the reference's or part of it, tokens matched by
+    /// string (`modelIds[i]`: the model's id of reference token i, −1 where the model lacks it;
+    /// `VocabularyMapping.smallerIds`). The sum runs over the union of both vocabularies, which is
+    /// the model's tokens plus one rest bucket holding the reference's mass r on the tokens the
+    /// model lacks. The model has no token in that bucket: it is given the bucket at the
+    /// reference's mass r and its own distribution scaled into the remaining 1 − r, so the bucket
+    /// adds r·log(r/r) = 0 and
+    ///
+    ///     KL = Σ_shared pᵢ (log pᵢ − log((1 − r)·q_m(i))) = (1 − r) · KL(P restricted to the model's tokens, renormalised ‖ Q).
+    ///
+    /// A model that is the reference with tokens removed (a trimmed vocabulary, same weights)
+    /// scores 0; what the removal costs shows in r (returned as `restMass`) and in per-byte
+    /// perplexity. Terms are summed in the reference's id order, so a renumbered model scores its
+    /// unrenumbered figures; with nothing lacking (r = 0) and the identity mapping, every term and
+    /// the sum are `klDivergence`'s, bit for bit.
+    static func klDivergence(reference: UnsafeBufferPointer<Float>, model: UnsafeBufferPointer<Float>, modelIds: UnsafeBufferPointer<Int32>,
+                             referenceLogSum p: (max: Double, logSum: Double), modelLogSum q: (max: Double, logSum: Double))
+        -> (divergence: Double, restMass: Double) {
+        precondition(reference.count == modelIds.count, "klDivergence: \(reference.count) reference logits, \(modelIds.count) mapped ids")
+        var sum = 0.0, rest = 0.0
+        for i in 0..<reference.count {
+            let logP = (Double(reference[i]) - p.max) - p.logSum
+            let probability = Foundation.exp(logP)
+            let j = Int(modelIds[i])
+            if j < 0 { rest += probability; continue }
+            if probability > 0 { sum += probability * (logP - ((Double(model[j]) - q.max) - q.logSum)) }
+        }
+        let shared = 1 - rest
+        if rest > 0 && shared > 0 { sum -= shared * Foundation.log(shared) }
+        return (sum, rest)
+    }
+
     /// The index of the largest logit, the first one on a tie (as llama.cpp counts "same top").
     public static func argmax(_ row: UnsafeBufferPointer<Float>) -> Int {
         precondition(!row.isEmpty, "argmax: empty row")

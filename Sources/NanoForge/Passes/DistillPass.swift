@@ -86,7 +86,7 @@ public struct DistillPass: CompressionPass {
         RecipeField("config", "string", allowed: "a file path", "A fresh student configuration; excludes layers/hidden/intermediate/heads."),
         RecipeField("losses", "list of mappings", required: true, allowed: "[{loss, weight, temperature}]", "Loss terms, summed with weights."),
         RecipeField("teacher_cache", "string", allowed: "a file path (HDF5)",
-                    "Caches the teachers' outputs over `data` (sentence embeddings; for language models the top-k next-token distributions), keyed by the teachers' weights and the data file; a mismatching file is an error (delete it to rebuild)."),
+                    "Caches the teachers' outputs over `data` (sentence embeddings; for language models the top-k next-token distributions, and with hidden_mse the last hidden states as Float16), keyed by the teachers' weights and the data file; a mismatching file is an error (delete it to rebuild)."),
         RecipeField("sequence_length", "integer", default: "256", allowed: "≥ 2", "Language models: tokens per training window (capped at the model's context)."),
         RecipeField("teacher_top_k", "integer", default: "64", allowed: "≥ 1",
                     "Language models: the teacher's most likely next tokens the KL losses compare; the rest of its mass is one bucket."),

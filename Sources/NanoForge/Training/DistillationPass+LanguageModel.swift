@@ -8,21 +8,26 @@ import NanoTensor
 ///
 /// - `logit_kl`: T² · KL(teacher ‖ student), `reverse_kl`: T² · KL(student ‖ teacher), both on the
 ///   teacher's top `teacher_top_k` tokens plus one bucket for the rest (`Loss.topKDivergence`);
-///   `task`: cross-entropy on the text's next tokens.
+///   `task`: cross-entropy on the text's next tokens; `hidden_mse`: the mean squared error of the
+///   last hidden states after the final norm (`HiddenStatesLanguageModel`), through a learned
+///   projection when the student's width differs from the teacher's (trained with the student,
+///   not exported; it starts as the least-squares fit of the teacher's hidden states from the
+///   student's on the first visited windows, `leastSquaresProjection`). After the final norm, not
+///   before: that is what the output head reads, so with the teacher's head (a pruned student
+///   keeps it) matching it matches the logits; and the norm removes the residual stream's
+///   growing scale and its few huge channels, which would otherwise dominate a squared error.
 /// - Teacher and student must tokenize alike: every student token must be in the teacher's
 ///   vocabulary (a trimmed student's is a subset); teacher tokens the student lacks fall into
 ///   the rest bucket.
 /// - Before the first step the teachers run once over every window the run will visit, and their
-///   top-k distributions are kept (`TeacherTopKCache`; on disk with `teacher_cache`). Training
+///   top-k distributions (and with `hidden_mse` their hidden states, as Float16) are kept
+///   (`TeacherTopKCache`; on disk with `teacher_cache`). Training
 ///   never runs a teacher, so the model entering the stage can be its own teacher, and a resumed
 ///   run reads exactly the values the first one computed.
 extension DistillationPass {
     func distillLanguageModel(_ model: EvaluatedModel, _ student: any NextTokenLogitsModel, _ tokenizer: ByteLevelBPETokenizer,
                               _ teachers: [Teacher]) throws -> Result {
-        try refuse([.embeddingCosine, .embeddingMSE, .hiddenMSE, .attentionKL]) { kind in
-            kind == .hiddenMSE ? "not available for language models yet; use logit_kl, reverse_kl and task"
-                : "language models are distilled with logit_kl, reverse_kl and task"
-        }
+        try refuse([.embeddingCosine, .embeddingMSE, .attentionKL]) { _ in "language models are distilled with logit_kl, reverse_kl, hidden_mse and task" }
         if let key = [("layers", options.layers != nil), ("hidden", options.hidden != nil), ("intermediate", options.intermediate != nil),
                       ("heads", options.heads != nil), ("config", options.config != nil)].first(where: \.1)?.0 {
             throw TrainingError.unsupported(option: key, reason: "a language-model student is the model entering the stage: shrink it with prune_structured (and trim_vocabulary) in earlier stages")
@@ -41,6 +46,12 @@ extension DistillationPass {
             }
             return .local(try Self.languageModelTeacher(t, index: i, studentTokens: vocabulary))
         }
+        let hiddenLoss = options.losses.contains { $0.kind == .hiddenMSE }
+        var hiddenStudent: HiddenStatesLanguageModel?, teacherWidth: Int?
+        if hiddenLoss {
+            let models = try hiddenStatesModels(student, teacherModels)
+            (hiddenStudent, teacherWidth) = (models.student, models.teacherWidth)
+        }
         let length = ([options.sequenceLength, student.contextLength] + teacherModels.compactMap(\.local?.model.contextLength)).min()!
         guard let text = try? String(contentsOfFile: options.training.data, encoding: .utf8) else {
             throw TrainingError.noTrainingData(file: options.training.data, reason: "cannot read it as UTF-8 text")
@@ -58,24 +69,44 @@ extension DistillationPass {
 
         let batches = TrainingBatches(count: windows, batchSize: loop.batchSize, seed: loop.seed)
         var cache: TeacherTopKCache?
-        if !divergences.isEmpty {
+        if !divergences.isEmpty || hiddenLoss {
             let c = try TeacherTopKCache(path: options.teacherCache,
                                          teachers: teacherModels.map { $0.fingerprint(studentVocabulary: TeacherTopKCache.vocabularyFingerprint(vocabulary)) },
                                          studentVocabulary: TeacherTopKCache.vocabularyFingerprint(vocabulary), dataFile: options.training.data,
-                                         windows: windows, length: length, k: options.teacherTopK, temperature: temperature)
+                                         windows: windows, length: length, k: options.teacherTopK, temperature: temperature, hiddenWidth: teacherWidth)
             try fillTeacherDistributions(c, teachers: teacherModels, windows: Self.visitedWindows(batches, steps: loop.steps), inputs: inputs,
                                          temperature: temperature, trainingText: text)
             cache = c
         }
         let extra = try prepareStudent(model)
-        var training = TrainingLoop(parameters: student.namedParameters + extra, configuration: loop, batches: batches)
+        // One projection for all teachers (they share a width); its random fallback is seeded apart from the batches.
+        var rng = RandomGenerator(seed: loop.seed &+ 0x9807)
+        var projection: Linear?
+        if let s = hiddenStudent, let t = teacherWidth, t != s.hiddenStateWidth, let cache {
+            // Fitted on (up to) the first 8 windows the run visits, to the teachers' weighted mean.
+            let fit = Array(Self.visitedWindows(batches, steps: loop.steps).prefix(8))
+            let studentHidden = s.nextTokenLogitsAndHiddenStates(fit.flatMap(inputs), batch: fit.count, length: length, tape: Tape(recording: false)).hidden.value
+            var target = Tensor.zeros([fit.count * length, t])
+            for (i, w) in weights(teachers).enumerated() {
+                target = target + cache.hiddenStates(teacher: i, windows: fit).reshaped([fit.count * length, t]) * w
+            }
+            projection = Self.leastSquaresProjection(student: studentHidden.reshaped([fit.count * length, s.hiddenStateWidth]), teacher: target)
+                ?? Self.projection(s.hiddenStateWidth, t, channels: nil, rng: &rng)
+        }
+        let projectionParameters = projection?.namedParameters.map { ("distill.projection.\($0.name)", $0.variable) } ?? []
+        var training = TrainingLoop(parameters: student.namedParameters + extra + projectionParameters, configuration: loop, batches: batches)
         if let evaluate, loop.evalEvery > 0 { training.evaluate = { try evaluate(model) } }
         training.progress = progress
         training.afterStep = afterStep
         let teacherWeights = weights(teachers)
         let v = student.vocabularySize
         let result = try training.run { batch, tape in
-            let logits = student.nextTokenLogits(batch.flatMap(inputs), batch: batch.count, length: length, tape: tape)
+            let logits: Variable, hidden: Variable?
+            if let hiddenStudent {
+                (logits, hidden) = hiddenStudent.nextTokenLogitsAndHiddenStates(batch.flatMap(inputs), batch: batch.count, length: length, tape: tape)
+            } else {
+                (logits, hidden) = (student.nextTokenLogits(batch.flatMap(inputs), batch: batch.count, length: length, tape: tape), nil)
+            }
             let flat = tape.reshape(logits, [batch.count * length, v])
             var sum = WeightedLossSum()
             for loss in options.losses {
@@ -89,12 +120,38 @@ extension DistillationPass {
                                                        temperature: temperature, tape: tape)
                         sum.add(term, weight: Float(loss.weight) * teacherWeights[t], tape: tape)
                     }
-                case .embeddingCosine, .embeddingMSE, .hiddenMSE, .attentionKL: continue   // refused above
+                case .hiddenMSE:
+                    let everyPosition = Tensor.ones([batch.count, length])
+                    for t in teacherModels.indices {
+                        let term = DistillationLosses.hiddenMSE(student: hidden!, teacher: cache!.hiddenStates(teacher: t, windows: batch),
+                                                                attentionMask: everyPosition, projection: projection, tape: tape)
+                        sum.add(term, weight: Float(loss.weight) * teacherWeights[t], tape: tape)
+                    }
+                case .embeddingCosine, .embeddingMSE, .attentionKL: continue   // refused above
                 }
             }
             return sum.value
         }
         return Result(student: model, training: result, examples: windows, teacherCache: nil, teacherTopKBytes: cache?.byteCount)
+    }
+
+    /// `hidden_mse`'s models: the student and every teacher must give hidden states
+    /// (`HiddenStatesLanguageModel`; an endpoint teacher cannot), and the teachers share one width.
+    func hiddenStatesModels(_ student: any NextTokenLogitsModel, _ teachers: [TopKTeacher]) throws
+        -> (student: HiddenStatesLanguageModel, teacherWidth: Int) {
+        guard let s = student as? HiddenStatesLanguageModel else {
+            throw TrainingError.unsupported(option: "losses.hidden_mse", reason: "the student gives no hidden states (\(type(of: student)))")
+        }
+        let widths = try teachers.enumerated().map { i, t -> Int in
+            guard let local = t.local, let m = local.model as? HiddenStatesLanguageModel else {
+                throw TrainingError.unsupported(option: "losses.hidden_mse", reason: "teachers[\(i)] gives no hidden states (an endpoint teacher sends log-probabilities only)")
+            }
+            return m.hiddenStateWidth
+        }
+        guard let width = widths.first, widths.allSatisfy({ $0 == width }) else {
+            throw TrainingError.unsupported(option: "losses.hidden_mse", reason: "the teachers' hidden widths differ (\(widths)); distil from teachers of one width")
+        }
+        return (s, width)
     }
 
     /// A teacher as the language-model path uses it: its model, tokens, and the student id of each
@@ -110,16 +167,13 @@ extension DistillationPass {
         guard case .byteLevelBPE(let tokenizer)? = t.model.input, let model = t.model.model?.container as? NextTokenLogitsModel else {
             throw TrainingError.unsupported(option: "teachers[\(i)]", reason: "a language-model student needs byte-level BPE language-model teachers, found a \(t.model.kindName)")
         }
-        var index: [String: Int] = [:]
-        for (id, token) in tokenizer.tokens.enumerated() where index[token] == nil { index[token] = id }
-        let teacherIds = try studentTokens.enumerated().map { id, token -> Int in
-            guard let tid = index[token], tid < model.vocabularySize else {
-                throw TrainingError.unsupported(option: "teachers[\(i)]", reason: "its vocabulary lacks the student's token \(token.debugDescription) (id \(id)): the student's vocabulary must be the teacher's or a trim of it")
-            }
-            return tid
+        let mapping: VocabularyMapping
+        do {
+            mapping = try VocabularyMapping(smaller: studentTokens, larger: tokenizer.tokens, largerRows: model.vocabularySize)
+        } catch let missing as VocabularyMapping.MissingToken {
+            throw TrainingError.unsupported(option: "teachers[\(i)]", reason: "its vocabulary lacks the student's token \(missing.token.debugDescription) (id \(missing.id)): the student's vocabulary must be the teacher's or a trim of it")
         }
-        var studentIds = [Int32](repeating: -1, count: model.vocabularySize)
-        for (s, tid) in teacherIds.enumerated() { studentIds[tid] = Int32(s) }
+        let (studentIds, teacherIds) = (mapping.smallerIds, mapping.largerIds)
         return LanguageModelTeacher(model: model, tokens: tokenizer.tokens, studentIds: studentIds, teacherIds: teacherIds)
     }
 

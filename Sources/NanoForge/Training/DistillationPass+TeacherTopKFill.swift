@@ -9,6 +9,8 @@ extension DistillationPass {
     /// the `auto` protocol), then `concurrency` windows at a time. Logs progress with an ETA about
     /// every 10 s. The cache is saved (atomically) every `teacherCacheSaveInterval`, at the end,
     /// and when a teacher fails, so a killed or failed run resumes with only the missing windows.
+    /// When the cache keeps hidden states, a local teacher's window runs through its
+    /// `HiddenStatesLanguageModel` forward, which gives the logits and the hidden states at once.
     func fillTeacherDistributions(_ cache: TeacherTopKCache, teachers: [TopKTeacher], windows: [Int], inputs: (Int) -> [Int],
                                   temperature: Float, trainingText: String) throws {
         let missing = teachers.indices.map { t in windows.filter { !cache.has(teacher: t, window: $0) } }
@@ -20,11 +22,22 @@ extension DistillationPass {
                 switch teacher {
                 case .local(let local):
                     for w in missing[t] {
-                        let logits = local.model.logits(inputs(w).map { local.teacherIds[$0] })
+                        let ids = inputs(w).map { local.teacherIds[$0] }
+                        var logits: Tensor, hidden: [Float]?
+                        if cache.hiddenWidth != nil, let model = local.model as? HiddenStatesLanguageModel {
+                            let r = model.nextTokenLogitsAndHiddenStates(ids, batch: 1, length: ids.count, tape: Tape(recording: false))
+                            (logits, hidden) = (r.logits.value.reshaped([ids.count, model.vocabularySize]), r.hidden.value.scalars)
+                            // The cache keeps them as Float16: a value outside its range would become ±∞.
+                            if let bad = hidden!.firstIndex(where: { !$0.isFinite || abs($0) > Float(Float16.greatestFiniteMagnitude) }) {
+                                throw TrainingError.unsupported(option: "losses.hidden_mse", reason: "teachers[\(t)]'s hidden state \(hidden![bad]) (window \(w), position \(bad / model.hiddenStateWidth)) lies outside Float16's range (±65504), in which the teacher cache keeps hidden states")
+                            }
+                        } else {
+                            (logits, hidden) = (local.model.logits(ids), nil)
+                        }
                         try fill.store(teacher: t, window: w, TopKDistribution(logits: logits, k: cache.k, temperature: temperature, studentId: {
                             let s = local.studentIds[$0]
                             return s >= 0 ? Int(s) : nil
-                        }))
+                        }), hidden: hidden)
                     }
                 case .endpoint(let endpoint):
                     try fillFromEndpoint(endpoint, teacher: t, windows: missing[t], prompts: missing[t].map(inputs), fill: fill, trainingText: trainingText)
@@ -38,7 +51,10 @@ extension DistillationPass {
             throw error
         }
         try cache.save()
-        if let path = cache.path { log("teacher cache: \(path), \(cache.byteCount / 1_048_576) MiB of top-k distributions") }
+        if let path = cache.path {
+            let hidden = cache.hiddenWidth == nil ? "" : " (\(cache.hiddenByteCount / 1_048_576) MiB of them Float16 hidden states)"
+            log("teacher cache: \(path), \(cache.byteCount / 1_048_576) MiB of top-k distributions\(hidden)")
+        }
     }
 
     private func fillFromEndpoint(_ endpoint: EndpointTeacher, teacher t: Int, windows: [Int], prompts: [[Int]], fill: TopKFill,
@@ -114,9 +130,9 @@ final class TopKFill: @unchecked Sendable {
         start = now; lastLog = now; lastSave = now
     }
 
-    func store(teacher t: Int, window w: Int, _ d: TopKDistribution) throws {
+    func store(teacher t: Int, window w: Int, _ d: TopKDistribution, hidden: [Float]? = nil) throws {
         try lock.withLock {
-            cache.store(teacher: t, window: w, d)
+            cache.store(teacher: t, window: w, d, hidden: hidden)
             done += 1
             let now = clock.now
             if now - lastLog >= .seconds(10) || done == total {

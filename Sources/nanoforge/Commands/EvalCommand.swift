@@ -10,7 +10,7 @@ struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Evaluate a model (a folder, e.g. a compress output) on one task and print the metrics.",
-        discussion: "perplexity and kl_divergence follow llama.cpp's llama-perplexity: the file is tokenized once, cut into chunks of --context tokens, and each chunk's second half is scored; kl_divergence compares with --reference (KL(reference ‖ model) mean, median, p99, max, same top token, Δ perplexity). A character-level decoder's perplexity without --context keeps nanoforge's earlier every-character windows.")
+        discussion: "perplexity and kl_divergence follow llama.cpp's llama-perplexity: the file is tokenized once, cut into chunks of --context tokens, and each chunk's second half is scored; kl_divergence compares with --reference (KL(reference ‖ model) mean, median, p99, max, same top token, Δ perplexity; a trimmed vocabulary is matched to the reference's by token string, and kl_rest_mass is the reference's mass on the tokens it lacks). A character-level decoder's perplexity without --context keeps nanoforge's earlier every-character windows.")
 
     enum Task: String, ExpressibleByArgument, CaseIterable {
         case fidelity, retrieval, classification, similarity, perplexity

@@ -21,3 +21,12 @@ extension LlamaModel: NextTokenLogitsModel {
         return tape.constant(Tensor(shape: [batch, length, configuration.vocabularySize], scalars: logits))
     }
 }
+
+/// Hidden-state distillation reads the head's input: the final norm's output.
+extension LlamaModel: HiddenStatesLanguageModel {
+    public var hiddenStateWidth: Int { configuration.width }
+    public func nextTokenLogitsAndHiddenStates(_ tokens: [Int], batch: Int, length: Int, tape: Tape) -> (logits: Variable, hidden: Variable) {
+        let hidden = normalizedHiddenStates(tokens, batch: batch, length: length, tape: tape)
+        return (logits(hidden, tape: tape), hidden)
+    }
+}

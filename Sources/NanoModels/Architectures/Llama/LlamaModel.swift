@@ -84,13 +84,19 @@ public final class LlamaModel: ParameterContainer {
     /// tokens: [B·T] ids laid out as [B, T] → logits [B, T, vocabulary], every position attending
     /// to itself and the positions before it. The full forward pass, on `tape` (training, evaluation).
     public func callAsFunction(_ tokens: [Int], batch: Int, length: Int, tape: Tape) -> Variable {
+        logits(normalizedHiddenStates(tokens, batch: batch, length: length, tape: tape), tape: tape)
+    }
+
+    /// tokens: [B·T] laid out as [B, T] → the last block's output after the final norm [B, T, width]:
+    /// what the output head reads (the full forward pass without the head).
+    public func normalizedHiddenStates(_ tokens: [Int], batch: Int, length: Int, tape: Tape) -> Variable {
         precondition(tokens.count == batch * length, "Llama: \(tokens.count) tokens for batch \(batch) × length \(length)")
         precondition(!requiresDecodingProjections, "Llama: loaded for the packed runtime only (no Float32 matrices); the full forward pass cannot run")
         precondition(length <= configuration.contextLength, "Llama: length \(length) exceeds the context \(configuration.contextLength)")
         var x = tokenEmbedding(tokens, shape: [batch, length], tape: tape)
         let mask = Masks.causal(length)
         for block in blocks { x = block(x, mask: mask, tape: tape) }
-        return logits(finalNorm(x, tape: tape), tape: tape)
+        return finalNorm(x, tape: tape)
     }
 
     /// The output head on normalised hidden states [..., width] → [..., vocabulary].
