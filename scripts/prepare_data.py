@@ -15,6 +15,7 @@ deterministic for a given input archive and CPython version.
     prepare_data.py distill SENTENCES.txt BIBLE.tsv WEATHER_TRAIN.tsv OUT.txt
     prepare_data.py distill-nano SENTENCES.txt BIBLE.tsv WEATHER_TRAIN.tsv OUT.txt
     prepare_data.py lfw ARCHIVE CALIBRATION.tsv EVALUATION.tsv
+    prepare_data.py lfw-unlabelled ARCHIVE CALIBRATION.tsv OUT.tsv
 """
 
 import functools
@@ -27,6 +28,7 @@ import re
 import shutil
 import struct
 import sys
+import zlib
 import tarfile
 import tempfile
 import zipfile
@@ -551,11 +553,127 @@ def lfw(archive_path, calibration_path, evaluation_path):
     print(f"{evaluation_path}: faces {LFW_CALIBRATION}-{LFW_FACES - 1} (from {os.path.basename(archive_path)})")
 
 
+# Unlabelled training images for distilling fer's CNN: the calibration faces, lfw_subset's 100
+# non-face crops and grey crops of the photographs scikit-image ships. Never faces 32-99.
+
+UNLABELLED_PHOTOS = ["astronaut", "camera", "coins", "moon", "chelsea", "coffee", "brick", "grass", "gravel",
+                     "cell", "clock_motion", "motorcycle_left", "ihc", "color", "page", "text"]
+UNLABELLED_CROPS = 10      # per photograph
+UNLABELLED_SEED = 0
+
+
+def _read_png_grey(data, name):
+    """An 8-bit non-interlaced PNG (grey, grey+alpha, RGB or RGBA) as (width, height, grey
+    values 0-255 as floats), RGB weighted as skimage.color.rgb2gray (0.2125, 0.7154, 0.0721)."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        fail(f"lfw-unlabelled: {name} is not a PNG")
+    pos, idat, header = 8, [], None
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat.append(body)
+        pos += 12 + length
+    width, height, depth, colour, _, _, interlace = header
+    channels = {0: 1, 4: 2, 2: 3, 6: 4}.get(colour)
+    if depth != 8 or channels is None or interlace:
+        fail(f"lfw-unlabelled: {name}: unsupported PNG (depth {depth}, colour type {colour}, interlace {interlace})")
+    raw = zlib.decompress(b"".join(idat))
+    stride = width * channels
+    previous = bytearray(stride)
+    grey = []
+    for y in range(height):
+        start = y * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1:start + 1 + stride])
+        for i in range(stride):
+            a = line[i - channels] if i >= channels else 0
+            b = previous[i]
+            c = previous[i - channels] if i >= channels else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind == 2:
+                line[i] = (line[i] + b) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else (b if pb <= pc else c))) & 255
+        previous = line
+        if channels <= 2:
+            grey.extend(float(line[x * channels]) for x in range(width))
+        else:
+            grey.extend(0.2125 * line[x * channels] + 0.7154 * line[x * channels + 1] + 0.0721 * line[x * channels + 2]
+                        for x in range(width))
+    return width, height, grey
+
+
+def _crop_mean(integral, width, top, left, side, out):
+    """The side x side square at (top, left) averaged down to out x out (box filter)."""
+    result = []
+    for r in range(out):
+        y0, y1 = top + r * side // out, top + (r + 1) * side // out
+        for c in range(out):
+            x0, x1 = left + c * side // out, left + (c + 1) * side // out
+            total = (integral[y1 * (width + 1) + x1] - integral[y0 * (width + 1) + x1]
+                     - integral[y1 * (width + 1) + x0] + integral[y0 * (width + 1) + x0])
+            result.append(total / ((y1 - y0) * (x1 - x0)))
+    return result
+
+
+def _fer_features(pixels):
+    """uint8 pixels as fer's model input (p / 255 - 0.5) * 2, float32 values."""
+    return ",".join(repr(float(struct.unpack("<f", struct.pack("<f", (p / 255 - 0.5) * 2))[0])) for p in pixels)
+
+
+def lfw_unlabelled(archive_path, calibration_path, out_path):
+    """The calibration faces (copied from CALIBRATION.tsv), lfw_subset's non-faces 100-199 at
+    64x64 (as `lfw` resizes faces), and UNLABELLED_CROPS square grey crops of each photograph
+    in UNLABELLED_PHOTOS (side drawn from 64 px to the photograph's shorter side, seeded,
+    box-averaged to 64x64): unlabelled images for distillation, one a line as `lfw` writes."""
+    archive = Archive(archive_path)
+    if LFW_MEMBER not in archive.names:
+        fail(f"{archive_path} has no {LFW_MEMBER}")
+    with open(calibration_path, encoding="ascii") as f:
+        lines = [line if line.endswith("\n") else line + "\n" for line in f if line.strip()]
+    if len(lines) != LFW_CALIBRATION:
+        fail(f"lfw-unlabelled: {calibration_path} has {len(lines)} faces, expected {LFW_CALIBRATION}")
+    shape, values = _read_npy_float64(archive.read(LFW_MEMBER))
+    size = shape[1]
+    for index in range(LFW_FACES, shape[0]):
+        image = values[index * size * size:(index + 1) * size * size]
+        pixels = [min(max(int(round(v * 255)), 0), 255) for v in _resize_bilinear(image, size, LFW_SIZE)]
+        lines.append(f"lfw_{index}\t{_fer_features(pixels)}\n")
+    rng = random.Random(UNLABELLED_SEED)
+    for name in UNLABELLED_PHOTOS:
+        member = f"skimage/data/{name}.png"
+        if member not in archive.names:
+            fail(f"{archive_path} has no {member}")
+        width, height, grey = _read_png_grey(archive.read(member), member)
+        integral = [0.0] * ((width + 1) * (height + 1))
+        for y in range(height):
+            row = 0.0
+            for x in range(width):
+                row += grey[y * width + x]
+                integral[(y + 1) * (width + 1) + x + 1] = integral[y * (width + 1) + x + 1] + row
+        for k in range(UNLABELLED_CROPS):
+            side = rng.randint(LFW_SIZE, min(width, height))
+            top, left = rng.randint(0, height - side), rng.randint(0, width - side)
+            pixels = [min(max(int(round(v)), 0), 255) for v in _crop_mean(integral, width, top, left, side, LFW_SIZE)]
+            lines.append(f"{name}_{k}\t{_fer_features(pixels)}\n")
+    write_atomically(out_path, "".join(lines).encode("ascii"))
+    print(f"{out_path}: {LFW_CALIBRATION} calibration faces, lfw_subset's non-faces {LFW_FACES}-{shape[0] - 1}, "
+          f"{UNLABELLED_CROPS} crops of each of {len(UNLABELLED_PHOTOS)} photographs ({len(lines)} images)")
+
+
 def main(argv):
     commands = {"digits": (digits, 2), "pydoc": (pydoc, 2), "pydoc-split": (pydoc_split, 3), "bible-lm-split": (bible_lm_split, 3),
                 "minilm": (minilm, 2),
                 "bible": (bible, 2), "weather": (weather, 3), "distill": (distill, 4),
-                "distill-nano": (distill_nano, 4), "lfw": (lfw, 3)}
+                "distill-nano": (distill_nano, 4), "lfw": (lfw, 3),
+                "lfw-unlabelled": (lfw_unlabelled, 3)}
     if len(argv) < 2 or argv[1] not in commands or len(argv) - 2 != commands[argv[1]][1]:
         print(__doc__.strip(), file=sys.stderr)
         return 2

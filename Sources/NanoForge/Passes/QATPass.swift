@@ -26,6 +26,12 @@ public struct QATPass: CompressionPass {
     public var activations = false
     /// Keras image classifiers: augment the training images as `distill`'s `augment` does.
     public var augment = false
+    /// Keras graphs with `activations`: learn each int8 activation grid's scale (LSQ) instead of
+    /// keeping the calibrated one (`LearnedActivationGrids`).
+    public var learnRanges = false
+    /// Keras graphs: the models to learn from (`distill`'s `teachers`, model files); empty: the
+    /// model entering the stage.
+    public var teachers: [DistillPass.Teacher] = []
     public var selector: LayerSelector
     public var training: TrainingOptions
 
@@ -54,6 +60,10 @@ public struct QATPass: CompressionPass {
         RecipeField("activations", "boolean", default: "false", allowed: "true | false", "Fake-quantize Linear inputs to int8 too; on a Keras graph, every int8 tensor of the integer model."),
         RecipeField("augment", "boolean", default: "false", allowed: "true | false",
                     "Keras image classifiers only: augment every training image anew each step, as `distill`'s `augment`."),
+        RecipeField("learn_ranges", "boolean", default: "false", allowed: "true | false",
+                    "Keras graphs with `activations`: each int8 activation grid's scale is trained (LSQ: initialised from the calibrated range, gradient scaled by 1/√(N·Qp), zero points kept) and the integer model is built with the learned scales. Off by default, so that a recipe keeps the calibrated grids it was measured with; Recipes/fer-*.yaml report both."),
+        RecipeField("teachers", "list of mappings", default: "[] (the model entering the stage)", allowed: "[{path, weight > 0}]",
+                    "Keras graphs: the models the student learns from (logit KL, weighted), as `distill`'s `teachers`, e.g. the unpruned model after `prune_structured`."),
     ] + SelectionFields.fields(defaultTargets: ["Linear"]) + TrainingOptions.fields
 
     public static func decode(_ node: RecipeNode) throws -> QATPass {
@@ -66,6 +76,10 @@ public struct QATPass: CompressionPass {
         pass.lsq = try map.optional("lsq", default: false) { try $0.bool() }
         pass.activations = try map.optional("activations", default: false) { try $0.bool() }
         pass.augment = try map.optional("augment", default: false) { try $0.bool() }
+        pass.learnRanges = try map.optional("learn_ranges", default: false) { try $0.bool() }
+        pass.teachers = try map.optional("teachers", default: []) { list in
+            try list.list().map { item in try DistillPass.teacher(item, topK: 64, losses: [DistillPass.Loss(kind: .logitKL)]) }
+        }
         return pass
     }
 
@@ -77,6 +91,15 @@ public struct QATPass: CompressionPass {
             e.set("lsq", lsq)
             e.set("activations", activations)
             e.set("augment", augment)
+            if learnRanges { e.set("learn_ranges", learnRanges) }
+            if !teachers.isEmpty {
+                e.set("teachers", Node(teachers.map { t in
+                    RecipeEncoding.mapping {
+                        if let endpoint = t.endpoint { endpoint.encode(into: &$0) } else { $0.set("path", t.path) }
+                        $0.set("weight", t.weight)
+                    }
+                }))
+            }
             SelectionFields.encode(selector, into: &e)
             training.encode(into: &e)
         }
@@ -85,6 +108,8 @@ public struct QATPass: CompressionPass {
     public func run(on state: CompressionState, context: PassContext) throws -> String {
         if let graph = state.model.as(KerasGraphModel.self) { return try runKerasGraph(graph, on: state, context: context) }
         if augment { throw context.failure("augment applies to Keras image classifiers, whose training rows are images", at: ".augment") }
+        if learnRanges { throw context.failure("learn_ranges applies to a Keras graph's int8 activations (Linear inputs keep their calibrated ranges)", at: ".learn_ranges") }
+        if !teachers.isEmpty { throw context.failure("teachers apply to Keras graphs; QAT of Linear layers learns from the model entering the stage", at: ".teachers") }
         let (label, scheme, selector, lsq) = (context.label, self.scheme, self.selector, self.lsq)
         var pass = try context.recoveryPass(training, label: label, state, labels: false)
         var selectedNames: [String] = []

@@ -43,10 +43,13 @@ public enum IntegerCNNFakeQuantization {
     }
 
     /// Installs the simulation of `integer` (built from `model`'s weights: its tensors' grids) on
-    /// `model`, each tensor where it sits in the unfolded graph; with nil, weights only.
+    /// `model`, each tensor where it sits in the unfolded graph; with nil, weights only. With
+    /// `learned` (made from `integer`), the activation grids are its learned ones (LSQ) instead
+    /// of `integer`'s fixed grids.
     /// Returns the number of weight kernels and activation tensors it fake-quantizes.
     @discardableResult
-    public static func install(_ integer: IntegerCNN?, on model: KerasGraphModel) -> (kernels: Int, activations: Int) {
+    public static func install(_ integer: IntegerCNN?, on model: KerasGraphModel,
+                               learned: LearnedActivationGrids? = nil) -> (kernels: Int, activations: Int) {
         var kernels = 0
         for (_, module) in model.modules {
             switch module {
@@ -78,20 +81,27 @@ public enum IntegerCNNFakeQuantization {
         // The integer model's tensors are named after the folded graph's layers; a layer that
         // absorbed a BatchNormalization computes what that BatchNormalization outputs here.
         let foldedInto = Dictionary(KerasBatchNormFolding.fold(model).folds.map { ($0.into, $0.batchNormalization) }, uniquingKeysWith: { a, _ in a })
-        var grids: [String: QuantizationParameters] = [:]
+        // Each tensor's fake quantization: on its fixed grid, or on its learned grid's slot.
+        var quantizers: [String: (Variable, Tape) -> Variable] = [:]
         let modules = Dictionary(model.modules, uniquingKeysWith: { a, _ in a })
         var activationCount = 0
-        for t in integer.tensors {
-            if t.name.hasSuffix("/depthwise"), let dw = modules[String(t.name.dropLast("/depthwise".count))] as? DepthwiseConv2D {
-                let grid = t.grid
-                dw.middleTransform = { x, tape in activations(x, grid: grid, tape: tape) }
-                activationCount += 1
+        for (index, t) in integer.tensors.enumerated() {
+            let quantizer: (Variable, Tape) -> Variable
+            if let learned {
+                let slot = learned.slotOfTensor[index]
+                quantizer = { x, tape in learned(x, slot: slot, tape: tape) }
             } else {
-                grids[foldedInto[t.name] ?? t.name] = t.grid
-                activationCount += 1
+                let grid = t.grid
+                quantizer = { x, tape in activations(x, grid: grid, tape: tape) }
             }
+            if t.name.hasSuffix("/depthwise"), let dw = modules[String(t.name.dropLast("/depthwise".count))] as? DepthwiseConv2D {
+                dw.middleTransform = quantizer
+            } else {
+                quantizers[foldedInto[t.name] ?? t.name] = quantizer
+            }
+            activationCount += 1
         }
-        model.outputTransform = { layer, x, tape in grids[layer].map { activations(x, grid: $0, tape: tape) } ?? x }
+        model.outputTransform = { layer, x, tape in quantizers[layer].map { $0(x, tape) } ?? x }
         return (kernels, activationCount)
     }
 

@@ -8,13 +8,16 @@ extension IntegerCNN {
     /// `percentile` p, each tensor's range is clipped to its (100 − p)-th and p-th percentiles
     /// (of at most 65,536 evenly spaced values per batch) instead of its min and max.
     /// `rounding` chooses each convolution's int8 codes from its calibration inputs (nil: round
-    /// to nearest); the activation grids come from the float model's ranges either way.
+    /// to nearest); the activation grids come from the float model's ranges either way, except
+    /// the tensors `grids` names (by `ActivationTensor.name`), which take the grid given there
+    /// (QAT's learned grids). A tensor that keeps its input's grid (max pool, clamp) follows its input.
     public init(calibrating model: KerasGraphModel, features: [[Float]], file: String, percentile: Double? = nil,
-                rounding: WeightRounding? = nil) throws {
+                rounding: WeightRounding? = nil, grids: [String: QuantizationParameters] = [:]) throws {
         let (folded, folds) = KerasBatchNormFolding.fold(model)
         var builder = try IntegerCNNBuilder(folded, file: file)
         try builder.calibrate(features, percentile: percentile)
         builder.rounding = rounding
+        builder.grids = grids
         self = try builder.build()
         self.folds = folds.map { "\($0.batchNormalization) → \($0.into)" }
         self.activationPercentile = percentile
@@ -38,6 +41,8 @@ struct IntegerCNNBuilder {
     var calibrationImages: [[Float]] = []
     /// How convolutions' codes are chosen (nil: RTN).
     var rounding: IntegerCNN.WeightRounding?
+    /// Grids given instead of calibrated ones, by tensor name.
+    var grids: [String: QuantizationParameters] = [:]
 
     init(_ model: KerasGraphModel, file: String) throws {
         self.model = model

@@ -9,7 +9,11 @@ extension IntegerCNNBuilder {
         var index: [String: Int] = [:]
         var operations: [IntegerCNN.Operation] = []
 
-        func grid(_ name: String) throws -> QuantizationParameters {
+        // `range`: the layer whose calibrated range sets the grid; `tensor`: the tensor's name
+        // (they differ for a convolution with a fused activation), for `grids`.
+        func grid(_ range: String, tensor: String? = nil) throws -> QuantizationParameters {
+            if let g = grids[tensor ?? range] { return g }
+            let name = range
             guard let r = ranges[name] else {
                 throw CExportError.invalidCalibration(reason: "layer \(name) was not reached by the calibration run")
             }
@@ -48,7 +52,7 @@ extension IntegerCNNBuilder {
                 // The clamp: a fused activation layer's, else the layer's own.
                 let fused = fusedActivation[layer.name]
                 let activation = fused?.activation ?? (layer.name == c.output ? nil : layer.activation)
-                let outGrid = try grid(fused?.name ?? layer.name)
+                let outGrid = try grid(fused?.name ?? layer.name, tensor: layer.name)
                 var source = x
                 if layer.kind == .separableConv2d, let dw = modules[layer.name] as? DepthwiseConv2D {
                     let middle = layer.name + "/depthwise"

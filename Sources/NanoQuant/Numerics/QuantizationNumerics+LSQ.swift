@@ -75,3 +75,36 @@ extension QuantizationNumerics {
         }
     }
 }
+
+extension QuantizationNumerics {
+    /// LSQ on an activation tensor of int8 codes −128…127 on one learned `scale` with a fixed
+    /// integer `zeroPoint` (the full-integer model's asymmetric activations): the gradients of a
+    /// loss with respect to `x` and to the scale given its gradient `outputGrad` with respect to
+    /// the fake-quantized tensor, with the formulas of `lsqGradients` above. N in the gradient
+    /// scale 1 / √(N · Qp) is `featuresPerExample`, the tensor's size for one example (LSQ's N_F,
+    /// "the number of features in the layer"): the loss is a mean over the batch, so the batch
+    /// already divides the summed gradient. Qp = 127 − zero point (255 for a ReLU output, whose
+    /// zero point is −128: LSQ's unsigned 2^b − 1).
+    public static func lsqActivationGradients(_ x: Tensor, scale: Float, zeroPoint: Int32, outputGrad: Tensor,
+                                              featuresPerExample: Int) -> (input: Tensor, scale: Float) {
+        precondition(outputGrad.shape == x.shape, "LSQ: gradient \(outputGrad.shape) for activation \(x.shape)")
+        let s = lsqScale(scale), z = Float(zeroPoint), lo: Int32 = -128, hi: Int32 = 127
+        var gx = Tensor.zeros(x.shape)
+        var gs: Double = 0
+        for i in x.scalars.indices {
+            let g = outputGrad.scalars[i], v = x.scalars[i] / s
+            let code = v + z
+            let local: Float
+            if code < Float(lo) {
+                local = Float(lo - zeroPoint)
+            } else if code > Float(hi) {
+                local = Float(hi - zeroPoint)
+            } else {
+                local = v.rounded(.toNearestOrEven) - v
+                gx.scalars[i] = g
+            }
+            gs += Double(g * local)
+        }
+        return (gx, Float(gs) * lsqGradientScale(count: featuresPerExample, positiveLevels: hi - zeroPoint))
+    }
+}
