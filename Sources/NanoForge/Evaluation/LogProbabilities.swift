@@ -54,13 +54,7 @@ public enum LogProbabilities {
     static func klDivergence(reference: UnsafeBufferPointer<Float>, model: UnsafeBufferPointer<Float>,
                              referenceLogSum p: (max: Double, logSum: Double), modelLogSum q: (max: Double, logSum: Double)) -> Double {
         precondition(reference.count == model.count, "klDivergence: rows of \(reference.count) and \(model.count) logits")
-        var sum = 0.0
-        for i in 0..<reference.count {
-            let logP = (Double(reference[i]) - p.max) - p.logSum
-            let probability = Foundation.exp(logP)
-            if probability > 0 { sum += probability * (logP - ((Double(model[i]) - q.max) - q.logSum)) }
-        }
-        return sum
+        return klDivergence(reference: reference, model: model, modelIds: nil, referenceLogSum: p, modelLogSum: q).divergence
     }
 
     /// KL(P ‖ Q) when the model's vocabulary is the reference's or part of it, tokens matched by
@@ -76,17 +70,17 @@ public enum LogProbabilities {
     /// A model that is the reference with tokens removed (a trimmed vocabulary, same weights)
     /// scores 0; what the removal costs shows in r (returned as `restMass`) and in per-byte
     /// perplexity. Terms are summed in the reference's id order, so a renumbered model scores its
-    /// unrenumbered figures; with nothing lacking (r = 0) and the identity mapping, every term and
-    /// the sum are `klDivergence`'s, bit for bit.
-    static func klDivergence(reference: UnsafeBufferPointer<Float>, model: UnsafeBufferPointer<Float>, modelIds: UnsafeBufferPointer<Int32>,
+    /// unrenumbered figures. `modelIds` nil is the identity (one vocabulary): the plain KL, which
+    /// `klDivergence(reference:model:)` computes through this loop.
+    static func klDivergence(reference: UnsafeBufferPointer<Float>, model: UnsafeBufferPointer<Float>, modelIds: UnsafeBufferPointer<Int32>?,
                              referenceLogSum p: (max: Double, logSum: Double), modelLogSum q: (max: Double, logSum: Double))
         -> (divergence: Double, restMass: Double) {
-        precondition(reference.count == modelIds.count, "klDivergence: \(reference.count) reference logits, \(modelIds.count) mapped ids")
+        precondition(reference.count == (modelIds?.count ?? reference.count), "klDivergence: \(reference.count) reference logits, \(modelIds?.count ?? 0) mapped ids")
         var sum = 0.0, rest = 0.0
         for i in 0..<reference.count {
             let logP = (Double(reference[i]) - p.max) - p.logSum
             let probability = Foundation.exp(logP)
-            let j = Int(modelIds[i])
+            let j = modelIds.map { Int($0[i]) } ?? i
             if j < 0 { rest += probability; continue }
             if probability > 0 { sum += probability * (logP - ((Double(model[j]) - q.max) - q.logSum)) }
         }
